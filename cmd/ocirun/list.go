@@ -1,0 +1,54 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ocirun/ocirun/libcontainer"
+)
+
+var listCommand = &cli.Command{
+	Name:  "list",
+	Usage: "lists containers started by ocirun with the given root",
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: `select one of: table or json`},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "display only container IDs"},
+	},
+	Action: func(ctx *cli.Context) error {
+		if err := checkArgs(ctx, 0); err != nil {
+			return err
+		}
+		cs, err := root(ctx).List()
+		if err != nil {
+			return err
+		}
+		if ctx.Bool("quiet") {
+			for _, c := range cs {
+				fmt.Println(c.ID)
+			}
+			return nil
+		}
+		states := make([]*libcontainer.OCIState, 0, len(cs))
+		for _, c := range cs {
+			states = append(states, c.OCIState())
+		}
+		switch ctx.String("format") {
+		case "table":
+			w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
+			fmt.Fprint(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n")
+			for _, s := range states {
+				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", s.ID, s.Pid, s.Status, s.Bundle, s.Created.Format(time.RFC3339Nano), s.Owner)
+			}
+			return w.Flush()
+		case "json":
+			return json.NewEncoder(os.Stdout).Encode(states)
+		default:
+			return fmt.Errorf("--format: invalid format %q (want table or json)", ctx.String("format"))
+		}
+	},
+}

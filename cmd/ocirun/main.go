@@ -1,0 +1,168 @@
+// Command ocirun is an OCI runtime with runc's command line.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v2"
+
+	"github.com/ocirun/ocirun/libcontainer"
+	_ "github.com/ocirun/ocirun/libcontainer/nsexec" // the C stage of `ocirun init`
+)
+
+// version and commit are set with -ldflags by the Makefile.
+var (
+	version = "0.1.0-dev"
+	commit  = ""
+)
+
+func main() {
+	// init runs for every container start: skip the CLI machinery.
+	if len(os.Args) == 2 && os.Args[1] == "init" {
+		libcontainer.Init()
+	}
+	app := newApp()
+	if err := app.Run(os.Args); err != nil {
+		fail(err)
+	}
+}
+
+func newApp() *cli.App {
+	if commit == "" {
+		commit = vcsRevision()
+	}
+	app := &cli.App{
+		Name:  "ocirun",
+		Usage: "Open Container Initiative runtime",
+		Description: `ocirun runs containers from OCI bundles (a directory with config.json and a
+root filesystem), with the same commands and flags as runc.`,
+		Version: fmt.Sprintf("%s\ncommit: %s\nspec: %s", version, commit, specs.Version),
+		// runc never splits repeated flags on commas (--env A=1,2 is one value).
+		DisableSliceFlagSeparator: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "root", Value: defaultRoot(), Usage: "root directory for storage of container state (this should be located in tmpfs)"},
+			&cli.StringFlag{Name: "log", Usage: "set the log file to write ocirun logs to (default is stderr)"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "set the log format ('text' (default), or 'json')"},
+			&cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "enable systemd cgroup support (not supported yet)"},
+			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors ('true', 'false', or 'auto')"},
+			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "path to the criu binary (checkpoint/restore is not supported yet)"},
+		},
+		Before: setup,
+		Commands: []*cli.Command{
+			createCommand, startCommand, runCommand, stateCommand, killCommand,
+			deleteCommand, listCommand, specCommand, initCommand,
+		},
+		// Errors are reported once, by fail, in the format the clients parse.
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+	return app
+}
+
+func defaultRoot() string {
+	if os.Geteuid() != 0 {
+		if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
+			return dir + "/ocirun"
+		}
+	}
+	return "/run/ocirun"
+}
+
+func vcsRevision() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return "unknown"
+}
+
+// logger is the process-wide logger set up from --log/--log-format/--debug.
+var (
+	logger    = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logToFile bool
+)
+
+func setup(ctx *cli.Context) error {
+	if ctx.Bool("systemd-cgroup") {
+		return errors.New("--systemd-cgroup: the systemd cgroup driver is not supported yet; use cgroupfs paths")
+	}
+	level := slog.LevelInfo
+	if ctx.Bool("debug") {
+		level = slog.LevelDebug
+	}
+	var out io.Writer = os.Stderr
+	if path := ctx.String("log"); path != "" {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
+		if err != nil {
+			return fmt.Errorf("open log file: %w", err)
+		}
+		out, logToFile = f, true
+	} else if !ctx.Bool("debug") {
+		level = slog.LevelWarn
+	}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: logrusCompat}
+	switch ctx.String("log-format") {
+	case "json":
+		logger = slog.New(slog.NewJSONHandler(out, opts))
+	case "text":
+		logger = slog.New(slog.NewTextHandler(out, opts))
+	default:
+		return fmt.Errorf("--log-format: unknown format %q (want text or json)", ctx.String("log-format"))
+	}
+	return nil
+}
+
+// logrusCompat writes levels in lower case as runc's logrus does: containerd's
+// shim looks for "level":"error" lines in log.json.
+func logrusCompat(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && a.Key == slog.LevelKey {
+		return slog.String(slog.LevelKey, strings.ToLower(a.Value.String()))
+	}
+	return a
+}
+
+// fail reports err on stderr and, with --log, as one error line there, then
+// exits 1 (or the status an exitError carries).
+func fail(err error) {
+	code := 1
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+		if ee.err == nil {
+			os.Exit(code)
+		}
+		err = ee.err
+	}
+	if logToFile {
+		logger.Error(err.Error())
+	}
+	fmt.Fprintln(os.Stderr, "ocirun:", err)
+	os.Exit(code)
+}
+
+// exitError carries a specific exit status (run's container status).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func root(ctx *cli.Context) *libcontainer.Root {
+	return &libcontainer.Root{Path: ctx.String("root"), Log: logger}
+}

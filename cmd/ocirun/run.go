@@ -1,0 +1,113 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/signal"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/console"
+)
+
+var runCommand = &cli.Command{
+	Name:      "run",
+	Usage:     "create and run a container",
+	ArgsUsage: "<container-id>",
+	Description: `The run command creates and starts a container from a bundle. In the
+foreground it forwards signals to the container and exits with its status
+(128+N when signal N killed it); the container is deleted unless --keep.`,
+	Flags: append(append([]cli.Flag{}, createFlags...),
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
+		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+	),
+	Action: func(ctx *cli.Context) error {
+		detach := ctx.Bool("detach")
+		if detach && ctx.Bool("keep") {
+			return errors.New("--detach and --keep cannot both be set")
+		}
+		if !detach {
+			// The init may be a grandchild (the C stage forks it into a new pid
+			// namespace): as a subreaper we still reap it and learn its status.
+			if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+				return os.NewSyscallError("prctl(PR_SET_CHILD_SUBREAPER)", err)
+			}
+		}
+		// Signals that arrive between create and wait must not be lost.
+		sigs := make(chan os.Signal, 128)
+		if !detach {
+			signal.Notify(sigs)
+		}
+		c, master, err := createContainer(ctx, !detach)
+		if err != nil {
+			return err
+		}
+		if err := c.Start(logger); err != nil {
+			_ = c.Delete(true, logger)
+			return err
+		}
+		if detach {
+			return nil
+		}
+		var stopConsole func()
+		if master != nil {
+			stop, err := console.Forward(master)
+			if err != nil {
+				_ = c.Delete(true, logger)
+				return err
+			}
+			stopConsole = stop
+		}
+		status := waitInit(c.State().InitPid, sigs)
+		if stopConsole != nil {
+			stopConsole()
+		}
+		if !ctx.Bool("keep") {
+			if err := c.Delete(true, logger); err != nil {
+				logger.Warn("delete after run: " + err.Error())
+			}
+		}
+		if status != 0 {
+			return &exitError{code: status}
+		}
+		return nil
+	},
+}
+
+// waitInit forwards signals to the init and reaps every child that comes to
+// us, until the init itself exits; it returns the init's exit status.
+func waitInit(pid int, sigs chan os.Signal) int {
+	for {
+		if status, done := reap(pid); done {
+			return status
+		}
+		s := <-sigs
+		switch s {
+		case unix.SIGCHLD, unix.SIGURG, unix.SIGWINCH:
+			// SIGURG is the Go runtime's preemption signal; SIGWINCH is the console's.
+		default:
+			_ = unix.Kill(pid, s.(unix.Signal))
+		}
+	}
+}
+
+// reap collects exited children without blocking; done reports the init's exit.
+func reap(pid int) (int, bool) {
+	for {
+		var ws unix.WaitStatus
+		p, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || p <= 0 {
+			return 0, errors.Is(err, unix.ECHILD)
+		}
+		if p == pid {
+			if ws.Signaled() {
+				return 128 + int(ws.Signal()), true
+			}
+			return ws.ExitStatus(), true
+		}
+	}
+}

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+var stateCommand = &cli.Command{
+	Name:      "state",
+	Usage:     "output the state of a container",
+	ArgsUsage: "<container-id>",
+	Action: func(ctx *cli.Context) error {
+		if err := checkArgs(ctx, 1); err != nil {
+			return err
+		}
+		c, err := loadContainer(ctx)
+		if err != nil {
+			return err
+		}
+		b, err := json.MarshalIndent(c.OCIState(), "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = os.Stdout.Write(append(b, '\n'))
+		return err
+	},
+}

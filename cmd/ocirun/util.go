@@ -1,0 +1,91 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ocirun/ocirun/libcontainer"
+	"github.com/ocirun/ocirun/specconv"
+)
+
+// containerID returns the validated id, the first argument.
+func containerID(ctx *cli.Context) (string, error) {
+	if ctx.NArg() < 1 {
+		return "", errors.New("container id cannot be empty")
+	}
+	id := ctx.Args().First()
+	if err := specconv.ValidateID(id); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+func checkArgs(ctx *cli.Context, n int) error {
+	if ctx.NArg() != n {
+		return fmt.Errorf("%s: expected %d argument(s), got %d (usage: %s %s)", ctx.Command.Name, n, ctx.NArg(), ctx.Command.Name, ctx.Command.ArgsUsage)
+	}
+	return nil
+}
+
+func loadContainer(ctx *cli.Context) (*libcontainer.Container, error) {
+	id, err := containerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return root(ctx).Load(id)
+}
+
+var createFlags = []cli.Flag{
+	&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: "", Usage: "path to the root of the bundle directory, defaults to the current directory"},
+	&cli.StringFlag{Name: "console-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal"},
+	&cli.StringFlag{Name: "pid-file", Usage: "specify the file to write the process id to"},
+	&cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot root to jail process inside rootfs"},
+	&cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring for the container"},
+	&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)"},
+}
+
+// createContainer is the common part of create and run.
+func createContainer(ctx *cli.Context, foreground bool) (*libcontainer.Container, *os.File, error) {
+	if err := checkArgs(ctx, 1); err != nil {
+		return nil, nil, err
+	}
+	id, err := containerID(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	bundle := ctx.String("bundle")
+	if bundle == "" {
+		bundle = "."
+	}
+	if bundle, err = filepath.Abs(bundle); err != nil {
+		return nil, nil, err
+	}
+	spec, err := specconv.LoadSpec(bundle)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := specconv.ToConfig(spec, specconv.Options{
+		ID:       id,
+		Bundle:   bundle,
+		NoPivot:  ctx.Bool("no-pivot"),
+		Rootless: os.Geteuid() != 0,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if n := ctx.Int("preserve-fds"); n < 0 {
+		return nil, nil, fmt.Errorf("--preserve-fds: must not be negative, got %d", n)
+	}
+	return root(ctx).Create(id, cfg, &libcontainer.CreateOpts{
+		Bundle:        bundle,
+		ConsoleSocket: ctx.String("console-socket"),
+		PidFile:       ctx.String("pid-file"),
+		PreserveFDs:   ctx.Int("preserve-fds"),
+		NoNewKeyring:  ctx.Bool("no-new-keyring"),
+		Foreground:    foreground,
+	})
+}

@@ -1,0 +1,171 @@
+// Package capabilities turns the capability names of a process config into the
+// kernel's five capability sets and applies them in the init, around the uid switch.
+package capabilities
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/moby/sys/capability"
+	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/configs"
+)
+
+// Caps is a validated capability config: each set holds only capabilities the
+// running kernel knows.
+type Caps struct {
+	bounding    []capability.Cap
+	effective   []capability.Cap
+	inheritable []capability.Cap
+	permitted   []capability.Cap
+	ambient     []capability.Cap
+}
+
+// byName maps "CAP_CHOWN" to its number for every capability the library knows,
+// including ones newer than the running kernel.
+var byName = func() map[string]capability.Cap {
+	m := make(map[string]capability.Cap)
+	for _, c := range capability.ListKnown() {
+		m["CAP_"+strings.ToUpper(c.String())] = c
+	}
+	return m
+}()
+
+// lastCap is a variable so tests can pretend the kernel is older.
+var lastCap = capability.LastCap
+
+// New validates the names of every set. An unknown name is an error; a name the
+// running kernel is too old for is dropped with a warning, as runc does, so one
+// config works across kernels. An ambient capability missing from permitted or
+// inheritable is dropped with a warning too: the kernel refuses to raise it, and
+// runc only warns about it.
+func New(c *configs.Capabilities) (*Caps, []string, error) {
+	caps := &Caps{}
+	if c == nil {
+		return caps, nil, nil
+	}
+	last, err := lastCap()
+	if err != nil {
+		return nil, nil, fmt.Errorf("last capability of the kernel: %w", err)
+	}
+	var warnings []string
+	sets := []struct {
+		field string
+		names []string
+		dst   *[]capability.Cap
+	}{
+		{"bounding", c.Bounding, &caps.bounding},
+		{"effective", c.Effective, &caps.effective},
+		{"inheritable", c.Inheritable, &caps.inheritable},
+		{"permitted", c.Permitted, &caps.permitted},
+		{"ambient", c.Ambient, &caps.ambient},
+	}
+	for _, s := range sets {
+		for i, name := range s.names {
+			v, ok := byName[name]
+			if !ok {
+				return nil, nil, fmt.Errorf("process.capabilities.%s[%d]: unknown capability %q", s.field, i, name)
+			}
+			if v > last {
+				warnings = append(warnings, fmt.Sprintf("process.capabilities.%s[%d]: %s is not supported by the running kernel (last is %d), ignored", s.field, i, name, last))
+				continue
+			}
+			*s.dst = append(*s.dst, v)
+		}
+	}
+	ambient := caps.ambient[:0]
+	for _, a := range caps.ambient {
+		if !contains(caps.permitted, a) || !contains(caps.inheritable, a) {
+			warnings = append(warnings, fmt.Sprintf("process.capabilities.ambient: CAP_%s is not in both permitted and inheritable, ignored", strings.ToUpper(a.String())))
+			continue
+		}
+		ambient = append(ambient, a)
+	}
+	caps.ambient = ambient
+	return caps, warnings, nil
+}
+
+func contains(set []capability.Cap, c capability.Cap) bool {
+	for _, v := range set {
+		if v == c {
+			return true
+		}
+	}
+	return false
+}
+
+// ApplyBounding drops every capability not in the bounding set from the calling
+// thread's bounding set. It must run while the thread still has CAP_SETPCAP
+// (uid 0 in the container, before the uid switch). Unlike the library's Apply,
+// it fails instead of silently skipping when it lacks CAP_SETPCAP.
+func (c *Caps) ApplyBounding() error {
+	last, err := capability.LastCap()
+	if err != nil {
+		return fmt.Errorf("last capability of the kernel: %w", err)
+	}
+	for v := capability.Cap(0); v <= last; v++ {
+		if contains(c.bounding, v) {
+			continue
+		}
+		// Dropping a cap that is already gone needs no privilege; reading first
+		// lets an already-reduced bounding set pass without CAP_SETPCAP.
+		in, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(v), 0, 0, 0)
+		if err != nil {
+			return fmt.Errorf("read bounding CAP_%s: %w", strings.ToUpper(v.String()), os.NewSyscallError("prctl", err))
+		}
+		if in == 0 {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(v), 0, 0, 0); err != nil {
+			return fmt.Errorf("drop bounding CAP_%s: %w", strings.ToUpper(v.String()), os.NewSyscallError("prctl", err))
+		}
+	}
+	return nil
+}
+
+// ApplyCaps sets the effective, permitted and inheritable sets of the calling
+// thread, then replaces its ambient set. After a uid switch from 0 the kernel
+// has cleared the effective set, but the permitted set survives when
+// PR_SET_KEEPCAPS was set before the switch, and capset may only shrink it.
+func (c *Caps) ApplyCaps() error {
+	p, err := capability.NewPid2(0)
+	if err != nil {
+		return fmt.Errorf("capabilities: %w", err)
+	}
+	p.Clear(capability.CAPS)
+	p.Set(capability.EFFECTIVE, c.effective...)
+	p.Set(capability.PERMITTED, c.permitted...)
+	p.Set(capability.INHERITABLE, c.inheritable...)
+	if err := p.Apply(capability.CAPS); err != nil {
+		return fmt.Errorf("set capabilities %s: %w", p, os.NewSyscallError("capset", err))
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear ambient capabilities: %w", os.NewSyscallError("prctl", err))
+	}
+	for _, a := range c.ambient {
+		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(a), 0, 0); err != nil {
+			return fmt.Errorf("raise ambient CAP_%s: %w", strings.ToUpper(a.String()), os.NewSyscallError("prctl", err))
+		}
+	}
+	return nil
+}
+
+// SetKeepCaps makes the calling thread keep its permitted set across a uid
+// switch from 0, so ApplyCaps can still grant capabilities to a non-root user.
+func SetKeepCaps() error {
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("set keepcaps: %w", os.NewSyscallError("prctl", err))
+	}
+	return nil
+}
+
+// ClearKeepCaps undoes SetKeepCaps once the uid switch is done, so a later
+// switch inside the container does not keep capabilities unexpectedly.
+func ClearKeepCaps() error {
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear keepcaps: %w", os.NewSyscallError("prctl", err))
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+package fs2
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
+	"github.com/ocirun/ocirun/libcontainer/configs"
+)
+
+// SharesToWeight maps v1 cpu.shares (2..262144) onto v2 cpu.weight
+// (1..10000) linearly, with runc's formula so that both runtimes give a
+// container the same weight; 0 means unset.
+func SharesToWeight(shares uint64) uint64 {
+	if shares == 0 {
+		return 0
+	}
+	if shares < 2 {
+		shares = 2
+	}
+	return 1 + ((shares-2)*9999)/262142
+}
+
+// setCPU writes cpu.weight, cpu.max, cpu.max.burst and cpu.idle.
+func setCPU(w cgfile.Writer, c *configs.CPU) error {
+	if c == nil {
+		return nil
+	}
+	const f = "linux.resources.cpu."
+	if c.RealtimeRuntime != nil || c.RealtimePeriod != nil {
+		return errors.New(f + "realtimeRuntime: realtime scheduling limits are not supported on cgroup v2")
+	}
+	if c.Shares != nil && *c.Shares != 0 {
+		if err := w.Write(f+"shares", "cpu.weight", strconv.FormatUint(SharesToWeight(*c.Shares), 10)); err != nil {
+			return err
+		}
+	}
+	if c.Quota != nil || c.Period != nil {
+		field := f + "quota"
+		if c.Quota == nil {
+			field = f + "period"
+		}
+		if err := w.Need(field); err != nil {
+			return err
+		}
+		// cpu.max holds both values; the one not given keeps its
+		// current setting.
+		cur, err := cgfile.ReadFile(w.Dir, "cpu.max")
+		if err != nil {
+			return fmt.Errorf("%s: %w", field, err)
+		}
+		line, err := CPUMax(cur, c.Quota, c.Period)
+		if err != nil {
+			return fmt.Errorf("%s: %w", field, err)
+		}
+		if err := w.Write(field, "cpu.max", line); err != nil {
+			return err
+		}
+	}
+	if c.Burst != nil {
+		if err := w.Write(f+"burst", "cpu.max.burst", strconv.FormatUint(*c.Burst, 10)); err != nil {
+			return err
+		}
+	}
+	if c.Idle != nil {
+		if err := w.Write(f+"idle", "cpu.idle", strconv.FormatInt(*c.Idle, 10)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CPUMax builds the cpu.max line "quota period" from the current content
+// and the fields that are set; a quota <= 0 is "max" (unlimited).
+func CPUMax(cur string, quota *int64, period *uint64) (string, error) {
+	f := strings.Fields(cur)
+	if len(f) != 2 {
+		return "", fmt.Errorf("unexpected cpu.max content %q", cur)
+	}
+	q, p := f[0], f[1]
+	if quota != nil {
+		q = cgfile.Itoa(*quota, "max")
+		if *quota == 0 {
+			q = "max"
+		}
+	}
+	if period != nil && *period != 0 {
+		p = strconv.FormatUint(*period, 10)
+	}
+	return q + " " + p, nil
+}
+
+// setCpuset writes cpuset.cpus and cpuset.mems; unlike v1 an empty value
+// inherits the parent's, so no copying is needed.
+func setCpuset(w cgfile.Writer, c *configs.CPU) error {
+	if c == nil {
+		return nil
+	}
+	if c.Cpus != "" {
+		if err := w.Write("linux.resources.cpu.cpus", "cpuset.cpus", c.Cpus); err != nil {
+			return err
+		}
+	}
+	if c.Mems != "" {
+		if err := w.Write("linux.resources.cpu.mems", "cpuset.mems", c.Mems); err != nil {
+			return err
+		}
+	}
+	return nil
+}

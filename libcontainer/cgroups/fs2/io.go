@@ -1,0 +1,95 @@
+package fs2
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
+	"github.com/ocirun/ocirun/libcontainer/configs"
+)
+
+// BlkioToIOWeight maps a v1 blkio weight (10..1000) onto io.weight
+// (1..10000) with runc's linear formula.
+func BlkioToIOWeight(w uint16) uint64 {
+	return 1 + (uint64(w)-10)*9999/990
+}
+
+// setIO writes io.weight (or io.bfq.weight, which takes the v1 range as
+// is, when the BFQ scheduler provides it) and io.max.
+func setIO(w cgfile.Writer, b *configs.BlockIO) error {
+	if b == nil {
+		return nil
+	}
+	const f = "linux.resources.blockIO."
+	if b.LeafWeight != nil {
+		return errors.New(f + "leafWeight: not supported on cgroup v2")
+	}
+	bfq := w.Dir != "" && cgfile.Exists(w.Dir, "io.bfq.weight")
+	weight := func(field string, v uint16, dev string) error {
+		if v < 10 || v > 1000 {
+			return fmt.Errorf("%s: %d is not in 10..1000", field, v)
+		}
+		if bfq {
+			return w.Write(field, "io.bfq.weight", dev+strconv.Itoa(int(v)))
+		}
+		return w.Write(field, "io.weight", dev+strconv.FormatUint(BlkioToIOWeight(v), 10))
+	}
+	if b.Weight != nil {
+		if err := weight(f+"weight", *b.Weight, "default "); err != nil {
+			return err
+		}
+	}
+	for i, d := range b.WeightDevice {
+		if d.LeafWeight != nil {
+			return fmt.Errorf(f+"weightDevice[%d].leafWeight: not supported on cgroup v2", i)
+		}
+		if d.Weight != nil {
+			if err := weight(fmt.Sprintf(f+"weightDevice[%d].weight", i), *d.Weight, fmt.Sprintf("%d:%d ", d.Major, d.Minor)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, l := range IOMaxLines(b) {
+		if err := w.Write(f+"throttle*Device", "io.max", l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// IOMaxLines builds one io.max line per device from the four throttle
+// lists, devices in order of first mention: "maj:min rbps=N wbps=N riops=N
+// wiops=N" with only the keys given; rate 0 removes a limit ("max").
+func IOMaxLines(b *configs.BlockIO) []string {
+	type dev struct{ major, minor int64 }
+	var order []dev
+	lines := map[dev]string{}
+	for _, t := range []struct {
+		key  string
+		devs []configs.ThrottleDevice
+	}{
+		{"rbps", b.ThrottleReadBpsDevice},
+		{"wbps", b.ThrottleWriteBpsDevice},
+		{"riops", b.ThrottleReadIOPSDevice},
+		{"wiops", b.ThrottleWriteIOPSDevice},
+	} {
+		for _, d := range t.devs {
+			k := dev{d.Major, d.Minor}
+			if _, ok := lines[k]; !ok {
+				order = append(order, k)
+				lines[k] = fmt.Sprintf("%d:%d", d.Major, d.Minor)
+			}
+			v := "max"
+			if d.Rate != 0 {
+				v = strconv.FormatUint(d.Rate, 10)
+			}
+			lines[k] += " " + t.key + "=" + v
+		}
+	}
+	out := make([]string, 0, len(order))
+	for _, k := range order {
+		out = append(out, lines[k])
+	}
+	return out
+}

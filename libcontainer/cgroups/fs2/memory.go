@@ -1,0 +1,101 @@
+package fs2
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
+	"github.com/ocirun/ocirun/libcontainer/configs"
+)
+
+// setMemory writes memory.max, memory.swap.max and memory.low. kernel and
+// kernelTCP are ignored: v2 accounts kernel memory inside memory.max and has
+// no separate limit (the spec deprecates both; runc ignores them too).
+func setMemory(w cgfile.Writer, m *configs.Memory) error {
+	if m == nil {
+		return nil
+	}
+	const f = "linux.resources.memory."
+	if m.Swappiness != nil {
+		return errors.New(f + "swappiness: not supported on cgroup v2")
+	}
+	if m.DisableOOMKiller != nil && *m.DisableOOMKiller {
+		return errors.New(f + "disableOOMKiller: not supported on cgroup v2")
+	}
+	if m.UseHierarchy != nil && !*m.UseHierarchy {
+		return errors.New(f + "useHierarchy: cgroup v2 is always hierarchical")
+	}
+	swap, setSwap, err := SwapMax(m.Swap, m.Limit)
+	if err != nil {
+		return fmt.Errorf(f+"swap: %w", err)
+	}
+	if setSwap {
+		if err := w.Need(f + "swap"); err != nil {
+			return err
+		}
+		switch {
+		case cgfile.Exists(w.Dir, "memory.swap.max"):
+			if err := w.Write(f+"swap", "memory.swap.max", swap); err != nil {
+				return err
+			}
+		case swap != "max":
+			return errors.New(f + "swap: swap accounting is not enabled (no memory.swap.max)")
+		}
+	}
+	if m.Limit != nil {
+		if err := checkUsage(w, m); err != nil {
+			return err
+		}
+		if err := w.Write(f+"limit", "memory.max", cgfile.Itoa(*m.Limit, "max")); err != nil {
+			return err
+		}
+	}
+	if m.Reservation != nil {
+		if err := w.Write(f+"reservation", "memory.low", cgfile.Itoa(*m.Reservation, "max")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SwapMax converts the spec's swap (memory+swap, v1 semantics) into
+// memory.swap.max (swap alone), as runc does: swap -1 is unlimited; swap 0
+// is "unset" (Docker sends it); an unlimited limit with unset swap makes
+// swap unlimited too; otherwise swap - limit, which needs a limit <= swap.
+func SwapMax(swap, limit *int64) (value string, set bool, err error) {
+	if swap == nil || *swap == 0 {
+		if limit != nil && *limit < 0 {
+			return "max", true, nil
+		}
+		return "", false, nil
+	}
+	if *swap < 0 {
+		return "max", true, nil
+	}
+	if limit == nil || *limit <= 0 {
+		return "", false, fmt.Errorf("%d needs a positive linux.resources.memory.limit (swap is memory+swap)", *swap)
+	}
+	if *swap < *limit {
+		return "", false, fmt.Errorf("%d is below linux.resources.memory.limit %d (swap is memory+swap)", *swap, *limit)
+	}
+	return strconv.FormatInt(*swap-*limit, 10), true, nil
+}
+
+func checkUsage(w cgfile.Writer, m *configs.Memory) error {
+	if m.CheckBeforeUpdate == nil || !*m.CheckBeforeUpdate || *m.Limit < 0 || w.Dir == "" {
+		return nil
+	}
+	s, err := cgfile.ReadFile(w.Dir, "memory.current")
+	if err != nil {
+		return fmt.Errorf("linux.resources.memory.checkBeforeUpdate: %w", err)
+	}
+	usage, err := cgfile.ParseUintOrMax(s)
+	if err != nil {
+		return fmt.Errorf("linux.resources.memory.checkBeforeUpdate: %w", err)
+	}
+	if usage > *m.Limit {
+		return fmt.Errorf("linux.resources.memory.limit: %d is below current usage %d (checkBeforeUpdate)", *m.Limit, usage)
+	}
+	return nil
+}

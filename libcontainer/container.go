@@ -1,0 +1,234 @@
+// Package libcontainer owns the container lifecycle: the state directory, the
+// parent side of the init protocol, and the init process's Go stage.
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
+	"github.com/ocirun/ocirun/libcontainer/configs"
+)
+
+// ErrNotExist is returned when no container has the given id.
+var ErrNotExist = errors.New("container does not exist")
+
+// Container is a handle on one container's state directory.
+type Container struct {
+	ID    string
+	dir   string
+	state *State
+}
+
+// Root is a state root (--root): one directory per container.
+type Root struct {
+	Path string
+	Log  *slog.Logger
+}
+
+func (r *Root) dir(id string) string { return filepath.Join(r.Path, id) }
+
+// Load opens an existing container. The id must already be validated.
+func (r *Root) Load(id string) (*Container, error) {
+	dir := r.dir(id)
+	st, err := loadState(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("container %q: %w", id, ErrNotExist)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Container{ID: id, dir: dir, state: st}, nil
+}
+
+// List loads every container under the root, sorted by id. Directories
+// without a readable state (a create in progress) are skipped.
+func (r *Root) List() ([]*Container, error) {
+	ents, err := os.ReadDir(r.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*Container
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		c, err := r.Load(e.Name())
+		if err != nil {
+			continue
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// State returns the saved state.
+func (c *Container) State() *State { return c.state }
+
+// Status derives the status from facts: a live init with the recorded start
+// time is running (or created while exec.fifo exists, paused while frozen).
+func (c *Container) Status() Status {
+	if !c.state.initAlive() {
+		return Stopped
+	}
+	if _, err := os.Lstat(filepath.Join(c.dir, fifoName)); err == nil {
+		return Created
+	}
+	if m := c.cgroup(); m != nil {
+		if frozen, err := m.IsFrozen(); err == nil && frozen {
+			return Paused
+		}
+	}
+	return Running
+}
+
+func (c *Container) cgroup() cgroups.Manager {
+	if len(c.state.CgroupPaths) == 0 {
+		return nil
+	}
+	m, err := cgroups.Load(c.state.CgroupPaths)
+	if err != nil {
+		return nil
+	}
+	return m
+}
+
+// Signal sends sig to the init, or with all to every process in its cgroup.
+func (c *Container) Signal(sig unix.Signal, all bool) error {
+	lock, err := lockDir(c.dir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	st := c.Status()
+	if all {
+		return c.signalAll(sig)
+	}
+	if !st.CanSignal() {
+		return errors.New("container not running")
+	}
+	return c.signalInit(sig)
+}
+
+// signalInit goes through a pidfd checked against the recorded start time, so a
+// recycled pid never gets the signal.
+func (c *Container) signalInit(sig unix.Signal) error {
+	pidfd, err := unix.PidfdOpen(c.state.InitPid, 0)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return errors.New("container not running")
+		}
+		return os.NewSyscallError("pidfd_open", err)
+	}
+	defer unix.Close(pidfd)
+	if !c.state.initAlive() {
+		return errors.New("container not running")
+	}
+	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return errors.New("container not running")
+		}
+		return os.NewSyscallError("pidfd_send_signal", err)
+	}
+	return nil
+}
+
+func (c *Container) signalAll(sig unix.Signal) error {
+	m := c.cgroup()
+	if m == nil {
+		if !c.state.initAlive() {
+			return errors.New("container not running")
+		}
+		return c.signalInit(sig)
+	}
+	// A frozen cgroup would hold the signal until thawed; SIGKILL must land now.
+	if sig == unix.SIGKILL {
+		defer m.Thaw()
+	}
+	pids, err := m.GetPids()
+	if err != nil {
+		return err
+	}
+	if len(pids) == 0 {
+		return errors.New("container not running")
+	}
+	for _, p := range pids {
+		if err := unix.Kill(p, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("kill %d: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// Delete removes a stopped (or created) container; with force it kills a
+// running one first. The poststop hooks run, the cgroup and state dir go.
+func (c *Container) Delete(force bool, log *slog.Logger) error {
+	lock, err := lockDir(c.dir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	st := c.Status()
+	if !st.CanDelete() && !force {
+		return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.ID, st)
+	}
+	if st != Stopped {
+		c.killAndWait()
+	}
+	return c.destroy(log)
+}
+
+// killAndWait SIGKILLs everything in the container and waits briefly for the
+// init to go: rmdir of the cgroup fails while tasks remain.
+func (c *Container) killAndWait() {
+	if m := c.cgroup(); m != nil {
+		_ = c.signalAll(unix.SIGKILL)
+	}
+	_ = c.signalInit(unix.SIGKILL)
+	deadline := time.Now().Add(5 * time.Second)
+	for c.state.initAlive() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if m := c.cgroup(); m != nil {
+		for time.Now().Before(deadline) {
+			pids, err := m.GetPids()
+			if err != nil || len(pids) == 0 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+func (c *Container) destroy(log *slog.Logger) error {
+	var errs []error
+	if m := c.cgroup(); m != nil {
+		if err := m.Destroy(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(c.state.Config.Hooks.Poststop) > 0 {
+		if err := runHooks("poststop", c.state.Config.Hooks.Poststop, c.ociState(Stopped)); err != nil {
+			// The spec makes a poststop failure a warning: the container is gone anyway.
+			log.Warn(err.Error())
+		}
+	}
+	if err := os.RemoveAll(c.dir); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Config returns the container's normalized config.
+func (c *Container) Config() *configs.Config { return c.state.Config }

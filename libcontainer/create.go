@@ -1,0 +1,490 @@
+package libcontainer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
+	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/console"
+	"github.com/ocirun/ocirun/libcontainer/exeseal"
+	"github.com/ocirun/ocirun/libcontainer/nsexec"
+	"github.com/ocirun/ocirun/libcontainer/rootfs"
+)
+
+// CreateOpts are the create/run flags that shape the init process.
+type CreateOpts struct {
+	Bundle        string
+	ConsoleSocket string
+	PidFile       string
+	PreserveFDs   int
+	NoNewKeyring  bool
+	// Foreground: the caller stays (run without -d): it receives the pty master
+	// instead of a console socket, and reaps the init as a subreaper.
+	Foreground bool
+}
+
+// Env names through which the parent hands fds to `ocirun init`.
+const (
+	envInitPipe = "_OCIRUN_INITPIPE"
+	envLogPipe  = "_OCIRUN_LOGPIPE"
+	envFifoFd   = "_OCIRUN_FIFOFD"
+	envPreserve = "_OCIRUN_PRESERVE_FDS"
+)
+
+// Create builds the container up to the point where its init waits on
+// exec.fifo. On any error nothing is left: no state dir, cgroup or process.
+// With opts.Foreground and terminal: true the pty master is returned.
+func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Container, master *os.File, err error) {
+	if cfg.Process.Terminal && opts.ConsoleSocket == "" && !opts.Foreground {
+		return nil, nil, errors.New("cannot allocate tty if ocirun will detach without setting console socket")
+	}
+	if !cfg.Process.Terminal && opts.ConsoleSocket != "" {
+		return nil, nil, errors.New("cannot use console socket if ocirun will not detach or allocate tty")
+	}
+	if err := os.MkdirAll(r.Path, 0o700); err != nil {
+		return nil, nil, err
+	}
+	dir := r.dir(id)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, nil, fmt.Errorf("container with id exists: %s", id)
+		}
+		return nil, nil, err
+	}
+	p := &initProcess{root: r, id: id, dir: dir, cfg: cfg, opts: opts, log: r.Log}
+	defer func() {
+		if err != nil {
+			p.cleanup()
+			if master != nil {
+				master.Close()
+				master = nil
+			}
+		}
+	}()
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer lock.Close()
+	if err := p.start(); err != nil {
+		return nil, nil, err
+	}
+	master, err = p.drive()
+	if err != nil {
+		return nil, nil, err
+	}
+	st := &State{
+		ID:          id,
+		InitPid:     p.initPid,
+		Bundle:      opts.Bundle,
+		Created:     p.created,
+		Owner:       "",
+		CgroupPaths: p.cgroupPaths(),
+		Config:      cfg,
+	}
+	if st.InitStart, _, err = procStat(p.initPid); err != nil {
+		return nil, nil, fmt.Errorf("init exited during create: %w", err)
+	}
+	if err := saveState(dir, st); err != nil {
+		return nil, nil, err
+	}
+	if opts.PidFile != "" {
+		if err := writePidFile(opts.PidFile, p.initPid); err != nil {
+			return nil, nil, err
+		}
+	}
+	p.closeParentEnds()
+	return &Container{ID: id, dir: dir, state: st}, master, nil
+}
+
+// writePidFile writes through a temp file and rename, so a reader (conmon,
+// containerd) never sees a partial pid.
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644)
+}
+
+// initProcess is the parent's view of one starting init.
+type initProcess struct {
+	root    *Root
+	id      string
+	dir     string
+	cfg     *configs.Config
+	opts    *CreateOpts
+	log     *slog.Logger
+	cg      cgroups.Manager
+	cmd     *exec.Cmd
+	sock    int // parent end of the socketpair
+	logR    *os.File
+	logDone chan struct{}
+	initPid int
+	created time.Time
+	forked  bool
+}
+
+func (p *initProcess) cgroupPaths() map[string]string {
+	if p.cg == nil {
+		return nil
+	}
+	return p.cg.Paths()
+}
+
+// start prepares the cgroup, exec.fifo and sealed binary, and starts
+// `ocirun init` from the sealed copy.
+func (p *initProcess) start() error {
+	p.created = time.Now().UTC()
+	cg, err := cgroups.New(&p.cfg.Cgroups, p.id)
+	if err != nil {
+		return err
+	}
+	p.cg = cg
+	if err := cg.Apply(-1); err != nil {
+		return err
+	}
+	if p.cfg.Cgroups.Resources != nil {
+		if err := cg.Set(p.cfg.Cgroups.Resources); err != nil {
+			return err
+		}
+	}
+	fifoPath := filepath.Join(p.dir, fifoName)
+	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
+		return &os.PathError{Op: "mkfifo", Path: fifoPath, Err: err}
+	}
+	rootUID, rootGID := hostID(p.cfg.UIDMappings, 0), hostID(p.cfg.GIDMappings, 0)
+	if err := os.Chown(fifoPath, int(rootUID), int(rootGID)); err != nil {
+		return err
+	}
+	// Handed over as O_PATH: init reopens it for writing at the very end, so
+	// nothing earlier in the container can open it.
+	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer fifo.Close()
+	exe, err := exeseal.CloneSelf()
+	if err != nil {
+		return fmt.Errorf("seal ocirun binary: %w", err)
+	}
+	defer exe.Close()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("socketpair", err)
+	}
+	p.sock = fds[0]
+	child := os.NewFile(uintptr(fds[1]), "init-sock")
+	defer child.Close()
+	logR, logW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer logW.Close()
+	p.logR = logR
+
+	// Preserved fds keep their numbers (3..3+N-1); ours follow them.
+	var extra []*os.File
+	for i := 0; i < p.opts.PreserveFDs; i++ {
+		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-fd"))
+	}
+	base := 3 + len(extra)
+	extra = append(extra, child, logW, fifo, exe)
+	cmd := &exec.Cmd{
+		Path: "/proc/self/fd/" + strconv.Itoa(base+3),
+		Args: []string{"ocirun", "init"},
+		Env: []string{
+			envInitPipe + "=" + strconv.Itoa(base),
+			envLogPipe + "=" + strconv.Itoa(base+1),
+			envFifoFd + "=" + strconv.Itoa(base+2),
+			envPreserve + "=" + strconv.Itoa(p.opts.PreserveFDs),
+			"GOMAXPROCS=1",
+		},
+		Stdin:       os.Stdin,
+		Stdout:      os.Stdout,
+		Stderr:      os.Stderr,
+		ExtraFiles:  extra,
+		SysProcAttr: &unix.SysProcAttr{},
+	}
+	if cgfd, err := cg.CgroupFD(); err == nil {
+		// cgroup v2: born in its cgroup (CLONE_INTO_CGROUP), no window outside it.
+		defer cgfd.Close()
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(cgfd.Fd())
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start init: %w", err)
+	}
+	p.cmd = cmd
+	p.logDone = make(chan struct{})
+	go forwardLogs(logR, p.log, p.logDone)
+	if !cmd.SysProcAttr.UseCgroupFD {
+		if err := cg.Apply(cmd.Process.Pid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// drive runs the parent's side of the protocol until init says ready.
+func (p *initProcess) drive() (*os.File, error) {
+	boot, err := bootstrapFor(p.cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFrame(p.sock, boot); err != nil {
+		return nil, p.initError(fmt.Errorf("send bootstrap: %w", err))
+	}
+	m, _, err := recvMsg(p.sock)
+	if err != nil {
+		return nil, p.initError(err)
+	}
+	if m.Type == msgIdmapPlease {
+		if err := writeIDMaps(p.cmd.Process.Pid, p.cfg); err != nil {
+			return nil, err
+		}
+		if err := sendMsg(p.sock, &message{Type: msgIdmapDone}); err != nil {
+			return nil, p.initError(err)
+		}
+		if m, _, err = recvMsg(p.sock); err != nil {
+			return nil, p.initError(err)
+		}
+	}
+	if m.Type == msgError {
+		return nil, errors.New(m.Msg)
+	}
+	if m.Type != msgChild {
+		return nil, fmt.Errorf("protocol: expected %q, got %q", msgChild, m.Type)
+	}
+	p.initPid = p.cmd.Process.Pid
+	if m.Pid > 0 {
+		// The C stage forked the real init (new pid/time namespace) and exits.
+		p.initPid, p.forked = m.Pid, true
+		_ = p.cmd.Wait()
+	}
+	if err := sendMsg(p.sock, &message{Type: msgConfig, ID: p.id, Bundle: p.opts.Bundle, Config: p.cfg, Cgroup: p.cgroupMount()}); err != nil {
+		return nil, p.initError(err)
+	}
+	var master *os.File
+	for {
+		m, files, err := recvMsg(p.sock)
+		if err != nil {
+			return master, p.initError(err)
+		}
+		switch m.Type {
+		case msgHooksPlease:
+			if err := p.createHooks(); err != nil {
+				return master, err
+			}
+			if err := sendMsg(p.sock, &message{Type: msgHooksDone}); err != nil {
+				return master, p.initError(err)
+			}
+		case msgConsole:
+			if len(files) != 1 {
+				closeFiles(files)
+				return master, errors.New("protocol: console message without exactly one fd")
+			}
+			if p.opts.ConsoleSocket != "" {
+				err := console.SendToSocket(p.opts.ConsoleSocket, files[0])
+				files[0].Close()
+				if err != nil {
+					return nil, fmt.Errorf("send console to %s: %w", p.opts.ConsoleSocket, err)
+				}
+			} else {
+				master = files[0]
+			}
+		case msgReady:
+			return master, nil
+		case msgError:
+			return master, errors.New(m.Msg)
+		default:
+			closeFiles(files)
+			return master, fmt.Errorf("protocol: unexpected %q", m.Type)
+		}
+	}
+}
+
+// initError prefers the init's own error report (it may have written one just
+// before the socket broke) over the transport error.
+func (p *initProcess) initError(err error) error {
+	return fmt.Errorf("init: %w", err)
+}
+
+func (p *initProcess) createHooks() error {
+	h := p.cfg.Hooks
+	if len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer) == 0 {
+		return nil
+	}
+	state := hookState(p.id, p.initPid, Created, p.opts.Bundle, p.cfg)
+	// prestart is deprecated but still honoured, before createRuntime. Like runc,
+	// createContainer hooks run here too, in the runtime's namespaces.
+	for _, k := range []struct {
+		name string
+		hs   []configs.Hook
+	}{{"prestart", h.Prestart}, {"createRuntime", h.CreateRuntime}, {"createContainer", h.CreateContainer}} {
+		if err := runHooks(k.name, k.hs, state); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *initProcess) cgroupMount() *rootfs.CgroupMount {
+	cm := &rootfs.CgroupMount{
+		V2:          cgroups.IsV2(),
+		NSCgroup:    hasNewNS(p.cfg, configs.NEWCGROUP),
+		Paths:       p.cgroupPaths(),
+		Controllers: map[string][]string{},
+	}
+	if hs, err := cgroups.Hierarchies(); err == nil {
+		for _, h := range hs {
+			cm.Controllers[h.Mountpoint] = h.Controllers
+		}
+	}
+	return cm
+}
+
+func (p *initProcess) closeParentEnds() {
+	if p.sock > 0 {
+		unix.Close(p.sock)
+		p.sock = -1
+	}
+	if p.logR != nil {
+		// Give init's last log lines a moment; it keeps running after we return.
+		select {
+		case <-p.logDone:
+		case <-time.After(5 * time.Millisecond):
+		}
+		p.logR.Close()
+	}
+}
+
+// cleanup undoes a failed create: processes, cgroup, state dir.
+func (p *initProcess) cleanup() {
+	if p.cmd != nil && p.cmd.Process != nil {
+		_ = p.cmd.Process.Kill()
+		if !p.forked {
+			_ = p.cmd.Wait()
+		}
+	}
+	if p.initPid > 0 && p.forked {
+		_ = unix.Kill(p.initPid, unix.SIGKILL)
+	}
+	if p.cg != nil {
+		// Kill whatever else made it into the cgroup before removing it.
+		if pids, err := p.cg.GetPids(); err == nil {
+			for _, pid := range pids {
+				_ = unix.Kill(pid, unix.SIGKILL)
+			}
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			pids, err := p.cg.GetPids()
+			if err != nil || len(pids) == 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if err := p.cg.Destroy(); err != nil {
+			p.log.Warn("cleanup: remove cgroup", "error", err)
+		}
+	}
+	p.closeParentEnds()
+	os.RemoveAll(p.dir)
+}
+
+func hasNewNS(cfg *configs.Config, t string) bool {
+	ns, ok := cfg.Namespace(t)
+	return ok && ns.Path == ""
+}
+
+func hostID(maps []configs.IDMap, id uint32) uint32 {
+	for _, m := range maps {
+		if id >= m.ContainerID && id-m.ContainerID < m.Size {
+			return m.HostID + id - m.ContainerID
+		}
+	}
+	return id
+}
+
+var nsFlags = map[string]uint32{
+	configs.NEWPID:    unix.CLONE_NEWPID,
+	configs.NEWNET:    unix.CLONE_NEWNET,
+	configs.NEWIPC:    unix.CLONE_NEWIPC,
+	configs.NEWUTS:    unix.CLONE_NEWUTS,
+	configs.NEWNS:     unix.CLONE_NEWNS,
+	configs.NEWCGROUP: unix.CLONE_NEWCGROUP,
+	configs.NEWUSER:   unix.CLONE_NEWUSER,
+	configs.NEWTIME:   unix.CLONE_NEWTIME,
+}
+
+func bootstrapFor(cfg *configs.Config) ([]byte, error) {
+	var b nsexec.Bootstrap
+	for _, ns := range cfg.Namespaces {
+		flag := nsFlags[ns.Type]
+		if ns.Path != "" {
+			b.Join = append(b.Join, nsexec.NSPath{Flag: flag, Path: ns.Path})
+		} else {
+			b.CloneFlags |= flag
+		}
+		if ns.Type == configs.NEWPID || ns.Type == configs.NEWTIME {
+			b.Fork = true
+		}
+	}
+	if len(cfg.TimeOffsets) > 0 && hasNewNS(cfg, configs.NEWTIME) {
+		for _, clock := range []string{"monotonic", "boottime"} {
+			if off, ok := cfg.TimeOffsets[clock]; ok {
+				b.TimeOffsets += fmt.Sprintf("%s %d %d\n", clock, off.Secs, off.Nanosecs)
+			}
+		}
+	}
+	return b.Encode()
+}
+
+// writeIDMaps writes the user namespace maps of pid from outside it, as only
+// a process with privileges over the parent namespace can.
+func writeIDMaps(pid int, cfg *configs.Config) error {
+	write := func(file string, maps []configs.IDMap) error {
+		var data []byte
+		for _, m := range maps {
+			data = fmt.Appendf(data, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
+		}
+		path := fmt.Sprintf("/proc/%d/%s", pid, file)
+		if err := os.WriteFile(path, data, 0); err != nil {
+			return fmt.Errorf("write %s: %w", file, err)
+		}
+		return nil
+	}
+	if err := write("uid_map", cfg.UIDMappings); err != nil {
+		return err
+	}
+	return write("gid_map", cfg.GIDMappings)
+}
+
+// forwardLogs copies init's slog JSON lines to our logger at their level.
+func forwardLogs(r *os.File, log *slog.Logger, done chan struct{}) {
+	defer close(done)
+	dec := json.NewDecoder(r)
+	for {
+		var line map[string]any
+		if err := dec.Decode(&line); err != nil {
+			return
+		}
+		msg, _ := line["msg"].(string)
+		lvl, _ := line["level"].(string)
+		var level slog.Level
+		_ = level.UnmarshalText([]byte(lvl))
+		log.Log(context.Background(), level, msg, "from", "init")
+	}
+}

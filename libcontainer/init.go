@@ -1,0 +1,283 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/capabilities"
+	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/console"
+	"github.com/ocirun/ocirun/libcontainer/hooks"
+	"github.com/ocirun/ocirun/libcontainer/rootfs"
+)
+
+// Init is the Go stage of `ocirun init`. The C stage already joined and
+// created the namespaces. It never returns: it execs the user program or
+// reports an error to the parent and exits.
+func Init() {
+	runtime.GOMAXPROCS(1)
+	runtime.LockOSThread()
+	sock, err := envFd(envInitPipe)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ocirun init:", err)
+		os.Exit(1)
+	}
+	logFd, _ := envFd(envLogPipe)
+	var log *slog.Logger
+	if logFd > 0 {
+		log = slog.New(slog.NewJSONHandler(os.NewFile(uintptr(logFd), "log-pipe"), nil))
+	} else {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := initMain(sock, log); err != nil {
+		_ = sendMsg(sock, &message{Type: msgError, Msg: err.Error()})
+		os.Exit(1)
+	}
+	panic("unreachable")
+}
+
+func envFd(name string) (int, error) {
+	v := os.Getenv(name)
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return -1, fmt.Errorf("bad %s %q", name, v)
+	}
+	return fd, nil
+}
+
+func initMain(sock int, log *slog.Logger) error {
+	m, _, err := expect(sock, msgConfig)
+	if err != nil {
+		return err
+	}
+	cfg := m.Config
+	if cfg == nil {
+		return errors.New("protocol: config message without config")
+	}
+	preserve, _ := strconv.Atoi(os.Getenv(envPreserve))
+	fifoFd, _ := envFd(envFifoFd)
+	// The user program gets exactly the config's environment.
+	os.Clearenv()
+	for _, kv := range cfg.Process.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		os.Setenv(k, v)
+	}
+
+	if err := rootfs.Prepare(cfg, m.Cgroup); err != nil {
+		return err
+	}
+	if err := sendMsg(sock, &message{Type: msgHooksPlease}); err != nil {
+		return err
+	}
+	if _, _, err := expect(sock, msgHooksDone); err != nil {
+		return err
+	}
+	// Reopening the fifo needs a procfs; keep the one we have now, so a
+	// container without /proc still starts. It is closed before execve.
+	proc, err := os.OpenFile("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer proc.Close()
+	if err := rootfs.Pivot(cfg); err != nil {
+		return err
+	}
+	if cfg.Process.Terminal {
+		if err := setupConsole(sock, cfg); err != nil {
+			return err
+		}
+	}
+	if cfg.Hostname != "" {
+		if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
+			return os.NewSyscallError("sethostname", err)
+		}
+	}
+	if cfg.Domainname != "" {
+		if err := unix.Setdomainname([]byte(cfg.Domainname)); err != nil {
+			return os.NewSyscallError("setdomainname", err)
+		}
+	}
+	if len(cfg.Sysctl) > 0 {
+		if err := rootfs.WriteSysctls(cfg.Sysctl); err != nil {
+			return err
+		}
+	}
+	if err := rootfs.Finalize(cfg); err != nil {
+		return err
+	}
+	if err := setupProcess(&cfg.Process, log); err != nil {
+		return err
+	}
+	path, err := lookPath(cfg.Process.Args[0])
+	if err != nil {
+		return err
+	}
+	if err := sendMsg(sock, &message{Type: msgReady}); err != nil {
+		return err
+	}
+	unix.Close(sock)
+
+	// Blocks until `ocirun start` opens the fifo for reading.
+	fifo, err := unix.Openat(int(proc.Fd()), "self/fd/"+strconv.Itoa(fifoFd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("open exec fifo", err)
+	}
+	if _, err := unix.Write(fifo, []byte("0")); err != nil {
+		return os.NewSyscallError("write exec fifo", err)
+	}
+	unix.Close(fifo)
+	if len(cfg.Hooks.StartContainer) > 0 {
+		state := hookState(m.ID, os.Getpid(), Running, m.Bundle, cfg)
+		if err := hooks.Run("startContainer", cfg.Hooks.StartContainer, state); err != nil {
+			// Nobody waits on the socket any more: stderr is the container's.
+			fmt.Fprintln(os.Stderr, "ocirun:", err)
+			os.Exit(1)
+		}
+	}
+	return execUser(path, cfg, preserve)
+}
+
+func setupConsole(sock int, cfg *configs.Config) error {
+	master, slave, err := console.OpenPty()
+	if err != nil {
+		return err
+	}
+	defer master.Close()
+	defer slave.Close()
+	if cfg.Process.ConsoleHeight > 0 || cfg.Process.ConsoleWidth > 0 {
+		if err := console.SetSize(master, uint16(cfg.Process.ConsoleHeight), uint16(cfg.Process.ConsoleWidth)); err != nil {
+			return err
+		}
+	}
+	if err := rootfs.MountConsole(slave); err != nil {
+		return err
+	}
+	if err := console.SetupControllingTerminal(slave); err != nil {
+		return err
+	}
+	return sendMsg(sock, &message{Type: msgConsole}, int(master.Fd()))
+}
+
+// setupProcess applies rlimits, oom score, no_new_privs, the user and the
+// capabilities, in the order that keeps each step possible.
+func setupProcess(p *configs.Process, log *slog.Logger) error {
+	for _, rl := range p.Rlimits {
+		lim := unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}
+		if err := unix.Setrlimit(rl.Type, &lim); err != nil {
+			return fmt.Errorf("setrlimit %d (soft %d, hard %d): %w", rl.Type, rl.Soft, rl.Hard, err)
+		}
+	}
+	if p.OOMScoreAdj != nil {
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
+			return fmt.Errorf("set oom_score_adj: %w", err)
+		}
+	}
+	if p.NoNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return os.NewSyscallError("prctl(PR_SET_NO_NEW_PRIVS)", err)
+		}
+	}
+	var caps *capabilities.Caps
+	if p.Capabilities != nil {
+		c, warnings, err := capabilities.New(p.Capabilities)
+		if err != nil {
+			return err
+		}
+		for _, w := range warnings {
+			log.Warn(w)
+		}
+		caps = c
+		if err := caps.ApplyBounding(); err != nil {
+			return err
+		}
+		if err := capabilities.SetKeepCaps(); err != nil {
+			return err
+		}
+	}
+	if err := setUser(p); err != nil {
+		return err
+	}
+	if caps != nil {
+		if err := capabilities.ClearKeepCaps(); err != nil {
+			return err
+		}
+		if err := caps.ApplyCaps(); err != nil {
+			return err
+		}
+	}
+	if err := unix.Chdir(p.Cwd); err != nil {
+		return &os.PathError{Op: "chdir", Path: p.Cwd, Err: err}
+	}
+	// A leaked host fd as cwd (CVE-2024-21626) would leave us outside the root:
+	// getcwd then fails or returns a path outside it.
+	wd, err := os.Getwd()
+	if err != nil {
+		return fmt.Errorf("current working directory is outside of container mount namespace root: %w", err)
+	}
+	if !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("current working directory %q is outside of container mount namespace root", wd)
+	}
+	return nil
+}
+
+func setUser(p *configs.Process) error {
+	gids := make([]int, len(p.AdditionalGids))
+	for i, g := range p.AdditionalGids {
+		gids[i] = int(g)
+	}
+	// setgroups is denied in a user namespace whose setgroups file says so
+	// (rootless); there the only group is the mapped one.
+	if err := unix.Setgroups(gids); err != nil {
+		if b, _ := os.ReadFile("/proc/self/setgroups"); !(errors.Is(err, unix.EPERM) && strings.TrimSpace(string(b)) == "deny") {
+			return os.NewSyscallError("setgroups", err)
+		}
+	}
+	// Raw syscalls: the Go wrappers would signal all threads, and only this one
+	// is ours to change before execve.
+	if err := unix.Setresgid(int(p.GID), int(p.GID), int(p.GID)); err != nil {
+		return fmt.Errorf("setgid %d: %w", p.GID, err)
+	}
+	if err := unix.Setresuid(int(p.UID), int(p.UID), int(p.UID)); err != nil {
+		return fmt.Errorf("setuid %d: %w", p.UID, err)
+	}
+	return nil
+}
+
+// lookPath resolves args[0] with the container's PATH (already in our env),
+// with the wording podman maps to exit code 127.
+func lookPath(name string) (string, error) {
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// execUser closes every fd but stdio and the preserved ones, sets the umask
+// and replaces init with the user program.
+func execUser(path string, cfg *configs.Config, preserve int) error {
+	if err := unix.CloseRange(uint(3+preserve), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return os.NewSyscallError("close_range", err)
+	}
+	// Without an explicit umask the container gets 0022, whatever ours was.
+	umask := 0o022
+	if cfg.Process.Umask != nil {
+		umask = int(*cfg.Process.Umask)
+	}
+	unix.Umask(umask)
+	env := cfg.Process.Env
+	if preserve > 0 {
+		// systemd socket activation inside the container, as runc sets it.
+		env = append(env[:len(env):len(env)], "LISTEN_FDS="+strconv.Itoa(preserve), "LISTEN_PID=1")
+	}
+	err := unix.Exec(path, cfg.Process.Args, env)
+	return fmt.Errorf("exec %s: %w", path, err)
+}

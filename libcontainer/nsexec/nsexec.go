@@ -1,0 +1,83 @@
+// Package nsexec holds the C stage of `ocirun init` (joining and creating
+// namespaces before the Go runtime starts) and the encoding of its bootstrap frame.
+package nsexec
+
+/*
+#cgo CFLAGS: -Wall -O2
+#include "nsexec.h"
+__attribute__((constructor)) static void init_nsexec(void) { ocirun_nsexec(); }
+*/
+import "C"
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Record types of the bootstrap frame; they match nsexec.h.
+const (
+	recCloneFlags  = 1
+	recNSPath      = 2
+	recTimeOffsets = 3
+	recFork        = 4
+	maxBootstrap   = 1 << 20
+)
+
+// NSPath is a namespace to join: its CLONE_NEW* flag and the path of its nsfs file.
+type NSPath struct {
+	Flag uint32
+	Path string
+}
+
+// Bootstrap is what the C stage needs: which namespaces to join, which to create,
+// the time namespace offsets, and whether to fork (new or joined pid/time ns).
+type Bootstrap struct {
+	CloneFlags  uint32
+	Join        []NSPath
+	TimeOffsets string
+	Fork        bool
+}
+
+// Encode returns the bootstrap payload (without the frame's length prefix).
+// Every field has a 32-bit length, so no attribute can overflow its length
+// field the way runc's 16-bit netlink lengths did (CVE-2021-43784); the whole
+// payload is bounded instead.
+func (b *Bootstrap) Encode() ([]byte, error) {
+	var out []byte
+	add := func(typ uint16, data []byte) {
+		var hdr [8]byte
+		binary.LittleEndian.PutUint16(hdr[0:], typ)
+		binary.LittleEndian.PutUint32(hdr[4:], uint32(len(data)))
+		out = append(out, hdr[:]...)
+		out = append(out, data...)
+	}
+	var flags [4]byte
+	binary.LittleEndian.PutUint32(flags[:], b.CloneFlags)
+	add(recCloneFlags, flags[:])
+	if len(b.Join) > 16 {
+		return nil, fmt.Errorf("bootstrap: %d namespace paths, at most 16", len(b.Join))
+	}
+	for _, ns := range b.Join {
+		if ns.Path == "" || len(ns.Path) > 4096 {
+			return nil, fmt.Errorf("bootstrap: namespace path %q: bad length", ns.Path)
+		}
+		for i := 0; i < len(ns.Path); i++ {
+			if ns.Path[i] == 0 {
+				return nil, fmt.Errorf("bootstrap: namespace path %q contains NUL", ns.Path)
+			}
+		}
+		d := make([]byte, 4, 4+len(ns.Path))
+		binary.LittleEndian.PutUint32(d, ns.Flag)
+		add(recNSPath, append(d, ns.Path...))
+	}
+	if b.TimeOffsets != "" {
+		add(recTimeOffsets, []byte(b.TimeOffsets))
+	}
+	if b.Fork {
+		add(recFork, nil)
+	}
+	if len(out) > maxBootstrap {
+		return nil, fmt.Errorf("bootstrap: %d bytes exceeds %d", len(out), maxBootstrap)
+	}
+	return out, nil
+}

@@ -1,0 +1,382 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/internal/sys"
+)
+
+// procAllowed are the only destinations inside /proc a mount may target: lxcfs
+// overlays them. Anything else could redirect the runtime's own procfs writes
+// (CVE-2019-16884, CVE-2025-52881).
+var procAllowed = map[string]bool{
+	"/proc/cpuinfo":                true,
+	"/proc/diskstats":              true,
+	"/proc/meminfo":                true,
+	"/proc/stat":                   true,
+	"/proc/swaps":                  true,
+	"/proc/uptime":                 true,
+	"/proc/loadavg":                true,
+	"/proc/slabinfo":               true,
+	"/proc/sys/kernel/ns_last_pid": true,
+}
+
+// checkProcDest refuses mounts on or inside /proc, except procfs itself (or a
+// bind of a procfs) on /proc and the lxcfs allowlist.
+func checkProcDest(dest string, m *configs.Mount, srcMagic int64) error {
+	switch {
+	case dest == "/proc":
+		if m.Device == "proc" || (m.IsBind() && srcMagic == unix.PROC_SUPER_MAGIC) {
+			return nil
+		}
+		return fmt.Errorf("%q cannot be mounted on /proc: only procfs may be", m.Device)
+	case strings.HasPrefix(dest, "/proc/"):
+		if procAllowed[dest] {
+			return nil
+		}
+		return fmt.Errorf("destination %q is inside /proc and not in the lxcfs allowlist", dest)
+	}
+	return nil
+}
+
+// mount performs one cfg.Mounts entry: build a detached mount, open (or create)
+// the mountpoint in root, check where it really is, then attach by fd.
+func (p *preparer) mount(m *configs.Mount) error {
+	dest := sys.CleanPath(m.Destination)
+	if dest == "/" {
+		return errors.New("destination \"/\" is not supported")
+	}
+	if m.Device == "cgroup" || m.Device == "cgroup2" {
+		return p.mountCgroup(m, dest)
+	}
+	if err := checkProcDest(dest, m, 0); err != nil && !m.IsBind() {
+		return err
+	}
+
+	mnt, isDir, err := p.newMount(m)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if mnt != nil {
+			mnt.Close()
+		}
+	}()
+	if m.IsBind() {
+		st, err := sys.Fstatfs(mnt)
+		if err != nil {
+			return err
+		}
+		if err := checkProcDest(dest, m, int64(st.Type)); err != nil {
+			return err
+		}
+	}
+
+	target, err := p.mountpoint(m, dest, isDir)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+
+	if m.Extensions&configs.EXT_COPYUP != 0 {
+		if err := copyUp(target, mnt); err != nil {
+			return fmt.Errorf("tmpcopyup: %w", err)
+		}
+	}
+	attr := mountAttr(m.Flags, m.ClearedFlags)
+	if m.IsBind() && inUserNS() {
+		if err := keepLocked(mnt, attr); err != nil {
+			return err
+		}
+	}
+	deferRO := dest == "/dev" && !m.IsBind() && attr.Attr_set&unix.MOUNT_ATTR_RDONLY != 0
+	if deferRO {
+		attr.Attr_set &^= unix.MOUNT_ATTR_RDONLY
+	}
+	// Bind flags such as ro apply to the top mount only, as runc's remount
+	// (whose MS_REC the kernel ignores); "rro" and friends are RecAttrSet.
+	recursiveAttr := false
+	if m.Device == "sysfs" && !m.IsBind() && !p.cfg.HasNamespace(configs.NEWNET) {
+		// A host-network container cannot mount a sysfs of its own: runc binds the
+		// host's /sys instead, recursively read-only.
+		attr.Attr_set |= unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC
+		recursiveAttr = true
+	}
+	if err := setattr(mnt, recursiveAttr, attr); err != nil {
+		return err
+	}
+	if m.RecAttrSet != 0 || m.RecAttrClr != 0 {
+		rec := &unix.MountAttr{Attr_set: m.RecAttrSet, Attr_clr: m.RecAttrClr}
+		if err := sys.MountSetattr(mnt, true, rec); err != nil {
+			return fmt.Errorf("recursive attributes: %w", err)
+		}
+	}
+	if err := sys.MoveMountOnto(mnt, target); err != nil {
+		return err
+	}
+	if err := propagate(mnt, m.PropagationFlags); err != nil {
+		return err
+	}
+	if dest == "/dev" && !m.IsBind() {
+		p.devMnt, p.devRO = mnt, deferRO
+		mnt = nil // kept open for Prepare's final read-only step
+	}
+	return nil
+}
+
+// newMount returns a detached mount for m and whether its mountpoint is a directory.
+func (p *preparer) newMount(m *configs.Mount) (mnt *os.File, isDir bool, err error) {
+	switch {
+	case m.IsBind():
+		mnt, err = bindTree(m.Source, m.Flags&unix.MS_REC != 0)
+	case m.Device == "sysfs" && !p.cfg.HasNamespace(configs.NEWNET):
+		mnt, err = bindTree("/sys", true)
+	default:
+		mnt, err = sys.NewFsMount(m.Device, m.Source, fsOptions(m))
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	st, err := sys.Fstat(mnt)
+	if err != nil {
+		mnt.Close()
+		return nil, false, err
+	}
+	return mnt, st.Mode&unix.S_IFMT == unix.S_IFDIR, nil
+}
+
+// bindTree clones the host mount (tree) at source, detached.
+func bindTree(source string, recursive bool) (*os.File, error) {
+	flags := uint(unix.OPEN_TREE_CLONE)
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	return sys.OpenTree(nil, source, flags)
+}
+
+// mountpoint opens the destination inside the root (creating it as a directory
+// or a file), and checks that the handle really is inside the rootfs.
+func (p *preparer) mountpoint(m *configs.Mount, dest string, isDir bool) (*os.File, error) {
+	if m.Device == "proc" || m.Device == "sysfs" {
+		// A symlinked /proc or /sys would put procfs where the image chooses (CVE-2019-19921).
+		f, err := sys.OpenNoFollowInRoot(p.root, dest)
+		switch {
+		case err == nil:
+			st, err := sys.Fstat(f)
+			f.Close()
+			if err != nil {
+				return nil, err
+			}
+			if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+				return nil, fmt.Errorf("%s must be mounted on an ordinary directory, %q is not one", m.Device, dest)
+			}
+		case !isNotExist(err):
+			return nil, err
+		}
+	}
+	var (
+		target *os.File
+		err    error
+	)
+	if isDir {
+		target, err = sys.MkdirAllInRoot(p.root, dest, 0o755)
+	} else {
+		target, err = sys.CreateFileInRoot(p.root, dest, 0o644)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rel, err := sys.CheckInside(p.rootPath, target)
+	if err == nil {
+		// dest may have reached /proc through a symlink: check what it resolved to.
+		err = checkProcDest(rel, m, procMagicIfBind(m, rel))
+	}
+	if err != nil {
+		target.Close()
+		return nil, err
+	}
+	return target, nil
+}
+
+// procMagicIfBind lets a procfs bind onto /proc pass the resolved-path check:
+// the source was already verified before the mountpoint was opened.
+func procMagicIfBind(m *configs.Mount, rel string) int64 {
+	if m.IsBind() && rel == "/proc" && sys.CleanPath(m.Destination) == "/proc" {
+		return unix.PROC_SUPER_MAGIC
+	}
+	return 0
+}
+
+// msToAttr maps mount(2) per-mount flags to their MOUNT_ATTR_* bits.
+var msToAttr = []struct {
+	ms   int
+	attr uint64
+}{
+	{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY},
+	{unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
+	{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV},
+	{unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
+	{unix.MS_NODIRATIME, unix.MOUNT_ATTR_NODIRATIME},
+	{unix.MS_NOSYMFOLLOW, unix.MOUNT_ATTR_NOSYMFOLLOW},
+}
+
+// mountAttr converts set and cleared MS_* flags to a mount_setattr request.
+func mountAttr(set, cleared int) *unix.MountAttr {
+	a := &unix.MountAttr{}
+	for _, f := range msToAttr {
+		if set&f.ms != 0 {
+			a.Attr_set |= f.attr
+		} else if cleared&f.ms != 0 {
+			a.Attr_clr |= f.attr
+		}
+	}
+	// The atime mode is one field: clearing the whole mask selects the new value.
+	switch {
+	case set&unix.MS_NOATIME != 0:
+		a.Attr_clr |= unix.MOUNT_ATTR__ATIME
+		a.Attr_set |= unix.MOUNT_ATTR_NOATIME
+	case set&unix.MS_STRICTATIME != 0:
+		a.Attr_clr |= unix.MOUNT_ATTR__ATIME
+		a.Attr_set |= unix.MOUNT_ATTR_STRICTATIME
+	case set&unix.MS_RELATIME != 0:
+		a.Attr_clr |= unix.MOUNT_ATTR__ATIME
+		a.Attr_set |= unix.MOUNT_ATTR_RELATIME
+	}
+	return a
+}
+
+func setattr(mnt *os.File, recursive bool, a *unix.MountAttr) error {
+	if a.Attr_set == 0 && a.Attr_clr == 0 {
+		return nil
+	}
+	return sys.MountSetattr(mnt, recursive, a)
+}
+
+// keepLocked drops from a.Attr_clr the flags the source mount has: in a user
+// namespace those are locked and clearing them fails with EPERM. runc keeps them
+// the same way, by OR-ing statfs flags into its remount.
+func keepLocked(mnt *os.File, a *unix.MountAttr) error {
+	st, err := sys.Fstatfs(mnt)
+	if err != nil {
+		return err
+	}
+	locked := map[int64]uint64{
+		unix.ST_RDONLY: unix.MOUNT_ATTR_RDONLY, unix.ST_NOSUID: unix.MOUNT_ATTR_NOSUID,
+		unix.ST_NODEV: unix.MOUNT_ATTR_NODEV, unix.ST_NOEXEC: unix.MOUNT_ATTR_NOEXEC,
+	}
+	for st1, attr := range locked {
+		if st.Flags&st1 != 0 {
+			a.Attr_clr &^= attr
+		}
+	}
+	return nil
+}
+
+// propagate applies each propagation flag after the mount is attached.
+func propagate(mnt *os.File, flags []int) error {
+	for _, f := range flags {
+		a := &unix.MountAttr{Propagation: uint64(f &^ unix.MS_REC)}
+		if err := sys.MountSetattr(mnt, f&unix.MS_REC != 0, a); err != nil {
+			return fmt.Errorf("propagation 0x%x: %w", f, err)
+		}
+	}
+	return nil
+}
+
+// sbFlags are MS_* flags that belong to the superblock, passed to fsconfig.
+var sbFlags = []struct {
+	ms  int
+	key string
+}{
+	{unix.MS_SYNCHRONOUS, "sync"},
+	{unix.MS_DIRSYNC, "dirsync"},
+	{unix.MS_LAZYTIME, "lazytime"},
+	{unix.MS_SILENT, "silent"},
+}
+
+// fsOptions turns m's data string and superblock flags into fsconfig options.
+func fsOptions(m *configs.Mount) []sys.FsOption {
+	var opts []sys.FsOption
+	for _, f := range sbFlags {
+		if m.Flags&f.ms != 0 {
+			opts = append(opts, sys.FsOption{Key: f.key})
+		}
+	}
+	for _, o := range splitData(m.Data) {
+		k, v, ok := strings.Cut(o, "=")
+		opts = append(opts, sys.FsOption{Key: k, Value: v, HasValue: ok})
+	}
+	return opts
+}
+
+// splitData splits a mount data string on commas, keeping escaped commas
+// (overlay paths) and commas inside double quotes (SELinux contexts).
+func splitData(data string) []string {
+	var out []string
+	var cur strings.Builder
+	quoted := false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case c == '\\' && i+1 < len(data):
+			cur.WriteByte(c)
+			i++
+			cur.WriteByte(data[i])
+			continue
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			if cur.Len() > 0 {
+				out = append(out, cur.String())
+			}
+			cur.Reset()
+			continue
+		}
+		cur.WriteByte(c)
+	}
+	if cur.Len() > 0 {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// attachNew mounts a fresh fstype at dest (a directory in root) with the given flags.
+func (p *preparer) attachNew(fstype, source, dest string, opts []sys.FsOption, flags int) (*os.File, error) {
+	mnt, err := sys.NewFsMount(fstype, source, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.attach(mnt, dest, mountAttr(flags, 0), false); err != nil {
+		mnt.Close()
+		return nil, err
+	}
+	return mnt, nil
+}
+
+// attach sets attr on the detached mnt and moves it onto the directory dest in root.
+func (p *preparer) attach(mnt *os.File, dest string, attr *unix.MountAttr, recursive bool) error {
+	target, err := sys.MkdirAllInRoot(p.root, dest, 0o755)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	if _, err := sys.CheckInside(p.rootPath, target); err != nil {
+		return err
+	}
+	if attr.Attr_set != 0 || attr.Attr_clr != 0 {
+		if err := sys.MountSetattr(mnt, recursive, attr); err != nil {
+			return err
+		}
+	}
+	return sys.MoveMountOnto(mnt, target)
+}
+
+// joinDest joins an in-root directory and a name, both already clean.
+func joinDest(dir, name string) string { return path.Join(dir, name) }

@@ -1,0 +1,171 @@
+// Package rootfs builds the container's filesystem view from inside its new mount
+// namespace: mounts through in-root fds, /dev, propagation, pivot_root, masked and read-only paths.
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/internal/sys"
+)
+
+// CgroupMount is what the runtime tells Prepare about cgroups, for "cgroup" mounts.
+type CgroupMount struct {
+	V2       bool
+	NSCgroup bool // the container has its own cgroup namespace
+	// Paths maps a host hierarchy mountpoint (/sys/fs/cgroup/cpu,cpuacct) to the
+	// host path of the container's cgroup directory in it.
+	Paths map[string]string
+	// Controllers per v1 mountpoint, used as mount options inside a cgroup namespace
+	// ("cpu", "cpuacct", "name=systemd").
+	Controllers map[string][]string
+}
+
+// preparer carries the state of one Prepare call.
+type preparer struct {
+	cfg      *configs.Config
+	cg       *CgroupMount
+	rootPath string   // host path of the rootfs, symlinks resolved
+	root     *os.File // O_PATH handle of the rootfs mount every lookup starts from
+	// devMnt is the /dev tmpfs; a read-only /dev is made read-only only once its
+	// nodes exist, as runc does in finalizeRootfs.
+	devMnt *os.File
+	devRO  bool
+}
+
+// Prepare sets up the mounts and /dev of cfg.Rootfs. It must run in the
+// container's own mount namespace, before Pivot.
+func Prepare(cfg *configs.Config, cg *CgroupMount) error {
+	rootPath, err := filepath.EvalSymlinks(cfg.Rootfs)
+	if err != nil {
+		return fmt.Errorf("rootfs %q: %w", cfg.Rootfs, err)
+	}
+	prop := unix.MS_SLAVE | unix.MS_REC
+	if cfg.RootPropagation != 0 {
+		prop = cfg.RootPropagation
+	}
+	// Only this mount namespace is changed: we never run in the host's.
+	if err := sys.Mount("", "/", "", uintptr(prop), ""); err != nil {
+		return fmt.Errorf("rootPropagation 0x%x: %w", prop, err)
+	}
+	if err := parentMountPrivate(rootPath); err != nil {
+		return err
+	}
+	if err := bindSelf(rootPath); err != nil {
+		return err
+	}
+	root, err := os.OpenFile(rootPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open rootfs: %w", err)
+	}
+	p := &preparer{cfg: cfg, cg: cg, rootPath: rootPath, root: root}
+	defer p.close()
+
+	for i := range cfg.Mounts {
+		if err := p.mount(&cfg.Mounts[i]); err != nil {
+			return fmt.Errorf("mounts[%d] (%s on %q): %w", i, cfg.Mounts[i].Device, cfg.Mounts[i].Destination, err)
+		}
+	}
+	if needsDev(cfg) {
+		if err := p.setupDev(); err != nil {
+			return err
+		}
+	}
+	if p.devRO {
+		if err := sys.MountSetattr(p.devMnt, false, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {
+			return fmt.Errorf("remount /dev read-only: %w", err)
+		}
+	}
+	return nil
+}
+
+func (p *preparer) close() {
+	p.root.Close()
+	if p.devMnt != nil {
+		p.devMnt.Close()
+	}
+}
+
+// parentMountPrivate makes the mount holding the rootfs's parent private when it
+// is shared: pivot_root(2) and MS_MOVE refuse a shared parent mount.
+func parentMountPrivate(rootPath string) error {
+	mounts, err := mountinfo.GetMounts(nil)
+	if err != nil {
+		return fmt.Errorf("read mountinfo: %w", err)
+	}
+	parent := filepath.Dir(rootPath)
+	var best *mountinfo.Info
+	for _, m := range mounts {
+		if m.Mountpoint == parent || m.Mountpoint == "/" || strings.HasPrefix(parent, m.Mountpoint+"/") {
+			if best == nil || len(m.Mountpoint) >= len(best.Mountpoint) {
+				best = m
+			}
+		}
+	}
+	if best == nil || !strings.Contains(best.Optional, "shared:") {
+		return nil
+	}
+	if err := sys.Mount("", best.Mountpoint, "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make rootfs parent mount private: %w", err)
+	}
+	return nil
+}
+
+// bindSelf bind-mounts the rootfs onto itself unless it already is a mount
+// point, because pivot_root(2) needs new_root to be one.
+func bindSelf(rootPath string) error {
+	mnt, err := mountID(rootPath)
+	if err != nil {
+		return err
+	}
+	parent, err := mountID(filepath.Dir(rootPath))
+	if err != nil {
+		return err
+	}
+	if mnt != parent && rootPath != "/" {
+		return nil
+	}
+	if err := sys.Mount(rootPath, rootPath, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind rootfs onto itself: %w", err)
+	}
+	return nil
+}
+
+func mountID(p string) (uint64, error) {
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, p, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &stx); err != nil {
+		return 0, &os.PathError{Op: "statx", Path: p, Err: err}
+	}
+	return stx.Mnt_id, nil
+}
+
+// needsDev follows runc: /dev content is created unless /dev is bind-mounted.
+func needsDev(cfg *configs.Config) bool {
+	for i := range cfg.Mounts {
+		if sys.CleanPath(cfg.Mounts[i].Destination) == "/dev" && cfg.Mounts[i].IsBind() {
+			return false
+		}
+	}
+	return true
+}
+
+// inUserNS reports whether we run in a user namespace other than the initial one,
+// where flags of mounts from the parent namespace are locked.
+func inUserNS() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b))
+	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
+}
+
+// isNotExist is errors.Is(err, ENOENT), also through pathrs-lite's wrapping.
+func isNotExist(err error) bool { return errors.Is(err, unix.ENOENT) }

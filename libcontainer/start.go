@@ -1,0 +1,77 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Start lets the init of a created container exec the user program: opening
+// exec.fifo for reading unblocks init's open for writing. Then the poststart
+// hooks run.
+func (c *Container) Start(log *slog.Logger) error {
+	lock, err := lockDir(c.dir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	st := c.Status()
+	if !st.CanStart() {
+		if st == Stopped {
+			return errors.New("cannot start a container that has stopped")
+		}
+		return fmt.Errorf("cannot start an already %s container", st)
+	}
+	if err := c.openFifo(); err != nil {
+		return err
+	}
+	if hs := c.state.Config.Hooks.Poststart; len(hs) > 0 {
+		if err := runHooks("poststart", hs, c.ociState(Running)); err != nil {
+			// The spec makes a poststart failure a warning: the process already runs.
+			log.Warn(err.Error())
+		}
+	}
+	return nil
+}
+
+// openFifo reads init's byte from exec.fifo and removes the fifo, which marks
+// the container as started. A dying init is noticed through its pidfd instead
+// of blocking forever in open.
+func (c *Container) openFifo() error {
+	path := filepath.Join(c.dir, fifoName)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	pidfd, err := unix.PidfdOpen(c.state.InitPid, 0)
+	if err != nil {
+		return errors.New("cannot start a container that has stopped")
+	}
+	defer unix.Close(pidfd)
+	buf := make([]byte, 1)
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		n, err := unix.Read(fd, buf)
+		if n == 1 {
+			return os.Remove(path)
+		}
+		if err != nil && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
+			return os.NewSyscallError("read exec fifo", err)
+		}
+		// n == 0: init has not reopened its end yet (or closed it); EAGAIN:
+		// opened but not written. Wait for data or for init's death.
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, 1); err != nil && !errors.Is(err, unix.EINTR) {
+			return os.NewSyscallError("poll", err)
+		}
+		if fds[1].Revents&unix.POLLIN != 0 {
+			return errors.New("container init exited before start")
+		}
+	}
+	return errors.New("timed out waiting for container init to reach exec.fifo")
+}

@@ -1,0 +1,106 @@
+package specconv
+
+import (
+	"fmt"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/ocirun/ocirun/libcontainer/configs"
+)
+
+// defaultDevice is a node the runtime always creates in /dev (and so must
+// allow in the device cgroup): runtime-spec config-linux.md "Default Devices".
+type defaultDevice struct {
+	path         string
+	major, minor int64
+}
+
+var defaultDevices = []defaultDevice{
+	{"/dev/null", 1, 3},
+	{"/dev/zero", 1, 5},
+	{"/dev/full", 1, 7},
+	{"/dev/random", 1, 8},
+	{"/dev/urandom", 1, 9},
+	{"/dev/tty", 5, 0},
+	{"/dev/ptmx", 5, 2},
+}
+
+// defaultRules are appended after the spec's rules, as runc does: users and
+// engines (Docker, containerd) rely on them being there even after a
+// "deny all" rule. mknod is allowed for any device because creating a node
+// grants nothing until it can also be opened.
+func defaultRules(devs []specs.LinuxDevice) []configs.DeviceRule {
+	rules := []configs.DeviceRule{
+		{Allow: true, Type: 'c', Major: -1, Minor: -1, Access: "m"},
+		{Allow: true, Type: 'b', Major: -1, Minor: -1, Access: "m"},
+	}
+next:
+	for _, d := range defaultDevices {
+		// A spec device at the same path replaces the default one; its
+		// own rule is added below.
+		for _, sd := range devs {
+			if sd.Path == d.path {
+				continue next
+			}
+		}
+		rules = append(rules, configs.DeviceRule{Allow: true, Type: 'c', Major: d.major, Minor: d.minor, Access: "rwm"})
+	}
+	// /dev/pts/*: the devpts instance's terminals.
+	rules = append(rules, configs.DeviceRule{Allow: true, Type: 'c', Major: 136, Minor: -1, Access: "rwm"})
+	for _, d := range devs {
+		t := 'c'
+		switch d.Type {
+		case "b":
+			t = 'b'
+		case "c", "u":
+		default:
+			continue // fifos are not subject to the device cgroup
+		}
+		rules = append(rules, configs.DeviceRule{Allow: true, Type: t, Major: d.Major, Minor: d.Minor, Access: "rwm"})
+	}
+	return rules
+}
+
+func convertDevices(in []specs.LinuxDevice, c *configs.Config) error {
+	seen := make(map[string]int)
+	for i, d := range in {
+		field := fmt.Sprintf("linux.devices[%d]", i)
+		if err := checkAbs(field+".path", d.Path); err != nil {
+			return err
+		}
+		if j, dup := seen[d.Path]; dup {
+			return fmt.Errorf("%s.path: %q already used by linux.devices[%d]", field, d.Path, j)
+		}
+		seen[d.Path] = i
+		var t rune
+		switch d.Type {
+		case "c", "u":
+			t = 'c'
+		case "b":
+			t = 'b'
+		case "p":
+			t = 'p'
+		default:
+			return fmt.Errorf("%s.type: unknown device type %q, want c, b, u or p", field, d.Type)
+		}
+		if t != 'p' && (d.Major < 0 || d.Minor < 0) {
+			return fmt.Errorf("%s: major and minor must be >= 0, got %d:%d", field, d.Major, d.Minor)
+		}
+		// runc's default, and what a freshly made devtmpfs node gets.
+		mode := uint32(0o666)
+		if d.FileMode != nil {
+			// Keep permission bits only: the type comes from d.Type, and Go's
+			// os.FileMode type bits mean nothing to mknod(2).
+			mode = uint32(*d.FileMode) & 0o7777
+		}
+		dev := configs.Device{Type: t, Path: d.Path, Major: d.Major, Minor: d.Minor, FileMode: mode}
+		if d.UID != nil {
+			dev.UID = *d.UID
+		}
+		if d.GID != nil {
+			dev.GID = *d.GID
+		}
+		c.Devices = append(c.Devices, dev)
+	}
+	return nil
+}

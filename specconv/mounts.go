@@ -1,0 +1,287 @@
+package specconv
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/configs"
+)
+
+// MountOptions is a mount's options list split the way mount(2),
+// mount_setattr(2) and the runtime want them.
+type MountOptions struct {
+	Flags        int    // MS_* to set
+	ClearedFlags int    // MS_* explicitly negated ("rw", "dev", ...)
+	Data         string // everything unknown, comma-joined, for the filesystem
+	Propagation  []int  // MS_PRIVATE|MS_REC ..., applied in order after mounting
+	RecAttrSet   uint64 // MOUNT_ATTR_* applied recursively
+	RecAttrClr   uint64
+	Extensions   int // configs.EXT_*
+}
+
+type flagOpt struct {
+	clear bool
+	flag  int
+}
+
+var mountFlags = map[string]flagOpt{
+	"ro":            {false, unix.MS_RDONLY},
+	"rw":            {true, unix.MS_RDONLY},
+	"nosuid":        {false, unix.MS_NOSUID},
+	"suid":          {true, unix.MS_NOSUID},
+	"nodev":         {false, unix.MS_NODEV},
+	"dev":           {true, unix.MS_NODEV},
+	"noexec":        {false, unix.MS_NOEXEC},
+	"exec":          {true, unix.MS_NOEXEC},
+	"sync":          {false, unix.MS_SYNCHRONOUS},
+	"async":         {true, unix.MS_SYNCHRONOUS},
+	"dirsync":       {false, unix.MS_DIRSYNC},
+	"remount":       {false, unix.MS_REMOUNT},
+	"mand":          {false, unix.MS_MANDLOCK},
+	"nomand":        {true, unix.MS_MANDLOCK},
+	"noatime":       {false, unix.MS_NOATIME},
+	"atime":         {true, unix.MS_NOATIME},
+	"nodiratime":    {false, unix.MS_NODIRATIME},
+	"diratime":      {true, unix.MS_NODIRATIME},
+	"relatime":      {false, unix.MS_RELATIME},
+	"norelatime":    {true, unix.MS_RELATIME},
+	"strictatime":   {false, unix.MS_STRICTATIME},
+	"nostrictatime": {true, unix.MS_STRICTATIME},
+	"lazytime":      {false, unix.MS_LAZYTIME},
+	"nolazytime":    {true, unix.MS_LAZYTIME},
+	"iversion":      {false, unix.MS_I_VERSION},
+	"noiversion":    {true, unix.MS_I_VERSION},
+	"silent":        {false, unix.MS_SILENT},
+	"loud":          {true, unix.MS_SILENT},
+	"bind":          {false, unix.MS_BIND},
+	"rbind":         {false, unix.MS_BIND | unix.MS_REC},
+	"nosymfollow":   {false, unix.MS_NOSYMFOLLOW},
+	"symfollow":     {true, unix.MS_NOSYMFOLLOW},
+}
+
+var propagationFlags = map[string]int{
+	"private":     unix.MS_PRIVATE,
+	"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
+	"shared":      unix.MS_SHARED,
+	"rshared":     unix.MS_SHARED | unix.MS_REC,
+	"slave":       unix.MS_SLAVE,
+	"rslave":      unix.MS_SLAVE | unix.MS_REC,
+	"unbindable":  unix.MS_UNBINDABLE,
+	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
+}
+
+type attrOpt struct {
+	clear bool
+	attr  uint64
+}
+
+var recAttrs = map[string]attrOpt{
+	"rro":            {false, unix.MOUNT_ATTR_RDONLY},
+	"rrw":            {true, unix.MOUNT_ATTR_RDONLY},
+	"rnosuid":        {false, unix.MOUNT_ATTR_NOSUID},
+	"rsuid":          {true, unix.MOUNT_ATTR_NOSUID},
+	"rnodev":         {false, unix.MOUNT_ATTR_NODEV},
+	"rdev":           {true, unix.MOUNT_ATTR_NODEV},
+	"rnoexec":        {false, unix.MOUNT_ATTR_NOEXEC},
+	"rexec":          {true, unix.MOUNT_ATTR_NOEXEC},
+	"rnodiratime":    {false, unix.MOUNT_ATTR_NODIRATIME},
+	"rdiratime":      {true, unix.MOUNT_ATTR_NODIRATIME},
+	"rrelatime":      {false, unix.MOUNT_ATTR_RELATIME},
+	"rnorelatime":    {true, unix.MOUNT_ATTR_RELATIME},
+	"rnoatime":       {false, unix.MOUNT_ATTR_NOATIME},
+	"ratime":         {true, unix.MOUNT_ATTR_NOATIME},
+	"rstrictatime":   {false, unix.MOUNT_ATTR_STRICTATIME},
+	"rnostrictatime": {true, unix.MOUNT_ATTR_STRICTATIME},
+	"rnosymfollow":   {false, unix.MOUNT_ATTR_NOSYMFOLLOW},
+	"rsymfollow":     {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
+}
+
+var extensions = map[string]int{
+	"tmpcopyup": configs.EXT_COPYUP,
+}
+
+var unsupportedOpts = []string{"idmap", "ridmap"}
+
+// KnownMountOptions lists the options ParseMountOptions interprets itself
+// (everything else is passed to the filesystem), sorted.
+func KnownMountOptions() []string {
+	out := []string{"defaults"}
+	for k := range mountFlags {
+		out = append(out, k)
+	}
+	for k := range propagationFlags {
+		out = append(out, k)
+	}
+	for k := range recAttrs {
+		out = append(out, k)
+	}
+	for k := range extensions {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ParseMountOptions splits fstab-style options. Later options win over
+// earlier ones ("ro,rw" is read-write). Unknown options are filesystem data,
+// kept in order. Only options ocirun cannot honour yet are errors.
+func ParseMountOptions(opts []string) (MountOptions, error) {
+	var (
+		m    MountOptions
+		data []string
+	)
+	for i, o := range opts {
+		if f, ok := mountFlags[o]; ok {
+			if f.clear {
+				m.Flags &^= f.flag
+				m.ClearedFlags |= f.flag
+			} else {
+				m.Flags |= f.flag
+				m.ClearedFlags &^= f.flag
+			}
+			continue
+		}
+		if p, ok := propagationFlags[o]; ok {
+			m.Propagation = append(m.Propagation, p)
+			continue
+		}
+		if a, ok := recAttrs[o]; ok {
+			if a.clear {
+				m.RecAttrClr |= a.attr
+				m.RecAttrSet &^= a.attr
+				continue
+			}
+			// mount_setattr(2): access-time modes are an enum, not bits; one
+			// in attr_set only takes effect with MOUNT_ATTR__ATIME in attr_clr,
+			// and the last one given wins (MOUNT_ATTR_RELATIME is 0).
+			if a.attr&unix.MOUNT_ATTR__ATIME == a.attr {
+				m.RecAttrSet = m.RecAttrSet&^unix.MOUNT_ATTR__ATIME | a.attr
+				m.RecAttrClr |= unix.MOUNT_ATTR__ATIME
+				continue
+			}
+			m.RecAttrSet |= a.attr
+			m.RecAttrClr &^= a.attr
+			continue
+		}
+		if e, ok := extensions[o]; ok {
+			m.Extensions |= e
+			continue
+		}
+		if slices.Contains(unsupportedOpts, o) {
+			return MountOptions{}, fmt.Errorf("options[%d]: %q not supported yet", i, o)
+		}
+		// "defaults" only means "no options": passed on, filesystems like
+		// tmpfs would reject it.
+		if o == "defaults" || o == "" {
+			continue
+		}
+		if err := checkNUL(fmt.Sprintf("options[%d]", i), o); err != nil {
+			return MountOptions{}, err
+		}
+		data = append(data, o)
+	}
+	m.Data = strings.Join(data, ",")
+	return m, nil
+}
+
+func convertMounts(in []specs.Mount, bundle string, c *configs.Config) error {
+	for i, sm := range in {
+		field := fmt.Sprintf("mounts[%d]", i)
+		if err := checkAbs(field+".destination", sm.Destination); err != nil {
+			return err
+		}
+		if err := checkNUL(field+".source", sm.Source); err != nil {
+			return err
+		}
+		if err := checkNUL(field+".type", sm.Type); err != nil {
+			return err
+		}
+		if len(sm.UIDMappings) > 0 {
+			return fmt.Errorf("%s.uidMappings: not supported yet", field)
+		}
+		if len(sm.GIDMappings) > 0 {
+			return fmt.Errorf("%s.gidMappings: not supported yet", field)
+		}
+		opts, err := ParseMountOptions(sm.Options)
+		if err != nil {
+			return fmt.Errorf("%s.%w", field, err)
+		}
+		m := configs.Mount{
+			Source:           sm.Source,
+			Destination:      filepath.Clean(sm.Destination),
+			Device:           sm.Type,
+			Flags:            opts.Flags,
+			ClearedFlags:     opts.ClearedFlags,
+			Data:             opts.Data,
+			PropagationFlags: opts.Propagation,
+			RecAttrSet:       opts.RecAttrSet,
+			RecAttrClr:       opts.RecAttrClr,
+			Extensions:       opts.Extensions,
+		}
+		// A bind mount's type is meaningless to mount(2); "bind" as a type
+		// without the option is common (crun accepts it), so it means bind.
+		if sm.Type == "bind" {
+			m.Flags |= unix.MS_BIND
+		}
+		if m.Flags&unix.MS_BIND != 0 {
+			m.Device = "bind"
+			if m.Source == "" {
+				return fmt.Errorf("%s.source: required for a bind mount", field)
+			}
+			if !filepath.IsAbs(m.Source) {
+				m.Source = filepath.Join(bundle, m.Source)
+			}
+		} else if m.Device == "" {
+			return fmt.Errorf("%s.type: required unless the mount is a bind mount", field)
+		}
+		c.Mounts = append(c.Mounts, m)
+	}
+	return nil
+}
+
+var rootPropagation = map[string]int{
+	"private":     unix.MS_PRIVATE,
+	"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
+	"slave":       unix.MS_SLAVE,
+	"rslave":      unix.MS_SLAVE | unix.MS_REC,
+	"shared":      unix.MS_SHARED,
+	"rshared":     unix.MS_SHARED | unix.MS_REC,
+	"unbindable":  unix.MS_UNBINDABLE,
+	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
+}
+
+// convertLinuxPaths handles the rootfs-related linux.* fields.
+func convertLinuxPaths(l *specs.Linux, opts Options, c *configs.Config) error {
+	if p := l.RootfsPropagation; p != "" {
+		flag, ok := rootPropagation[p]
+		if !ok {
+			return fmt.Errorf("linux.rootfsPropagation: unknown mode %q, want one of [r]private, [r]slave, [r]shared, [r]unbindable", p)
+		}
+		// Without pivot_root the host's mounts stay reachable under the
+		// container's root; a private root would never see the host unmount
+		// them and would keep them busy.
+		if opts.NoPivot && flag&unix.MS_PRIVATE != 0 {
+			return fmt.Errorf("linux.rootfsPropagation: %q is not safe without pivot_root", p)
+		}
+		c.RootPropagation = flag
+	}
+	for i, p := range l.MaskedPaths {
+		if err := checkAbs(fmt.Sprintf("linux.maskedPaths[%d]", i), p); err != nil {
+			return err
+		}
+	}
+	for i, p := range l.ReadonlyPaths {
+		if err := checkAbs(fmt.Sprintf("linux.readonlyPaths[%d]", i), p); err != nil {
+			return err
+		}
+	}
+	c.MaskedPaths = slices.Clone(l.MaskedPaths)
+	c.ReadonlyPaths = slices.Clone(l.ReadonlyPaths)
+	c.MountLabel = l.MountLabel
+	return nil
+}

@@ -52,7 +52,7 @@ func TestToConfig(t *testing.T) {
 			if want := filepath.Join(bundle, "rootfs"); c.Rootfs != want {
 				t.Errorf("Rootfs = %q, want %q", c.Rootfs, want)
 			}
-			if !c.Readonly || c.Hostname != "runc" || len(c.Namespaces) != 5 || len(c.Mounts) != 7 {
+			if !c.Readonly || c.Hostname != "ocirun" || len(c.Namespaces) != 5 || len(c.Mounts) != 7 {
 				t.Errorf("unexpected config: %+v", c)
 			}
 			if c.Process.Rlimits[0].Type != unix.RLIMIT_NOFILE || !c.Process.NoNewPrivs || !c.Process.Terminal {
@@ -198,7 +198,7 @@ func TestToConfig(t *testing.T) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "time"})
 			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"realtime": {Secs: 10}}
 		}, wantErr: `linux.timeOffsets: unknown clock "realtime"`},
-		{name: "hostname needs uts", mutate: func(s *specs.Spec) { dropNS(s, "uts") }, wantErr: `hostname: "runc" requires a uts namespace`},
+		{name: "hostname needs uts", mutate: func(s *specs.Spec) { dropNS(s, "uts") }, wantErr: `hostname: "ocirun" requires a uts namespace`},
 		{name: "domainname needs uts", mutate: func(s *specs.Spec) {
 			dropNS(s, "uts")
 			s.Hostname = ""
@@ -340,7 +340,7 @@ func TestToConfig(t *testing.T) {
 			s.Linux.Sysctl = map[string]string{"net.core.somaxconn": "1"}
 		}},
 		{name: "sysctl hostname conflicts", mutate: func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.hostname": "x"} },
-			wantErr: `linux.sysctl: "kernel.hostname" conflicts with hostname "runc"`},
+			wantErr: `linux.sysctl: "kernel.hostname" conflicts with hostname "ocirun"`},
 		{name: "sysctl domainname without uts", mutate: func(s *specs.Spec) {
 			dropNS(s, "uts")
 			s.Hostname = ""

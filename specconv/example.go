@@ -28,12 +28,14 @@ func Example() *specs.Spec {
 				Bounding:  slices.Clone(caps),
 				Effective: slices.Clone(caps),
 				Permitted: slices.Clone(caps),
-				Ambient:   slices.Clone(caps),
+				// runc's template also lists these as ambient, but without
+				// inheritable the kernel refuses to raise them: every run
+				// would warn about a setting that cannot apply.
 			},
 			Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}},
 			NoNewPrivileges: true,
 		},
-		Hostname: "runc",
+		Hostname: "ocirun",
 		Mounts: []specs.Mount{
 			{Destination: "/proc", Type: "proc", Source: "proc"},
 			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},

@@ -59,6 +59,11 @@ func runcSpec(t *testing.T, args ...string) []byte {
 		t.Fatal(err)
 	}
 	s.Version = specs.Version
+	// Our two deliberate differences (see Example).
+	s.Process.Capabilities.Ambient = nil
+	if s.Hostname == "runc" {
+		s.Hostname = "ocirun"
+	}
 	return marshal(t, s)
 }
 

@@ -53,10 +53,11 @@ func isNumber(s string) bool {
 // ignoring e.g. a seccomp profile would run the container less confined than
 // its author asked for.
 func checkUnsupported(spec *specs.Spec) error {
-	fields := []struct {
+	type field struct {
 		name string
 		set  bool
-	}{
+	}
+	fields := []field{
 		{"solaris", spec.Solaris != nil},
 		{"windows", spec.Windows != nil},
 		{"vm", spec.VM != nil},
@@ -64,26 +65,20 @@ func checkUnsupported(spec *specs.Spec) error {
 		{"freebsd", spec.FreeBSD != nil},
 	}
 	if p := spec.Process; p != nil {
-		fields = append(fields, []struct {
-			name string
-			set  bool
-		}{
-			{"process.scheduler", p.Scheduler != nil},
-			{"process.ioPriority", p.IOPriority != nil},
-			{"process.execCPUAffinity", p.ExecCPUAffinity != nil},
-		}...)
+		fields = append(fields,
+			field{"process.scheduler", p.Scheduler != nil},
+			field{"process.ioPriority", p.IOPriority != nil},
+			field{"process.execCPUAffinity", p.ExecCPUAffinity != nil},
+		)
 	}
 	if l := spec.Linux; l != nil {
-		fields = append(fields, []struct {
-			name string
-			set  bool
-		}{
-			{"linux.seccomp", l.Seccomp != nil},
-			{"linux.intelRdt", l.IntelRdt != nil},
-			{"linux.personality", l.Personality != nil},
-			{"linux.memoryPolicy", l.MemoryPolicy != nil},
-			{"linux.netDevices", len(l.NetDevices) > 0},
-		}...)
+		fields = append(fields,
+			field{"linux.seccomp", l.Seccomp != nil},
+			field{"linux.intelRdt", l.IntelRdt != nil},
+			field{"linux.personality", l.Personality != nil},
+			field{"linux.memoryPolicy", l.MemoryPolicy != nil},
+			field{"linux.netDevices", len(l.NetDevices) > 0},
+		)
 	}
 	for _, f := range fields {
 		if f.set {

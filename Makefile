@@ -1,0 +1,49 @@
+# ocirun — see README.md for what each target does.
+GO      ?= go
+PREFIX  ?= /usr/local
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+SOURCES := $(shell find cmd libcontainer specconv -name '*.go' -o -name '*.c' -o -name '*.h') go.mod go.sum
+
+.PHONY: all deps demo test unit integration lint fuzz install clean
+
+all: ocirun
+
+# cgo is required: the namespace stage of `ocirun init` is C (libcontainer/nsexec).
+ocirun: $(SOURCES)
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./cmd/ocirun
+
+# Installs the Debian packages the build, demo and tests need (only the missing ones).
+deps:
+	contrib/install-deps.sh
+
+# Builds ocirun and a busybox bundle, and runs a real container that prints what it sees.
+demo: deps ocirun
+	contrib/demo.sh ./ocirun
+
+# Everything: unit tests (many need root: real namespaces, mounts, cgroups) and
+# the black-box integration suite against ./ocirun.
+test: deps ocirun
+	$(GO) test -count=1 -timeout 20m ./...
+
+unit:
+	$(GO) test -count=1 ./specconv/... ./libcontainer/...
+
+integration: ocirun
+	$(GO) test -count=1 -timeout 20m ./tests/...
+
+lint:
+	@test -z "$$(gofmt -l cmd libcontainer specconv tests)" || { gofmt -l cmd libcontainer specconv tests; exit 1; }
+	$(GO) vet ./...
+
+# Runs each fuzzer for FUZZTIME (default 20s).
+FUZZTIME ?= 20s
+fuzz:
+	contrib/fuzz.sh $(FUZZTIME)
+
+install: ocirun
+	install -D -m 0755 ocirun $(DESTDIR)$(PREFIX)/sbin/ocirun
+
+clean:
+	rm -f ocirun

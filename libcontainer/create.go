@@ -273,7 +273,7 @@ func (p *initProcess) drive() (*os.File, error) {
 		p.initPid, p.forked = m.Pid, true
 		_ = p.cmd.Wait()
 	}
-	if err := sendMsg(p.sock, &message{Type: msgConfig, ID: p.id, Bundle: p.opts.Bundle, Config: p.cfg, Cgroup: p.cgroupMount()}); err != nil {
+	if err := sendMsg(p.sock, &message{Type: msgConfig, ID: p.id, Bundle: p.opts.Bundle, NoNewKeyring: p.opts.NoNewKeyring, Config: p.cfg, Cgroup: p.cgroupMount()}); err != nil {
 		return nil, p.initError(err)
 	}
 	var master *os.File

@@ -71,6 +71,11 @@ func initMain(sock int, log *slog.Logger) error {
 		os.Setenv(k, v)
 	}
 
+	if !m.NoNewKeyring {
+		if err := joinSessionKeyring(m.ID); err != nil {
+			return err
+		}
+	}
 	if err := rootfs.Prepare(cfg, m.Cgroup); err != nil {
 		return err
 	}
@@ -280,4 +285,22 @@ func execUser(path string, cfg *configs.Config, preserve int) error {
 	}
 	err := unix.Exec(path, cfg.Process.Args, env)
 	return fmt.Errorf("exec %s: %w", path, err)
+}
+
+// joinSessionKeyring gives the container a session keyring of its own, so it
+// cannot read or link the keys of the host session it was started from.
+func joinSessionKeyring(id string) error {
+	key, err := unix.KeyctlJoinSessionKeyring("_ses." + id)
+	if errors.Is(err, unix.ENOSYS) {
+		return nil // kernel without keyrings: nothing to isolate
+	}
+	if err != nil {
+		return fmt.Errorf("join session keyring: %w", err)
+	}
+	// possessor: all; user: view, read, write, search, link, setattr.
+	const perm = 0x3f3f0000
+	if err := unix.KeyctlSetperm(key, perm); err != nil {
+		return fmt.Errorf("set session keyring permissions: %w", err)
+	}
+	return nil
 }

@@ -51,12 +51,13 @@ const (
 const maxFrame = 16 << 20
 
 type message struct {
-	Type   string          `json:"type"`
-	Pid    int             `json:"pid,omitempty"`
-	Msg    string          `json:"msg,omitempty"`
-	Config *configs.Config `json:"config,omitempty"`
-	ID     string          `json:"id,omitempty"`
-	Bundle string          `json:"bundle,omitempty"`
+	Type         string          `json:"type"`
+	Pid          int             `json:"pid,omitempty"`
+	Msg          string          `json:"msg,omitempty"`
+	Config       *configs.Config `json:"config,omitempty"`
+	ID           string          `json:"id,omitempty"`
+	Bundle       string          `json:"bundle,omitempty"`
+	NoNewKeyring bool            `json:"noNewKeyring,omitempty"`
 	// Exec is set on the config message of an exec: join, don't build.
 	Exec bool `json:"exec,omitempty"`
 	// Cgroup tells init how to mount /sys/fs/cgroup.

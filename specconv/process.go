@@ -176,3 +176,13 @@ func clonePtr[T any](p *T) *T {
 	v := *p
 	return &v
 }
+
+// ToProcess validates and converts a Process on its own, as `exec --process`
+// passes one; field paths in errors start at "process.".
+func ToProcess(p *specs.Process) (*configs.Process, error) {
+	var c configs.Config
+	if err := convertProcess(p, &c); err != nil {
+		return nil, err
+	}
+	return &c.Process, nil
+}

@@ -19,7 +19,7 @@ type Config struct {
 	TimeOffsets map[string]TimeOffset `json:"timeOffsets,omitempty"` // "monotonic", "boottime"
 
 	Mounts []Mount `json:"mounts,omitempty"`
-	// Devices are created in /dev in addition to DefaultDevices.
+	// Devices are created in /dev in addition to rootfs.DefaultDevices.
 	Devices       []Device `json:"devices,omitempty"`
 	MaskedPaths   []string `json:"maskedPaths,omitempty"`
 	ReadonlyPaths []string `json:"readonlyPaths,omitempty"`
@@ -160,9 +160,6 @@ type Capabilities struct {
 	Permitted   []string `json:"permitted,omitempty"`
 	Ambient     []string `json:"ambient,omitempty"`
 }
-
-// Seccomp is a placeholder for the seccomp profile (process-security issue).
-type Seccomp struct{}
 
 // Hook is a program the runtime runs at a lifecycle point.
 type Hook struct {

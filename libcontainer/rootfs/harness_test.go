@@ -31,6 +31,8 @@ type scenario struct {
 	Read    []string
 	Console string // "pty": mount a new pty; "symlink": same, over a /dev/console symlink
 	Sysctl  map[string]string
+	// PrePivot reports the mounts seen right after Prepare (host paths).
+	PrePivot bool
 }
 
 type statResult struct {
@@ -44,15 +46,17 @@ type statResult struct {
 
 type mountEntry struct {
 	Mountpoint, Options, FSType, Source, SuperOptions string
+	Optional                                          string // propagation: "shared:N", "master:N"
 }
 
 type report struct {
-	Stage  string
-	Error  string
-	Mounts []mountEntry
-	Stats  map[string]statResult
-	Writes map[string]string
-	Reads  map[string]string
+	Stage          string
+	Error          string
+	PrePivotMounts []mountEntry
+	Mounts         []mountEntry
+	Stats          map[string]statResult
+	Writes         map[string]string
+	Reads          map[string]string
 }
 
 func TestMain(m *testing.M) {
@@ -76,8 +80,13 @@ func runScenario(file string) (rep report) {
 		return report{Stage: "decode", Error: err.Error()}
 	}
 	fail := func(stage string, err error) report { return report{Stage: stage, Error: err.Error()} }
-	if err := Prepare(&sc.Config, sc.Cgroup); err != nil {
-		return fail("prepare", err)
+	err = Prepare(&sc.Config, sc.Cgroup)
+	if sc.PrePivot {
+		rep.PrePivotMounts, _ = readMountinfo()
+	}
+	if err != nil {
+		rep.Stage, rep.Error = "prepare", err.Error()
+		return rep
 	}
 	if err := Pivot(&sc.Config); err != nil {
 		return fail("pivot", err)
@@ -189,7 +198,8 @@ func readMountinfo() ([]mountEntry, error) {
 		if !ok || len(a) < 6 || len(b) < 3 {
 			return nil, fmt.Errorf("bad mountinfo line %q", sc.Text())
 		}
-		out = append(out, mountEntry{Mountpoint: a[4], Options: a[5], FSType: b[0], Source: b[1], SuperOptions: b[2]})
+		out = append(out, mountEntry{Mountpoint: a[4], Options: a[5], FSType: b[0], Source: b[1], SuperOptions: b[2],
+			Optional: strings.Join(a[6:], " ")})
 	}
 	return out, sc.Err()
 }
@@ -292,6 +302,8 @@ func specMount(typ, src, dst string, opts ...string) configs.Mount {
 			m.ClearedFlags |= clearOpts[o]
 		case o == "rprivate":
 			m.PropagationFlags = append(m.PropagationFlags, unix.MS_PRIVATE|unix.MS_REC)
+		case o == "shared":
+			m.PropagationFlags = append(m.PropagationFlags, unix.MS_SHARED)
 		case o == "tmpcopyup":
 			m.Extensions |= configs.EXT_COPYUP
 		default:

@@ -35,6 +35,7 @@ func TestBindMounts(t *testing.T) {
 		specMount("bind", file, "/etc/deep/hostfile", "bind", "ro"),
 		specMount("bind", rwDir, "/data/rw", "rbind", "rw"),
 		specMount("bind", roDir, "/data/ro", "bind", "ro", "nosuid", "nodev"),
+		specMount("tmpfs", "tmpfs", "/shared", "shared"),
 	)
 	rep := run(t, scenario{
 		Config: cfg,
@@ -62,6 +63,12 @@ func TestBindMounts(t *testing.T) {
 	}
 	if m, ok := findMount(rep, "/data/ro"); !ok || !hasOpt(m.Options, "ro") || !hasOpt(m.Options, "nosuid") || !hasOpt(m.Options, "nodev") {
 		t.Errorf("/data/ro: %+v (found %v), want ro,nosuid,nodev", m, ok)
+	}
+	if m, ok := findMount(rep, "/shared"); !ok || !strings.Contains(m.Optional, "shared:") {
+		t.Errorf("/shared: %+v (found %v), want shared propagation", m, ok)
+	}
+	if m, ok := findMount(rep, "/data/rw"); !ok || strings.Contains(m.Optional, "shared:") {
+		t.Errorf("/data/rw: %+v (found %v), want private", m, ok)
 	}
 	if b, _ := os.ReadFile(file); string(b) != "hello" {
 		t.Errorf("host file changed: %q", b)
@@ -242,5 +249,32 @@ func TestWriteSysctls(t *testing.T) {
 	mustSucceed(t, rep)
 	if got := strings.TrimSpace(rep.Reads["/proc/sys/net/ipv4/ip_forward"]); got != "1" {
 		t.Errorf("net.ipv4.ip_forward in the container's netns: %q, want 1", got)
+	}
+}
+
+func TestOverlay(t *testing.T) {
+	host := t.TempDir()
+	dirs := map[string]string{}
+	for _, d := range []string{"lower1", "lower2", "upper", "work"} {
+		dirs[d] = filepath.Join(host, d)
+		if err := os.Mkdir(dirs[d], 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dirs["lower2"], "l2"), []byte("two"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ov := specMount("overlay", "overlay", "/ov", "lowerdir="+dirs["lower1"]+":"+dirs["lower2"],
+		"upperdir="+dirs["upper"], "workdir="+dirs["work"])
+	rep := run(t, scenario{Config: minimalConfig(t, ov), Read: []string{"/ov/l2"}, Write: []string{"/ov/new"}}, 0)
+	mustSucceed(t, rep)
+	if m, ok := findMount(rep, "/ov"); !ok || m.FSType != "overlay" {
+		t.Errorf("/ov: %+v (found %v), want overlay", m, ok)
+	}
+	if rep.Reads["/ov/l2"] != "two" || rep.Writes["/ov/new"] != "" {
+		t.Errorf("overlay content: reads %v writes %v", rep.Reads, rep.Writes)
+	}
+	if _, err := os.Stat(filepath.Join(dirs["upper"], "new")); err != nil {
+		t.Errorf("write did not reach upperdir: %v", err)
 	}
 }

@@ -1,10 +1,13 @@
 package rootfs
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // hostMountsUnder lists this (host-side) namespace's mounts at or below dir.
@@ -38,30 +41,43 @@ func assertEmptyHostDir(t *testing.T, dir string) {
 }
 
 // CVE-2021-30465 / 2024-45310: a destination through a symlink pointing out of
-// the rootfs is resolved inside it; the host target stays untouched.
+// the rootfs is resolved inside it; the host target stays untouched. When the
+// in-root target exists the mount lands there; when it dangles Prepare fails.
 func TestSymlinkDestinationOutside(t *testing.T) {
-	victim := t.TempDir()
-	cfg := minimalConfig(t,
-		specMount("tmpfs", "tmpfs", "/m/x"),
-		specMount("tmpfs", "tmpfs", "/a/deep/dir"),
-		specMount("bind", "/etc/hostname", "/f/file", "bind"),
-	)
-	rel := strings.Repeat("../", 16) + strings.TrimPrefix(victim, "/")
-	for name, target := range map[string]string{"m": rel, "a": victim, "f": victim} {
-		if err := os.Symlink(target, filepath.Join(cfg.Rootfs, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rep := run(t, scenario{Config: cfg}, 0)
-	mustSucceed(t, rep)
-	for _, mp := range []string{victim + "/x", victim + "/deep/dir", victim + "/file"} {
-		if _, ok := findMount(rep, mp); !ok {
-			t.Errorf("no mount at %s inside the container: %+v", mp, rep.Mounts)
-		}
-	}
-	assertEmptyHostDir(t, victim)
-	if _, err := os.Stat(filepath.Join(cfg.Rootfs, victim, "x")); err != nil {
-		t.Errorf("mountpoint not created inside the rootfs: %v", err)
+	for _, existsInside := range []bool{true, false} {
+		t.Run(fmt.Sprintf("existsInside=%v", existsInside), func(t *testing.T) {
+			victim := t.TempDir()
+			cfg := minimalConfig(t,
+				specMount("tmpfs", "tmpfs", "/m/x"),
+				specMount("tmpfs", "tmpfs", "/a/deep/dir"),
+				specMount("bind", "/etc/hostname", "/f/file", "bind"),
+			)
+			rel := strings.Repeat("../", 16) + strings.TrimPrefix(victim, "/")
+			for name, target := range map[string]string{"m": rel, "a": victim, "f": victim} {
+				if err := os.Symlink(target, filepath.Join(cfg.Rootfs, name)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if existsInside {
+				if err := os.MkdirAll(filepath.Join(cfg.Rootfs, victim), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rep := run(t, scenario{Config: cfg}, 0)
+			assertEmptyHostDir(t, victim)
+			if !existsInside {
+				if rep.Stage != "prepare" {
+					t.Errorf("stage %q error %q, want prepare to fail on a dangling in-root symlink", rep.Stage, rep.Error)
+				}
+				return
+			}
+			mustSucceed(t, rep)
+			for _, mp := range []string{victim + "/x", victim + "/deep/dir", victim + "/file"} {
+				if _, ok := findMount(rep, mp); !ok {
+					t.Errorf("no mount at %s inside the container: %+v", mp, rep.Mounts)
+				}
+			}
+		})
 	}
 }
 
@@ -97,8 +113,7 @@ func TestProcDestinations(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		cfgMnts func(t *testing.T) []string // unused placeholder for readability
-		mount   []string                    // type, source, dest, opts...
+		mount   []string // type, source, dest, opts...
 		wantErr string
 	}{
 		{name: "tmpfs on /proc", mount: []string{"tmpfs", "tmpfs", "/proc"}, wantErr: "only procfs"},
@@ -165,22 +180,41 @@ func TestDevNullSymlinkRefused(t *testing.T) {
 }
 
 // CVE-2026-41579: an image /dev symlinked outside, without a /dev tmpfs: the
-// device nodes and links are made inside the rootfs, never on the host.
+// device nodes and links are made inside the rootfs (or not at all when the
+// in-root target is missing), never on the host.
 func TestDevSymlinkWithoutTmpfs(t *testing.T) {
-	hostDev := t.TempDir()
-	cfg := minimalConfig(t)
-	cfg.Mounts = cfg.Mounts[:1] // proc only
-	if err := os.Remove(filepath.Join(cfg.Rootfs, "dev")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(hostDev, filepath.Join(cfg.Rootfs, "dev")); err != nil {
-		t.Fatal(err)
-	}
-	rep := run(t, scenario{Config: cfg, Stat: []string{"/dev/null"}}, 0)
-	mustSucceed(t, rep)
-	assertEmptyHostDir(t, hostDev)
-	if s := rep.Stats["/dev/null"]; s.Type != "char" {
-		t.Errorf("/dev/null inside: %+v", s)
+	for _, existsInside := range []bool{true, false} {
+		t.Run(fmt.Sprintf("existsInside=%v", existsInside), func(t *testing.T) {
+			hostDev := t.TempDir()
+			cfg := minimalConfig(t)
+			cfg.Mounts = cfg.Mounts[:1] // proc only
+			if err := os.Remove(filepath.Join(cfg.Rootfs, "dev")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(hostDev, filepath.Join(cfg.Rootfs, "dev")); err != nil {
+				t.Fatal(err)
+			}
+			if existsInside {
+				if err := os.MkdirAll(filepath.Join(cfg.Rootfs, hostDev), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rep := run(t, scenario{Config: cfg, Stat: []string{"/dev/null", "/dev/ptmx"}}, 0)
+			assertEmptyHostDir(t, hostDev)
+			if !existsInside {
+				if rep.Stage != "prepare" {
+					t.Errorf("stage %q error %q, want prepare to fail", rep.Stage, rep.Error)
+				}
+				return
+			}
+			mustSucceed(t, rep)
+			if s := rep.Stats["/dev/null"]; s.Type != "char" || s.Major != 1 || s.Minor != 3 {
+				t.Errorf("/dev/null inside: %+v", s)
+			}
+			if _, err := os.Lstat(filepath.Join(cfg.Rootfs, hostDev, "ptmx")); err != nil {
+				t.Errorf("ptmx link not in the rootfs's copy of the path: %v", err)
+			}
+		})
 	}
 }
 
@@ -191,4 +225,54 @@ func TestSysctlKeyOutsideProcSys(t *testing.T) {
 			t.Errorf("key %q: %v, want a refusal", k, err)
 		}
 	}
+}
+
+// CVE-2021-30465 (b): a racer swaps a directory and a symlink to a host
+// directory (RENAME_EXCHANGE) while Prepare mounts below it. Whatever wins,
+// no mountpoint is created and nothing is mounted at the host path.
+func TestSymlinkExchangeRace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("race test is slow")
+	}
+	victim := t.TempDir()
+	cfg := minimalConfig(t)
+	for i := range 20 {
+		cfg.Mounts = append(cfg.Mounts, specMount("tmpfs", "tmpfs", fmt.Sprintf("/d/x%d", i)))
+	}
+	d, s := filepath.Join(cfg.Rootfs, "d"), filepath.Join(cfg.Rootfs, "s")
+	if err := os.Mkdir(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, s); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_ = unix.Renameat2(unix.AT_FDCWD, d, unix.AT_FDCWD, s, unix.RENAME_EXCHANGE)
+			}
+		}
+	}()
+	okRuns := 0
+	for range 50 {
+		rep := run(t, scenario{Config: cfg, PrePivot: true}, 0)
+		if rep.Error == "" {
+			okRuns++
+		}
+		for _, m := range rep.PrePivotMounts {
+			if m.Mountpoint == victim || strings.HasPrefix(m.Mountpoint, victim+"/") {
+				t.Errorf("mount landed on the host path %s", m.Mountpoint)
+			}
+		}
+	}
+	close(stop)
+	<-done
+	assertEmptyHostDir(t, victim)
+	t.Logf("%d/50 runs completed all mounts despite the racer", okRuns)
 }

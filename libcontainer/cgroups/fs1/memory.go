@@ -68,7 +68,8 @@ func setMemoryAndSwap(w cgfile.Writer, m *configs.Memory) error {
 	const limitField, swapField = "linux.resources.memory.limit", "linux.resources.memory.swap"
 	var memsw *int64
 	switch {
-	case m.Swap != nil:
+	case m.Swap != nil && *m.Swap != 0:
+		// 0 is "unset" (Docker sends it), as in runc and in fs2.
 		memsw = m.Swap
 	case m.Limit != nil && *m.Limit < 0 && cgfile.Exists(w.Dir, memswFile):
 		// An unlimited memory limit with an unset swap lifts both, or

@@ -32,7 +32,7 @@ func OpenProcSys(rel string, flags int) (*os.File, error) {
 	if err := CheckFsMagic(h, unix.PROC_SUPER_MAGIC); err != nil {
 		return nil, err
 	}
-	f, err := pathrs.Reopen(h, flags|unix.O_CLOEXEC|unix.O_NOFOLLOW)
+	f, err := pathrs.Reopen(h, flags|unix.O_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("reopen /proc/sys%s: %w", clean, err)
 	}

@@ -1,0 +1,100 @@
+package sys
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func openRoot(t *testing.T, dir string) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// A symlink to an absolute host path is resolved inside the root: the file is
+// created under root/<host path>, the host directory stays empty.
+func TestCreateFileInRootSymlink(t *testing.T) {
+	host, rootDir := t.TempDir(), t.TempDir()
+	if err := os.Symlink(host, filepath.Join(rootDir, "a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(rootDir, host), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root := openRoot(t, rootDir)
+	f, err := CreateFileInRoot(root, "/a/f", 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rel, err := CheckInside(rootDir, f)
+	if err != nil || rel != filepath.Join(host, "f") {
+		t.Errorf("CheckInside: %q, %v; want %q", rel, err, filepath.Join(host, "f"))
+	}
+	if ents, _ := os.ReadDir(host); len(ents) != 0 {
+		t.Errorf("host dir gained %v", ents)
+	}
+}
+
+func TestCheckInsideRefusesOutside(t *testing.T) {
+	rootDir, other := t.TempDir(), t.TempDir()
+	f := openRoot(t, other)
+	if _, err := CheckInside(rootDir, f); !errors.Is(err, ErrOutsideRoot) {
+		t.Errorf("CheckInside(%q, %q): %v, want ErrOutsideRoot", rootDir, other, err)
+	}
+}
+
+func TestOpenNoFollowInRoot(t *testing.T) {
+	rootDir := t.TempDir()
+	if err := os.Symlink("/etc", filepath.Join(rootDir, "l")); err != nil {
+		t.Fatal(err)
+	}
+	f, err := OpenNoFollowInRoot(openRoot(t, rootDir), "/l")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, err := Fstat(f)
+	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFLNK {
+		t.Errorf("fstat: mode 0%o, %v; want the symlink itself", st.Mode, err)
+	}
+}
+
+func TestOpenProcSysRefusesEscape(t *testing.T) {
+	for _, rel := range []string{"../self/environ", "kernel/../../x", "/kernel/hostname", "kernel//hostname", ""} {
+		if f, err := OpenProcSys(rel, unix.O_RDONLY); err == nil || !strings.Contains(err.Error(), "leaves /proc/sys") {
+			if f != nil {
+				f.Close()
+			}
+			t.Errorf("OpenProcSys(%q): %v, want a refusal", rel, err)
+		}
+	}
+	f, err := OpenProcSys("kernel/ostype", unix.O_RDONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := CheckFsMagic(f, unix.PROC_SUPER_MAGIC); err != nil {
+		t.Error(err)
+	}
+}
+
+// fsconfig errors carry the kernel's explanation.
+func TestNewFsMountReportsBadOption(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("fsopen needs CAP_SYS_ADMIN")
+	}
+	_, err := NewFsMount("tmpfs", "tmpfs", []FsOption{{Key: "size", Value: "lots", HasValue: true}})
+	if err == nil || !strings.Contains(err.Error(), "size") {
+		t.Errorf("bad tmpfs size: %v, want an error naming size", err)
+	}
+}

@@ -1,0 +1,79 @@
+package rootfs
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/configs"
+)
+
+func TestSplitData(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{"size=65536k,mode=755", []string{"size=65536k", "mode=755"}},
+		{"lowerdir=/a\\,b:/c,upperdir=/u", []string{"lowerdir=/a\\,b:/c", "upperdir=/u"}},
+		{`context="system_u:object_r:x:s0:c1,c2",mode=1777`, []string{`context="system_u:object_r:x:s0:c1,c2"`, "mode=1777"}},
+		{",,newinstance,", []string{"newinstance"}},
+	}
+	for _, tt := range tests {
+		if got := splitData(tt.in); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("splitData(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestMountAttr(t *testing.T) {
+	tests := []struct {
+		name       string
+		set, clear int
+		want       unix.MountAttr
+	}{
+		{"ro nosuid", unix.MS_RDONLY | unix.MS_NOSUID, 0,
+			unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID}},
+		{"rw clears", 0, unix.MS_RDONLY | unix.MS_NODEV,
+			unix.MountAttr{Attr_clr: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NODEV}},
+		{"strictatime", unix.MS_STRICTATIME, 0,
+			unix.MountAttr{Attr_set: unix.MOUNT_ATTR_STRICTATIME, Attr_clr: unix.MOUNT_ATTR__ATIME}},
+		{"noatime nosymfollow", unix.MS_NOATIME | unix.MS_NOSYMFOLLOW, 0,
+			unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NOATIME | unix.MOUNT_ATTR_NOSYMFOLLOW, Attr_clr: unix.MOUNT_ATTR__ATIME}},
+	}
+	for _, tt := range tests {
+		if got := mountAttr(tt.set, tt.clear); *got != tt.want {
+			t.Errorf("%s: %+v, want %+v", tt.name, *got, tt.want)
+		}
+	}
+}
+
+func TestCheckProcDest(t *testing.T) {
+	proc := configs.Mount{Device: "proc"}
+	tmpfs := configs.Mount{Device: "tmpfs"}
+	bind := configs.Mount{Device: "bind", Flags: unix.MS_BIND}
+	tests := []struct {
+		dest    string
+		m       configs.Mount
+		magic   int64
+		wantErr string
+	}{
+		{"/proc", proc, 0, ""},
+		{"/proc", tmpfs, 0, "only procfs"},
+		{"/proc", bind, 0, "only procfs"},
+		{"/proc", bind, unix.PROC_SUPER_MAGIC, ""},
+		{"/proc/cpuinfo", bind, 0, ""},
+		{"/proc/sys/kernel/ns_last_pid", bind, 0, ""},
+		{"/proc/self/attr/apparmor/exec", bind, 0, "lxcfs allowlist"},
+		{"/proc/sys", tmpfs, 0, "lxcfs allowlist"},
+		{"/procfoo", tmpfs, 0, ""},
+	}
+	for _, tt := range tests {
+		err := checkProcDest(tt.dest, &tt.m, tt.magic)
+		if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("checkProcDest(%q, %s): %v, want %q", tt.dest, tt.m.Device, err, tt.wantErr)
+		}
+	}
+}

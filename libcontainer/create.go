@@ -134,6 +134,7 @@ type initProcess struct {
 	initPid int
 	created time.Time
 	forked  bool
+	exec    bool // an exec into a running container, not a create
 }
 
 func (p *initProcess) cgroupPaths() map[string]string {
@@ -175,6 +176,13 @@ func (p *initProcess) start() error {
 		return err
 	}
 	defer fifo.Close()
+	return p.spawn(fifo)
+}
+
+// spawn starts `ocirun init` from a sealed copy of our binary with the
+// socketpair, the log pipe, the exec fifo (nil for exec) and the preserved fds,
+// in the container's cgroup.
+func (p *initProcess) spawn(fifo *os.File) error {
 	exe, err := exeseal.CloneSelf()
 	if err != nil {
 		return fmt.Errorf("seal ocirun binary: %w", err)
@@ -200,24 +208,28 @@ func (p *initProcess) start() error {
 		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-fd"))
 	}
 	base := 3 + len(extra)
-	extra = append(extra, child, logW, fifo, exe)
+	extra = append(extra, child, logW, exe)
+	env := []string{
+		envInitPipe + "=" + strconv.Itoa(base),
+		envLogPipe + "=" + strconv.Itoa(base+1),
+		envPreserve + "=" + strconv.Itoa(p.opts.PreserveFDs),
+		"GOMAXPROCS=1",
+	}
+	if fifo != nil {
+		extra = append(extra, fifo)
+		env = append(env, envFifoFd+"="+strconv.Itoa(base+3))
+	}
 	cmd := &exec.Cmd{
-		Path: "/proc/self/fd/" + strconv.Itoa(base+3),
-		Args: []string{"ocirun", "init"},
-		Env: []string{
-			envInitPipe + "=" + strconv.Itoa(base),
-			envLogPipe + "=" + strconv.Itoa(base+1),
-			envFifoFd + "=" + strconv.Itoa(base+2),
-			envPreserve + "=" + strconv.Itoa(p.opts.PreserveFDs),
-			"GOMAXPROCS=1",
-		},
+		Path:        "/proc/self/fd/" + strconv.Itoa(base+2),
+		Args:        []string{"ocirun", "init"},
+		Env:         env,
 		Stdin:       os.Stdin,
 		Stdout:      os.Stdout,
 		Stderr:      os.Stderr,
 		ExtraFiles:  extra,
 		SysProcAttr: &unix.SysProcAttr{},
 	}
-	if cgfd, err := cg.CgroupFD(); err == nil {
+	if cgfd, err := p.cg.CgroupFD(); err == nil {
 		// cgroup v2: born in its cgroup (CLONE_INTO_CGROUP), no window outside it.
 		defer cgfd.Close()
 		cmd.SysProcAttr.UseCgroupFD = true
@@ -230,7 +242,7 @@ func (p *initProcess) start() error {
 	p.logDone = make(chan struct{})
 	go forwardLogs(logR, p.log, p.logDone)
 	if !cmd.SysProcAttr.UseCgroupFD {
-		if err := cg.Apply(cmd.Process.Pid); err != nil {
+		if err := p.cg.Apply(cmd.Process.Pid); err != nil {
 			return err
 		}
 	}
@@ -273,7 +285,7 @@ func (p *initProcess) drive() (*os.File, error) {
 		p.initPid, p.forked = m.Pid, true
 		_ = p.cmd.Wait()
 	}
-	if err := sendMsg(p.sock, &message{Type: msgConfig, ID: p.id, Bundle: p.opts.Bundle, NoNewKeyring: p.opts.NoNewKeyring, Config: p.cfg, Cgroup: p.cgroupMount()}); err != nil {
+	if err := sendMsg(p.sock, &message{Type: msgConfig, Exec: p.exec, ID: p.id, Bundle: p.opts.Bundle, NoNewKeyring: p.opts.NoNewKeyring, Config: p.cfg, Cgroup: p.cgroupMount()}); err != nil {
 		return nil, p.initError(err)
 	}
 	var master *os.File
@@ -379,7 +391,13 @@ func (p *initProcess) cleanup() {
 		}
 	}
 	if p.initPid > 0 && p.forked {
+		// CLONE_PARENT made the forked init our child: reap it too.
 		_ = unix.Kill(p.initPid, unix.SIGKILL)
+		_, _ = unix.Wait4(p.initPid, nil, 0, nil)
+	}
+	if p.exec {
+		p.closeParentEnds()
+		return
 	}
 	if p.cg != nil {
 		// Kill whatever else made it into the cgroup before removing it.

@@ -71,32 +71,95 @@ func initMain(sock int, log *slog.Logger) error {
 		os.Setenv(k, v)
 	}
 
+	var proc *os.File
+	if m.Exec {
+		// The C stage joined the container's mount namespace: we are in its root.
+		if cfg.Process.Terminal {
+			if err := setupConsole(sock, cfg, false); err != nil {
+				return err
+			}
+		}
+	} else {
+		if proc, err = buildContainer(sock, m); err != nil {
+			return err
+		}
+		defer proc.Close()
+	}
+	if err := setupProcess(&cfg.Process, log); err != nil {
+		return err
+	}
+	path, err := lookPath(cfg.Process.Args[0])
+	if err != nil {
+		return err
+	}
+	if err := sendMsg(sock, &message{Type: msgReady}); err != nil {
+		return err
+	}
+	unix.Close(sock)
+	if m.Exec {
+		return execUser(path, cfg, preserve)
+	}
+
+	// Blocks until `ocirun start` opens the fifo for reading.
+	fifo, err := unix.Openat(int(proc.Fd()), "self/fd/"+strconv.Itoa(fifoFd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("open exec fifo", err)
+	}
+	if _, err := unix.Write(fifo, []byte("0")); err != nil {
+		return os.NewSyscallError("write exec fifo", err)
+	}
+	unix.Close(fifo)
+	if len(cfg.Hooks.StartContainer) > 0 {
+		state := hookState(m.ID, os.Getpid(), Created, m.Bundle, cfg)
+		if err := hooks.Run("startContainer", cfg.Hooks.StartContainer, state); err != nil {
+			// Nobody waits on the socket any more: stderr is the container's.
+			fmt.Fprintln(os.Stderr, "ocirun:", err)
+			os.Exit(1)
+		}
+	}
+	return execUser(path, cfg, preserve)
+}
+
+// buildContainer sets up what a new container has and an exec joins: the
+// rootfs and the mounts, the hooks' turn, pivot_root, the console, hostname,
+// sysctls and the masked and read-only paths. It returns an O_PATH handle on
+// the procfs we started with, for reopening exec.fifo later.
+func buildContainer(sock int, m *message) (*os.File, error) {
+	cfg := m.Config
 	if !m.NoNewKeyring {
 		if err := joinSessionKeyring(m.ID); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := rootfs.Prepare(cfg, m.Cgroup); err != nil {
-		return err
+		return nil, err
 	}
 	if err := sendMsg(sock, &message{Type: msgHooksPlease}); err != nil {
-		return err
+		return nil, err
 	}
 	if _, _, err := expect(sock, msgHooksDone); err != nil {
-		return err
+		return nil, err
 	}
 	// Reopening the fifo needs a procfs; keep the one we have now, so a
 	// container without /proc still starts. It is closed before execve.
 	proc, err := os.OpenFile("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer proc.Close()
+	err = finishContainer(sock, cfg)
+	if err != nil {
+		proc.Close()
+		return nil, err
+	}
+	return proc, nil
+}
+
+func finishContainer(sock int, cfg *configs.Config) error {
 	if err := rootfs.Pivot(cfg); err != nil {
 		return err
 	}
 	if cfg.Process.Terminal {
-		if err := setupConsole(sock, cfg); err != nil {
+		if err := setupConsole(sock, cfg, true); err != nil {
 			return err
 		}
 	}
@@ -115,42 +178,13 @@ func initMain(sock int, log *slog.Logger) error {
 			return err
 		}
 	}
-	if err := rootfs.Finalize(cfg); err != nil {
-		return err
-	}
-	if err := setupProcess(&cfg.Process, log); err != nil {
-		return err
-	}
-	path, err := lookPath(cfg.Process.Args[0])
-	if err != nil {
-		return err
-	}
-	if err := sendMsg(sock, &message{Type: msgReady}); err != nil {
-		return err
-	}
-	unix.Close(sock)
-
-	// Blocks until `ocirun start` opens the fifo for reading.
-	fifo, err := unix.Openat(int(proc.Fd()), "self/fd/"+strconv.Itoa(fifoFd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return os.NewSyscallError("open exec fifo", err)
-	}
-	if _, err := unix.Write(fifo, []byte("0")); err != nil {
-		return os.NewSyscallError("write exec fifo", err)
-	}
-	unix.Close(fifo)
-	if len(cfg.Hooks.StartContainer) > 0 {
-		state := hookState(m.ID, os.Getpid(), Running, m.Bundle, cfg)
-		if err := hooks.Run("startContainer", cfg.Hooks.StartContainer, state); err != nil {
-			// Nobody waits on the socket any more: stderr is the container's.
-			fmt.Fprintln(os.Stderr, "ocirun:", err)
-			os.Exit(1)
-		}
-	}
-	return execUser(path, cfg, preserve)
+	return rootfs.Finalize(cfg)
 }
 
-func setupConsole(sock int, cfg *configs.Config) error {
+// setupConsole opens a pty in the container's devpts, makes it our
+// controlling terminal and sends the master to the parent. A new container
+// also gets the slave bind-mounted on /dev/console.
+func setupConsole(sock int, cfg *configs.Config, mountConsole bool) error {
 	master, slave, err := console.OpenPty()
 	if err != nil {
 		return err
@@ -162,8 +196,10 @@ func setupConsole(sock int, cfg *configs.Config) error {
 			return err
 		}
 	}
-	if err := rootfs.MountConsole(slave); err != nil {
-		return err
+	if mountConsole {
+		if err := rootfs.MountConsole(slave); err != nil {
+			return err
+		}
 	}
 	if err := console.SetupControllingTerminal(slave); err != nil {
 		return err

@@ -58,7 +58,7 @@ root filesystem), with the same commands and flags as runc.`,
 		Before: setup,
 		Commands: []*cli.Command{
 			createCommand, startCommand, runCommand, stateCommand, killCommand,
-			deleteCommand, listCommand, specCommand, initCommand,
+			deleteCommand, listCommand, specCommand, execCommand, initCommand,
 		},
 		// Errors are reported once, by fail, in the format the clients parse.
 		ExitErrHandler: func(*cli.Context, error) {},

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -295,7 +296,10 @@ badlen:
 	}
 	// A new (or joined) pid or time namespace only applies to our children: fork
 	// the real init and let this process report its pid and go away.
-	pid_t child = fork();
+	// CLONE_PARENT makes the init a child of the ocirun parent, not an orphan:
+	// `run` and `exec` wait for it directly, and a joined pid namespace's own
+	// init never inherits it as an unreaped zombie.
+	pid_t child = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
 	if (child < 0)
 		bail("fork init");
 	if (child == 0)

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer"
+	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/console"
+	"github.com/ocirun/ocirun/specconv"
+)
+
+var execCommand = &cli.Command{
+	Name:      "exec",
+	Usage:     "execute new process inside the container",
+	ArgsUsage: "<container-id> <command> [command options]  ||  -p process.json <container-id>",
+	Description: `The exec command runs a new process in a running container. Its exit status
+is the process's; when the process cannot be started it is 255.`,
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "console-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal"},
+		&cli.StringFlag{Name: "cwd", Usage: "current working directory in the container"},
+		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set environment variables"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "UID (format: <uid>[:<gid>])"},
+		&cli.Int64SliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "additional gids"},
+		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "path to the process.json"},
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
+		&cli.StringFlag{Name: "pid-file", Usage: "specify the file to write the process id to"},
+		&cli.StringFlag{Name: "process-label", Usage: "set the asm process label for the process commonly used with selinux"},
+		&cli.StringFlag{Name: "apparmor", Usage: "set the apparmor profile for the process"},
+		&cli.BoolFlag{Name: "no-new-privs", Usage: "set the no new privileges value for the process"},
+		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability to the bounding set for the process"},
+		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)"},
+		&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an (existing) sub-cgroup(s) (not supported yet)"},
+		&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container"},
+	},
+	Action: func(ctx *cli.Context) error {
+		status, err := runExec(ctx)
+		if err != nil {
+			// runc's status for "could not start the process"; podman maps
+			// its message to 126/127.
+			return &exitError{code: 255, err: fmt.Errorf("exec failed: %w", err)}
+		}
+		if status != 0 {
+			return &exitError{code: status}
+		}
+		return nil
+	},
+}
+
+func runExec(ctx *cli.Context) (int, error) {
+	if ctx.NArg() < 1 {
+		return 0, errors.New("container id cannot be empty")
+	}
+	c, err := loadContainer(ctx)
+	if err != nil {
+		return 0, err
+	}
+	p, err := execProcess(ctx, &c.Config().Process)
+	if err != nil {
+		return 0, err
+	}
+	proc, err := specconv.ToProcess(p)
+	if err != nil {
+		return 0, err
+	}
+	if ctx.String("process") == "" {
+		// runc's exec starts from the container's process: same rlimits.
+		proc.Rlimits = c.Config().Process.Rlimits
+	}
+	detach := ctx.Bool("detach")
+	sigs := make(chan os.Signal, 128)
+	if !detach {
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return 0, os.NewSyscallError("prctl(PR_SET_CHILD_SUBREAPER)", err)
+		}
+		signal.Notify(sigs)
+	}
+	pid, master, err := c.Exec(&libcontainer.ExecOpts{
+		Process:       proc,
+		ConsoleSocket: ctx.String("console-socket"),
+		PidFile:       ctx.String("pid-file"),
+		PreserveFDs:   ctx.Int("preserve-fds"),
+		Detach:        detach,
+		IgnorePaused:  ctx.Bool("ignore-paused"),
+		Log:           logger,
+	})
+	if err != nil || detach {
+		return 0, err
+	}
+	if master != nil {
+		stop, err := console.Forward(master)
+		if err != nil {
+			return 0, err
+		}
+		defer stop()
+	}
+	return waitInit(pid, sigs), nil
+}
+
+// execProcess builds the process from --process or from the command line,
+// starting from the container's own process settings as runc does.
+func execProcess(ctx *cli.Context, base *configs.Process) (*specs.Process, error) {
+	containerEnv := base.Env
+	if path := ctx.String("process"); path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		var p specs.Process
+		if err := json.Unmarshal(b, &p); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", path, err)
+		}
+		return &p, nil
+	}
+	if len(ctx.StringSlice("cgroup")) > 0 {
+		return nil, errors.New("--cgroup: not supported yet")
+	}
+	args := ctx.Args().Slice()[1:]
+	if len(args) == 0 {
+		return nil, errors.New("exec args cannot be empty")
+	}
+	p := &specs.Process{
+		Args:            args,
+		Env:             append(append([]string{}, containerEnv...), ctx.StringSlice("env")...),
+		Cwd:             base.Cwd,
+		Terminal:        ctx.Bool("tty"),
+		NoNewPrivileges: base.NoNewPrivs || ctx.Bool("no-new-privs"),
+		ApparmorProfile: base.ApparmorProfile,
+		SelinuxLabel:    base.SelinuxLabel,
+		User:            specs.User{UID: base.UID, GID: base.GID, AdditionalGids: base.AdditionalGids, Umask: base.Umask},
+	}
+	if cwd := ctx.String("cwd"); cwd != "" {
+		p.Cwd = cwd
+	}
+	if v := ctx.String("apparmor"); v != "" {
+		p.ApparmorProfile = v
+	}
+	if v := ctx.String("process-label"); v != "" {
+		p.SelinuxLabel = v
+	}
+	if base.Capabilities != nil {
+		bc := base.Capabilities
+		p.Capabilities = &specs.LinuxCapabilities{
+			Bounding: bc.Bounding, Effective: bc.Effective, Inheritable: bc.Inheritable,
+			Permitted: bc.Permitted, Ambient: bc.Ambient,
+		}
+	}
+	if caps := ctx.StringSlice("cap"); len(caps) > 0 {
+		if p.Capabilities == nil {
+			p.Capabilities = &specs.LinuxCapabilities{}
+		}
+		// Never inheritable (CVE-2022-29162): an exec'd program must not pass
+		// the extra capability on through execve of a file with inheritable caps.
+		for _, c := range caps {
+			p.Capabilities.Bounding = append(p.Capabilities.Bounding, c)
+			p.Capabilities.Effective = append(p.Capabilities.Effective, c)
+			p.Capabilities.Permitted = append(p.Capabilities.Permitted, c)
+		}
+	}
+	if u := ctx.String("user"); u != "" {
+		uid, gid, err := parseUser(u)
+		if err != nil {
+			return nil, err
+		}
+		p.User.UID = uid
+		if gid != nil {
+			p.User.GID = *gid
+		}
+	}
+	for _, g := range ctx.Int64Slice("additional-gids") {
+		if g < 0 || g > 1<<32-1 {
+			return nil, fmt.Errorf("--additional-gids: invalid gid %d", g)
+		}
+		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
+	}
+	return p, nil
+}
+
+// parseUser parses uid[:gid] (numbers only, as runc without a passwd lookup).
+func parseUser(s string) (uint32, *uint32, error) {
+	us, gs, hasGid := strings.Cut(s, ":")
+	uid, err := strconv.ParseUint(us, 10, 32)
+	if err != nil {
+		return 0, nil, fmt.Errorf("--user: invalid uid %q in %q", us, s)
+	}
+	if !hasGid {
+		return uint32(uid), nil, nil
+	}
+	gid, err := strconv.ParseUint(gs, 10, 32)
+	if err != nil {
+		return 0, nil, fmt.Errorf("--user: invalid gid %q in %q", gs, s)
+	}
+	g := uint32(gid)
+	return uint32(uid), &g, nil
+}

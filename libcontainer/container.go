@@ -15,6 +15,7 @@ import (
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/hooks"
 )
 
 // ErrNotExist is returned when no container has the given id.
@@ -218,9 +219,10 @@ func (c *Container) destroy(log *slog.Logger) error {
 			errs = append(errs, err)
 		}
 	}
-	if len(c.state.Config.Hooks.Poststop) > 0 {
-		if err := runHooks("poststop", c.state.Config.Hooks.Poststop, c.ociState(Stopped)); err != nil {
-			// The spec makes a poststop failure a warning: the container is gone anyway.
+	// The spec makes a poststop failure a warning, and the remaining hooks
+	// still run: the container is gone anyway.
+	if hs := c.state.Config.Hooks.Poststop; len(hs) > 0 {
+		for _, err := range hooks.RunAll("poststop", hs, c.ociState(Stopped)) {
 			log.Warn(err.Error())
 		}
 	}

@@ -169,6 +169,11 @@ func (p *initProcess) start() error {
 	if err := os.Chown(fifoPath, int(rootUID), int(rootGID)); err != nil {
 		return err
 	}
+	// Past our umask: init may have switched to a non-root user by the time it
+	// opens the fifo for writing.
+	if err := os.Chmod(fifoPath, 0o622); err != nil {
+		return err
+	}
 	// Handed over as O_PATH: init reopens it for writing at the very end, so
 	// nothing earlier in the container can open it.
 	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)

@@ -38,7 +38,11 @@ func Init() {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if err := initMain(sock, log); err != nil {
-		_ = sendMsg(sock, &message{Type: msgError, Msg: err.Error()})
+		// After "ready" the parent is gone and the socket closed: the
+		// container's stderr is the only place left to say why.
+		if sendMsg(sock, &message{Type: msgError, Msg: err.Error()}) != nil {
+			fmt.Fprintln(os.Stderr, "ocirun init:", err)
+		}
 		os.Exit(1)
 	}
 	panic("unreachable")

@@ -36,6 +36,18 @@ func Run(kind string, hooks []configs.Hook, state []byte) error {
 	return nil
 }
 
+// RunAll runs every hook even when some fail, as the spec wants for poststop
+// (each failure is only a warning), and returns one error per failed hook.
+func RunAll(kind string, hooks []configs.Hook, state []byte) []error {
+	var errs []error
+	for i := range hooks {
+		if err := run(&hooks[i], state); err != nil {
+			errs = append(errs, fmt.Errorf("hooks.%s[%d] %q: %w", kind, i, hooks[i].Path, err))
+		}
+	}
+	return errs
+}
+
 func run(h *configs.Hook, state []byte) error {
 	ctx := context.Background()
 	if h.Timeout != nil {

@@ -12,6 +12,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/ocirun/ocirun/libcontainer"
 	_ "github.com/ocirun/ocirun/libcontainer/nsexec" // the C stage of `ocirun init`
@@ -28,6 +29,10 @@ func main() {
 	if len(os.Args) == 2 && os.Args[1] == "init" {
 		libcontainer.Init()
 	}
+	// Whatever the caller leaked to us (containerd's shim leaves a socket on
+	// fd 3) must not reach a container: only what we pass on explicitly does.
+	// --preserve-fds are passed as ExtraFiles, which clears the flag again.
+	_ = unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	app := newApp()
 	if err := app.Run(os.Args); err != nil {
 		fail(err)

@@ -102,6 +102,13 @@ const (
 // SeccompFlags lists every filter flag ocirun accepts.
 var SeccompFlags = []string{SeccompFlagLog, SeccompFlagSpecAllow, SeccompFlagWaitKillableRecv}
 
+// SeccompNotifyRefused are syscalls a NOTIFY rule may not catch: after
+// loading the filter the init still hands the notify fd to the parent
+// (sendmsg) and reports over its sockets (write). Had either to wait for the
+// agent, which only gets the fd through those very calls, the container would
+// deadlock. runc refuses write for the same reason.
+var SeccompNotifyRefused = []string{"write", "sendmsg"}
+
 // HasNotify reports whether a rule hands syscalls to a seccomp agent.
 func (s *Seccomp) HasNotify() bool {
 	for _, c := range s.Syscalls {

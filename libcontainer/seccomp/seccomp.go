@@ -13,13 +13,6 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
-// NotifyRefused are syscalls a NOTIFY rule may not catch: after Load the init
-// still has to hand the notify fd to the parent (sendmsg) and report over its
-// sockets (write). If either waited for the agent, which only gets the fd
-// through those very calls, the container would deadlock. runc refuses write
-// for the same reason.
-var NotifyRefused = []string{"write", "sendmsg"}
-
 // maxArgs is the number of syscall arguments seccomp_data carries.
 const maxArgs = 6
 
@@ -95,7 +88,7 @@ func check(c *configs.Seccomp) error {
 		if s.Action != configs.ActNotify {
 			continue
 		}
-		for _, r := range NotifyRefused {
+		for _, r := range configs.SeccompNotifyRefused {
 			if s.Name == r {
 				return fmt.Errorf("seccomp: SCMP_ACT_NOTIFY is not allowed for %q: the runtime needs it to pass on the notify fd", s.Name)
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/hooks"
+	"github.com/ocirun/ocirun/libcontainer/trace"
 )
 
 // ErrNotExist is returned when no container has the given id.
@@ -30,8 +31,9 @@ type Container struct {
 
 // Root is a state root (--root): one directory per container.
 type Root struct {
-	Path string
-	Log  *slog.Logger
+	Path  string
+	Log   *slog.Logger
+	Trace *trace.Tracer // nil: no tracing
 }
 
 func (r *Root) dir(id string) string { return filepath.Join(r.Path, id) }

@@ -20,6 +20,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/exeseal"
 	"github.com/ocirun/ocirun/libcontainer/nsexec"
 	"github.com/ocirun/ocirun/libcontainer/rootfs"
+	"github.com/ocirun/ocirun/libcontainer/trace"
 )
 
 // CreateOpts are the create/run flags that shape the init process.
@@ -62,7 +63,7 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 		}
 		return nil, nil, err
 	}
-	p := &initProcess{root: r, id: id, dir: dir, cfg: cfg, opts: opts, log: r.Log}
+	p := &initProcess{root: r, id: id, dir: dir, cfg: cfg, opts: opts, log: r.Log, trace: r.Trace}
 	defer func() {
 		if err != nil {
 			p.cleanup()
@@ -77,6 +78,7 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 		return nil, nil, err
 	}
 	defer lock.Close()
+	r.Trace.Mark("state-dir")
 	if err := p.start(); err != nil {
 		return nil, nil, err
 	}
@@ -99,6 +101,7 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 	if err := saveState(dir, st); err != nil {
 		return nil, nil, err
 	}
+	r.Trace.Mark("save-state")
 	if opts.PidFile != "" {
 		if err := writePidFile(opts.PidFile, p.initPid); err != nil {
 			return nil, nil, err
@@ -135,6 +138,15 @@ type initProcess struct {
 	created time.Time
 	forked  bool
 	exec    bool // an exec into a running container, not a create
+	trace   *trace.Tracer
+}
+
+func spansTotal(spans []trace.Span) time.Duration {
+	var ms float64
+	for _, s := range spans {
+		ms += s.DurMS
+	}
+	return time.Duration(ms * float64(time.Millisecond))
 }
 
 func (p *initProcess) cgroupPaths() map[string]string {
@@ -161,6 +173,7 @@ func (p *initProcess) start() error {
 			return err
 		}
 	}
+	p.trace.Mark("cgroup")
 	fifoPath := filepath.Join(p.dir, fifoName)
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
 		return &os.PathError{Op: "mkfifo", Path: fifoPath, Err: err}
@@ -188,11 +201,13 @@ func (p *initProcess) start() error {
 // socketpair, the log pipe, the exec fifo (nil for exec) and the preserved fds,
 // in the container's cgroup.
 func (p *initProcess) spawn(fifo *os.File) error {
+	p.trace.Mark("fifo")
 	exe, err := exeseal.CloneSelf()
 	if err != nil {
 		return fmt.Errorf("seal ocirun binary: %w", err)
 	}
 	defer exe.Close()
+	p.trace.Mark("seal")
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return os.NewSyscallError("socketpair", err)
@@ -244,6 +259,7 @@ func (p *initProcess) spawn(fifo *os.File) error {
 		return fmt.Errorf("start init: %w", err)
 	}
 	p.cmd = cmd
+	p.trace.Mark("clone")
 	p.logDone = make(chan struct{})
 	go forwardLogs(logR, p.log, p.logDone)
 	if !cmd.SysProcAttr.UseCgroupFD {
@@ -284,13 +300,14 @@ func (p *initProcess) drive() (*os.File, error) {
 	if m.Type != msgChild {
 		return nil, fmt.Errorf("protocol: expected %q, got %q", msgChild, m.Type)
 	}
+	p.trace.Mark("namespace-stage")
 	p.initPid = p.cmd.Process.Pid
 	if m.Pid > 0 {
 		// The C stage forked the real init (new pid/time namespace) and exits.
 		p.initPid, p.forked = m.Pid, true
 		_ = p.cmd.Wait()
 	}
-	if err := sendMsg(p.sock, &message{Type: msgConfig, Exec: p.exec, ID: p.id, Bundle: p.opts.Bundle, NoNewKeyring: p.opts.NoNewKeyring, Config: p.cfg, Cgroup: p.cgroupMount()}); err != nil {
+	if err := sendMsg(p.sock, &message{Type: msgConfig, Exec: p.exec, ID: p.id, Bundle: p.opts.Bundle, NoNewKeyring: p.opts.NoNewKeyring, Trace: p.trace != nil, Config: p.cfg, Cgroup: p.cgroupMount()}); err != nil {
 		return nil, p.initError(err)
 	}
 	var master *os.File
@@ -322,6 +339,8 @@ func (p *initProcess) drive() (*os.File, error) {
 				master = files[0]
 			}
 		case msgReady:
+			p.trace.Add(m.Spans, "init", p.trace.Since()-spansTotal(m.Spans))
+			p.trace.Mark("init")
 			return master, nil
 		case msgError:
 			return master, errors.New(m.Msg)
@@ -378,11 +397,10 @@ func (p *initProcess) closeParentEnds() {
 		p.sock = -1
 	}
 	if p.logR != nil {
-		// Give init's last log lines a moment; it keeps running after we return.
-		select {
-		case <-p.logDone:
-		case <-time.After(5 * time.Millisecond):
-		}
+		// Init keeps its end open until it execs: don't wait for EOF, take
+		// what it has written so far (all it wrote before "ready") and stop.
+		_ = p.logR.SetReadDeadline(time.Now())
+		<-p.logDone
 		p.logR.Close()
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/trace"
 )
 
 // ExecOpts describe one `ocirun exec`.
@@ -19,6 +20,7 @@ type ExecOpts struct {
 	Detach        bool
 	IgnorePaused  bool
 	Log           *slog.Logger
+	Trace         *trace.Tracer
 }
 
 func (o *ExecOpts) log() *slog.Logger {
@@ -81,7 +83,7 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 		return 0, nil, err
 	}
 	p := &initProcess{
-		id: c.ID, dir: c.dir, cfg: &cfg, log: opts.log(), exec: true, cg: cg,
+		id: c.ID, dir: c.dir, cfg: &cfg, log: opts.log(), exec: true, cg: cg, trace: opts.Trace,
 		opts: &CreateOpts{
 			Bundle:        c.state.Bundle,
 			ConsoleSocket: opts.ConsoleSocket,

@@ -17,6 +17,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/console"
 	"github.com/ocirun/ocirun/libcontainer/hooks"
 	"github.com/ocirun/ocirun/libcontainer/rootfs"
+	"github.com/ocirun/ocirun/libcontainer/trace"
 )
 
 // Init is the Go stage of `ocirun init`. The C stage already joined and
@@ -75,6 +76,10 @@ func initMain(sock int, log *slog.Logger) error {
 		os.Setenv(k, v)
 	}
 
+	var rec *trace.Recorder
+	if m.Trace {
+		rec = trace.NewRecorder()
+	}
 	var proc *os.File
 	if m.Exec {
 		// The C stage joined the container's mount namespace: we are in its root.
@@ -84,7 +89,7 @@ func initMain(sock int, log *slog.Logger) error {
 			}
 		}
 	} else {
-		if proc, err = buildContainer(sock, m); err != nil {
+		if proc, err = buildContainer(sock, m, rec); err != nil {
 			return err
 		}
 		defer proc.Close()
@@ -92,11 +97,17 @@ func initMain(sock int, log *slog.Logger) error {
 	if err := setupProcess(&cfg.Process, log); err != nil {
 		return err
 	}
+	rec.Mark("security")
 	path, err := lookPath(cfg.Process.Args[0])
 	if err != nil {
 		return err
 	}
-	if err := sendMsg(sock, &message{Type: msgReady}); err != nil {
+	rec.Mark("lookpath")
+	var spans []trace.Span
+	if rec != nil {
+		spans = rec.Spans
+	}
+	if err := sendMsg(sock, &message{Type: msgReady, Spans: spans}); err != nil {
 		return err
 	}
 	unix.Close(sock)
@@ -128,29 +139,32 @@ func initMain(sock int, log *slog.Logger) error {
 // rootfs and the mounts, the hooks' turn, pivot_root, the console, hostname,
 // sysctls and the masked and read-only paths. It returns an O_PATH handle on
 // the procfs we started with, for reopening exec.fifo later.
-func buildContainer(sock int, m *message) (*os.File, error) {
+func buildContainer(sock int, m *message, rec *trace.Recorder) (*os.File, error) {
 	cfg := m.Config
 	if !m.NoNewKeyring {
 		if err := joinSessionKeyring(m.ID); err != nil {
 			return nil, err
 		}
 	}
+	rec.Mark("keyring")
 	if err := rootfs.Prepare(cfg, m.Cgroup); err != nil {
 		return nil, err
 	}
+	rec.Mark("mounts")
 	if err := sendMsg(sock, &message{Type: msgHooksPlease}); err != nil {
 		return nil, err
 	}
 	if _, _, err := expect(sock, msgHooksDone); err != nil {
 		return nil, err
 	}
+	rec.Mark("hooks")
 	// Reopening the fifo needs a procfs; keep the one we have now, so a
 	// container without /proc still starts. It is closed before execve.
 	proc, err := os.OpenFile("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
-	err = finishContainer(sock, cfg)
+	err = finishContainer(sock, cfg, rec)
 	if err != nil {
 		proc.Close()
 		return nil, err
@@ -158,10 +172,11 @@ func buildContainer(sock int, m *message) (*os.File, error) {
 	return proc, nil
 }
 
-func finishContainer(sock int, cfg *configs.Config) error {
+func finishContainer(sock int, cfg *configs.Config, rec *trace.Recorder) error {
 	if err := rootfs.Pivot(cfg); err != nil {
 		return err
 	}
+	rec.Mark("pivot")
 	if cfg.Process.Terminal {
 		if err := setupConsole(sock, cfg, true); err != nil {
 			return err
@@ -182,7 +197,11 @@ func finishContainer(sock int, cfg *configs.Config) error {
 			return err
 		}
 	}
-	return rootfs.Finalize(cfg)
+	if err := rootfs.Finalize(cfg); err != nil {
+		return err
+	}
+	rec.Mark("finalize")
+	return nil
 }
 
 // setupConsole opens a pty in the container's devpts, makes it our

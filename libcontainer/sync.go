@@ -11,6 +11,7 @@ import (
 
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/rootfs"
+	"github.com/ocirun/ocirun/libcontainer/trace"
 )
 
 // The parent and `ocirun init` talk over one AF_UNIX SOCK_STREAM socketpair in
@@ -58,6 +59,9 @@ type message struct {
 	ID           string          `json:"id,omitempty"`
 	Bundle       string          `json:"bundle,omitempty"`
 	NoNewKeyring bool            `json:"noNewKeyring,omitempty"`
+	// Trace asks init to time its phases; they come back with "ready".
+	Trace bool         `json:"trace,omitempty"`
+	Spans []trace.Span `json:"spans,omitempty"`
 	// Exec is set on the config message of an exec: join, don't build.
 	Exec bool `json:"exec,omitempty"`
 	// Cgroup tells init how to mount /sys/fs/cgroup.

@@ -362,7 +362,7 @@ func TestToConfig(t *testing.T) {
 		{name: "hook zero timeout", mutate: func(s *specs.Spec) {
 			s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}, {Path: "/bin/true", Timeout: ptr(0)}}}
 		}, wantErr: `hooks.startContainer[1].timeout: must be > 0, got 0`},
-		{name: "seccomp", mutate: func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{} }, wantErr: "linux.seccomp: not supported yet"},
+		{name: "seccomp", mutate: func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_BOGUS"} }, wantErr: `linux.seccomp.defaultAction: unknown action "SCMP_ACT_BOGUS"`},
 		{name: "intelRdt", mutate: func(s *specs.Spec) { s.Linux.IntelRdt = &specs.LinuxIntelRdt{} }, wantErr: "linux.intelRdt: not supported yet"},
 		{name: "personality", mutate: func(s *specs.Spec) { s.Linux.Personality = &specs.LinuxPersonality{} }, wantErr: "linux.personality: not supported yet"},
 		{name: "memoryPolicy", mutate: func(s *specs.Spec) { s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{} }, wantErr: "linux.memoryPolicy: not supported yet"},

@@ -73,7 +73,6 @@ func checkUnsupported(spec *specs.Spec) error {
 	}
 	if l := spec.Linux; l != nil {
 		fields = append(fields,
-			field{"linux.seccomp", l.Seccomp != nil},
 			field{"linux.intelRdt", l.IntelRdt != nil},
 			field{"linux.personality", l.Personality != nil},
 			field{"linux.memoryPolicy", l.MemoryPolicy != nil},

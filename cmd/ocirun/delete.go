@@ -28,6 +28,9 @@ var deleteCommand = &cli.Command{
 			}
 			return err
 		}
-		return c.Delete(ctx.Bool("force"), logger)
+		tracer.Mark("load")
+		err = c.Delete(ctx.Bool("force"), logger)
+		tracer.Mark("delete")
+		return err
 	},
 }

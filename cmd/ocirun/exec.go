@@ -93,6 +93,7 @@ func runExec(ctx *cli.Context) (int, error) {
 		Detach:        detach,
 		IgnorePaused:  ctx.Bool("ignore-paused"),
 		Log:           logger,
+		Trace:         tracer,
 	})
 	if err != nil || detach {
 		return 0, err

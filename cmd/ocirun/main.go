@@ -16,6 +16,7 @@ import (
 
 	"github.com/ocirun/ocirun/libcontainer"
 	_ "github.com/ocirun/ocirun/libcontainer/nsexec" // the C stage of `ocirun init`
+	"github.com/ocirun/ocirun/libcontainer/trace"
 )
 
 // version and commit are set with -ldflags by the Makefile.
@@ -34,7 +35,9 @@ func main() {
 	// --preserve-fds are passed as ExtraFiles, which clears the flag again.
 	_ = unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	app := newApp()
-	if err := app.Run(os.Args); err != nil {
+	err := app.Run(os.Args)
+	tracer.Close()
+	if err != nil {
 		fail(err)
 	}
 }
@@ -58,6 +61,7 @@ root filesystem), with the same commands and flags as runc.`,
 			&cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "enable systemd cgroup support (not supported yet)"},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors ('true', 'false', or 'auto')"},
+			&cli.StringFlag{Name: "trace", EnvVars: []string{"OCIRUN_TRACE"}, Usage: "append per-phase timings of this command to `FILE` as JSON lines"},
 			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "path to the criu binary (checkpoint/restore is not supported yet)"},
 		},
 		Before: setup,
@@ -93,6 +97,7 @@ func vcsRevision() string {
 
 // logger is the process-wide logger set up from --log/--log-format/--debug.
 var (
+	tracer    *trace.Tracer
 	logger    = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	logToFile bool
 )
@@ -114,6 +119,13 @@ func setup(ctx *cli.Context) error {
 		out, logToFile = f, true
 	} else if !ctx.Bool("debug") {
 		level = slog.LevelWarn
+	}
+	if path := ctx.String("trace"); path != "" {
+		t, err := trace.Open(path, ctx.Args().First())
+		if err != nil {
+			return fmt.Errorf("--trace: %w", err)
+		}
+		tracer = t
 	}
 	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: logrusCompat}
 	switch ctx.String("log-format") {
@@ -169,5 +181,5 @@ func (e *exitError) Error() string {
 }
 
 func root(ctx *cli.Context) *libcontainer.Root {
-	return &libcontainer.Root{Path: ctx.String("root"), Log: logger}
+	return &libcontainer.Root{Path: ctx.String("root"), Log: logger, Trace: tracer}
 }

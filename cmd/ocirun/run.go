@@ -43,10 +43,12 @@ foreground it forwards signals to the container and exits with its status
 		if err != nil {
 			return err
 		}
+		tracer.Mark("create")
 		if err := c.Start(logger); err != nil {
 			_ = c.Delete(true, logger)
 			return err
 		}
+		tracer.Mark("start")
 		if detach {
 			return nil
 		}
@@ -60,6 +62,7 @@ foreground it forwards signals to the container and exits with its status
 			stopConsole = stop
 		}
 		status := waitInit(c.State().InitPid, sigs)
+		tracer.Mark("wait")
 		if stopConsole != nil {
 			stopConsole()
 		}
@@ -67,6 +70,7 @@ foreground it forwards signals to the container and exits with its status
 			if err := c.Delete(true, logger); err != nil {
 				logger.Warn("delete after run: " + err.Error())
 			}
+			tracer.Mark("delete")
 		}
 		if status != 0 {
 			return &exitError{code: status}

@@ -14,6 +14,9 @@ var startCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		return c.Start(logger)
+		tracer.Mark("load")
+		err = c.Start(logger)
+		tracer.Mark("start")
+		return err
 	},
 }

@@ -77,6 +77,7 @@ func createContainer(ctx *cli.Context, foreground bool) (*libcontainer.Container
 	if err != nil {
 		return nil, nil, err
 	}
+	tracer.Mark("validate")
 	if n := ctx.Int("preserve-fds"); n < 0 {
 		return nil, nil, fmt.Errorf("--preserve-fds: must not be negative, got %d", n)
 	}

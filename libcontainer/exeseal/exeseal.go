@@ -4,9 +4,11 @@
 package exeseal
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,7 +17,9 @@ const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_
 
 // CloneSelf returns a file holding the running executable that cannot be
 // written by anyone: the binary itself when it already is a fully sealed memfd
-// (a previous CloneSelf ran us), otherwise a new sealed memfd copy of it.
+// (a previous CloneSelf ran us); else the binary opened through a private,
+// read-only overlayfs mount of its directory (no copy: ~0.1 ms); else, where
+// overlayfs cannot be mounted (rootless), a sealed memfd copy (~6 ms for 10 MB).
 func CloneSelf() (*os.File, error) {
 	exe, err := os.Open("/proc/self/exe")
 	if err != nil {
@@ -25,6 +29,73 @@ func CloneSelf() (*os.File, error) {
 		return exe, nil
 	}
 	defer exe.Close()
+	if f, err := overlayOpen(exe); err == nil {
+		return f, nil
+	}
+	return memfdCopy(exe)
+}
+
+// overlayOpen opens the executable through a detached overlayfs mount whose
+// layers are the binary's directory and an empty detached tmpfs (a lower-only
+// overlay needs two layers). The mount is never attached anywhere: only our
+// fd reaches it, every write through it fails with EROFS, and it goes away
+// with the last fd, i.e. when the init we exec from it exits.
+func overlayOpen(exe *os.File) (*os.File, error) {
+	path, err := os.Readlink("/proc/self/exe")
+	if err != nil || !filepath.IsAbs(path) {
+		return nil, fmt.Errorf("executable path %q: %w", path, err)
+	}
+	empty, err := detachedMount("tmpfs", nil, unix.MOUNT_ATTR_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(empty)
+	mnt, err := detachedMount("overlay", func(fs int) error {
+		if err := unix.FsconfigSetString(fs, "lowerdir+", filepath.Dir(path)); err != nil {
+			return err
+		}
+		return unix.FsconfigSetFd(fs, "lowerdir+", empty)
+	}, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(mnt)
+	fd, err := unix.Openat(mnt, filepath.Base(path), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("openat overlay executable", err)
+	}
+	f := os.NewFile(uintptr(fd), "overlay:"+path)
+	// The file at that path must still be the one we run.
+	var a, b unix.Stat_t
+	if unix.Fstat(int(exe.Fd()), &a) != nil || unix.Fstat(fd, &b) != nil || a.Size != b.Size || a.Mtim != b.Mtim {
+		f.Close()
+		return nil, errors.New("executable changed on disk")
+	}
+	return f, nil
+}
+
+func detachedMount(fstype string, configure func(fs int) error, attrs int) (int, error) {
+	fs, err := unix.Fsopen(fstype, unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, os.NewSyscallError("fsopen "+fstype, err)
+	}
+	defer unix.Close(fs)
+	if configure != nil {
+		if err := configure(fs); err != nil {
+			return -1, os.NewSyscallError("fsconfig "+fstype, err)
+		}
+	}
+	if err := unix.FsconfigCreate(fs); err != nil {
+		return -1, os.NewSyscallError("fsconfig create "+fstype, err)
+	}
+	mnt, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, attrs)
+	if err != nil {
+		return -1, os.NewSyscallError("fsmount "+fstype, err)
+	}
+	return mnt, nil
+}
+
+func memfdCopy(exe *os.File) (*os.File, error) {
 	fd, err := unix.MemfdCreate("ocirun", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		return nil, os.NewSyscallError("memfd_create", err)

@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
+	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -54,6 +55,20 @@ func setCpuset(w cgfile.Writer, c *configs.CPU) error {
 		if err := w.Write("linux.resources.cpu.mems", "cpuset.mems", c.Mems); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// statCPU reads CFS throttling; usage comes from cpuacct.
+func statCPU(dir string, s *stats.Stats) error {
+	kv, err := cgfile.ReadKeyed(dir, "cpu.stat")
+	if err != nil {
+		return err
+	}
+	s.CPU.Throttling = stats.Throttling{
+		Periods:          kv["nr_periods"],
+		ThrottledPeriods: kv["nr_throttled"],
+		ThrottledTime:    kv["throttled_time"],
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
+	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -146,6 +147,43 @@ func checkUsage(w cgfile.Writer, m *configs.Memory) error {
 	}
 	if usage > *m.Limit {
 		return fmt.Errorf("linux.resources.memory.limit: %d is below current usage %d (checkBeforeUpdate)", *m.Limit, usage)
+	}
+	return nil
+}
+
+// statMemory reads memory.stat and the four page counters (memory, memsw,
+// kmem, kmem.tcp); one whose files are missing (no swap accounting) stays zero.
+func statMemory(dir string, s *stats.Stats) error {
+	raw, err := cgfile.ReadKeyed(dir, "memory.stat")
+	if err != nil {
+		return err
+	}
+	s.Memory.Raw, s.Memory.Cache = raw, raw["cache"]
+	for _, c := range []struct {
+		prefix string
+		dst    *stats.MemoryEntry
+	}{
+		{"memory.", &s.Memory.Usage},
+		{"memory.memsw.", &s.Memory.Swap},
+		{"memory.kmem.", &s.Memory.Kernel},
+		{"memory.kmem.tcp.", &s.Memory.KernelTCP},
+	} {
+		if !cgfile.Exists(dir, c.prefix+"usage_in_bytes") {
+			continue
+		}
+		for _, f := range []struct {
+			file string
+			dst  *uint64
+		}{
+			{"usage_in_bytes", &c.dst.Usage},
+			{"max_usage_in_bytes", &c.dst.Max},
+			{"failcnt", &c.dst.Failcnt},
+			{"limit_in_bytes", &c.dst.Limit},
+		} {
+			if *f.dst, err = cgfile.ReadUint(dir, c.prefix+f.file); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -2,7 +2,9 @@ package fs1
 
 import (
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
+	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 	"github.com/ocirun/ocirun/libcontainer/configs"
+	"math"
 )
 
 // setPids writes pids.max; a limit <= 0 means unlimited.
@@ -15,4 +17,21 @@ func setPids(w cgfile.Writer, p *configs.Pids) error {
 		v = cgfile.Itoa(p.Limit, "max")
 	}
 	return w.Write("linux.resources.pids.limit", "pids.max", v)
+}
+
+// statPids reads pids.current and pids.max ("max" → 0, unlimited).
+func statPids(dir string, s *stats.Stats) error {
+	cur, err := cgfile.ReadUint(dir, "pids.current")
+	if err != nil {
+		return err
+	}
+	limit, err := cgfile.ReadUint(dir, "pids.max")
+	if err != nil {
+		return err
+	}
+	if limit == math.MaxUint64 {
+		limit = 0
+	}
+	s.Pids = stats.Pids{Current: cur, Limit: limit}
+	return nil
 }

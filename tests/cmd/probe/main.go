@@ -9,6 +9,8 @@
 //	probe kill-self SIG                             send SIG (name or number) to itself
 //	probe write PATH CONTENT                        write a file; on failure print the errno name, exit 1
 //	probe wait-signal [--out PATH]                  print the first signal received, then exit 0
+//	probe attack-exe DIR SECONDS                    CVE-2019-5736 payload, result in DIR/result.json
+//	probe getcwd                                    print the raw getcwd(2) answer
 package main
 
 import (
@@ -25,7 +27,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fatalf("usage: probe report|exit|sleep|kill-self|write|wait-signal ...")
+		fatalf("usage: probe report|exit|sleep|kill-self|write|wait-signal|attack-exe|getcwd ...")
 	}
 	args := os.Args[2:]
 	switch os.Args[1] {
@@ -43,6 +45,10 @@ func main() {
 		cmdWrite(args)
 	case "wait-signal":
 		cmdWaitSignal(args)
+	case "attack-exe":
+		cmdAttackExe(args)
+	case "getcwd":
+		cmdGetcwd()
 	default:
 		fatalf("unknown subcommand %q", os.Args[1])
 	}

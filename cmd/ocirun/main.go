@@ -67,7 +67,7 @@ root filesystem), with the same commands and flags as runc.`,
 		Before: setup,
 		Commands: []*cli.Command{
 			createCommand, startCommand, runCommand, stateCommand, killCommand,
-			deleteCommand, listCommand, specCommand, execCommand, initCommand,
+			deleteCommand, listCommand, specCommand, execCommand, featuresCommand, initCommand,
 		},
 		// Errors are reported once, by fail, in the format the clients parse.
 		ExitErrHandler: func(*cli.Context, error) {},

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+	"github.com/urfave/cli/v2"
+
+	"github.com/ocirun/ocirun/specconv"
+)
+
+var featuresCommand = &cli.Command{
+	Name:  "features",
+	Usage: "show the enabled features",
+	Description: `Show what this ocirun implements, as the runtime-spec features.md JSON:
+clients such as containerd read it to decide what they may ask for.`,
+	Action: func(ctx *cli.Context) error {
+		if err := checkArgs(ctx, 0); err != nil {
+			return err
+		}
+		b, err := json.MarshalIndent(ociFeatures(), "", "    ")
+		if err != nil {
+			return err
+		}
+		_, err = os.Stdout.Write(append(b, '\n'))
+		return err
+	},
+}
+
+// ociFeatures is built from the same tables the validation uses, so it
+// cannot claim what the code refuses (a golden test pins the result).
+func ociFeatures() *features.Features {
+	t, f := true, false
+	return &features.Features{
+		OCIVersionMin: "1.0.0",
+		OCIVersionMax: specs.Version,
+		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
+		MountOptions:  specconv.KnownMountOptions(),
+		Linux: &features.Linux{
+			Namespaces:   specconv.KnownNamespaces(),
+			Capabilities: specconv.KnownCapabilities(),
+			Cgroup:       &features.Cgroup{V1: &t, V2: &t, Systemd: &f, SystemdUser: &f, Rdma: &t},
+			Seccomp:      seccompFeatures(),
+			Apparmor:     &features.Apparmor{Enabled: &f},
+			Selinux:      &features.Selinux{Enabled: &f},
+			IntelRdt:     &features.IntelRdt{Enabled: &f},
+			MountExtensions: &features.MountExtensions{
+				IDMap: &features.IDMap{Enabled: &f},
+			},
+			NetDevices: &features.NetDevices{Enabled: &f},
+		},
+		Annotations: map[string]string{
+			"io.github.ocirun.version":            version,
+			"io.github.ocirun.checkpoint.enabled": "false",
+		},
+	}
+}
+
+func seccompFeatures() *features.Seccomp {
+	f := false
+	return &features.Seccomp{Enabled: &f}
+}

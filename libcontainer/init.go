@@ -12,10 +12,12 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ocirun/ocirun/libcontainer/apparmor"
 	"github.com/ocirun/ocirun/libcontainer/capabilities"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/console"
 	"github.com/ocirun/ocirun/libcontainer/hooks"
+	"github.com/ocirun/ocirun/libcontainer/label"
 	"github.com/ocirun/ocirun/libcontainer/rootfs"
 	"github.com/ocirun/ocirun/libcontainer/trace"
 )
@@ -34,7 +36,7 @@ func Init() {
 	logFd, _ := envFd(envLogPipe)
 	var log *slog.Logger
 	if logFd > 0 {
-		log = slog.New(slog.NewJSONHandler(os.NewFile(uintptr(logFd), "log-pipe"), nil))
+		log = slog.New(slog.NewJSONHandler(os.NewFile(uintptr(logFd), "log-pipe"), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	} else {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -89,7 +91,7 @@ func initMain(sock int, log *slog.Logger) error {
 			}
 		}
 	} else {
-		if proc, err = buildContainer(sock, m, rec); err != nil {
+		if proc, err = buildContainer(sock, m, rec, log); err != nil {
 			return err
 		}
 		defer proc.Close()
@@ -139,7 +141,7 @@ func initMain(sock int, log *slog.Logger) error {
 // rootfs and the mounts, the hooks' turn, pivot_root, the console, hostname,
 // sysctls and the masked and read-only paths. It returns an O_PATH handle on
 // the procfs we started with, for reopening exec.fifo later.
-func buildContainer(sock int, m *message, rec *trace.Recorder) (*os.File, error) {
+func buildContainer(sock int, m *message, rec *trace.Recorder, log *slog.Logger) (*os.File, error) {
 	cfg := m.Config
 	if !m.NoNewKeyring {
 		if err := joinSessionKeyring(m.ID); err != nil {
@@ -147,6 +149,12 @@ func buildContainer(sock int, m *message, rec *trace.Recorder) (*os.File, error)
 		}
 	}
 	rec.Mark("keyring")
+	if cfg.MountLabel != "" {
+		if label.Enabled() {
+			return nil, fmt.Errorf("linux.mountLabel %q: not supported yet", cfg.MountLabel)
+		}
+		log.Debug("SELinux is disabled: linux.mountLabel not applied", "label", cfg.MountLabel)
+	}
 	if err := rootfs.Prepare(cfg, m.Cgroup); err != nil {
 		return nil, err
 	}
@@ -233,6 +241,14 @@ func setupConsole(sock int, cfg *configs.Config, mountConsole bool) error {
 // setupProcess applies rlimits, oom score, no_new_privs, the user and the
 // capabilities, in the order that keeps each step possible.
 func setupProcess(p *configs.Process, log *slog.Logger) error {
+	if err := apparmor.ApplyProfile(p.ApparmorProfile); err != nil {
+		return err
+	}
+	if skipped, err := label.SetProcessLabel(p.SelinuxLabel); err != nil {
+		return err
+	} else if skipped {
+		log.Debug("SELinux is disabled: process.selinuxLabel not applied", "label", p.SelinuxLabel)
+	}
 	for _, rl := range p.Rlimits {
 		lim := unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}
 		if err := unix.Setrlimit(rl.Type, &lim); err != nil {

@@ -27,9 +27,11 @@ import (
 type CreateOpts struct {
 	Bundle        string
 	ConsoleSocket string
-	PidFile       string
-	PreserveFDs   int
-	NoNewKeyring  bool
+	// NotifySocket is the caller's $NOTIFY_SOCKET (sd_notify passthrough).
+	NotifySocket string
+	PidFile      string
+	PreserveFDs  int
+	NoNewKeyring bool
 	// Foreground: the caller stays (run without -d): it receives the pty master
 	// instead of a console socket, and reaps the init as a subreaper.
 	Foreground bool
@@ -62,6 +64,12 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 			return nil, nil, fmt.Errorf("container with id exists: %s", id)
 		}
 		return nil, nil, err
+	}
+	if opts.NotifySocket != "" {
+		if err := setupNotify(dir, opts.NotifySocket, cfg); err != nil {
+			os.RemoveAll(dir)
+			return nil, nil, err
+		}
 	}
 	p := &initProcess{root: r, id: id, dir: dir, cfg: cfg, opts: opts, log: r.Log, trace: r.Trace}
 	defer func() {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -27,7 +28,16 @@ func (c *Container) Start(log *slog.Logger) error {
 		}
 		return fmt.Errorf("cannot start an already %s container", st)
 	}
+	var notify *net.UnixConn
+	if c.state.Config.NotifySocket != "" {
+		if notify, err = c.bindNotify(); err != nil {
+			return err
+		}
+	}
 	if err := c.openFifo(); err != nil {
+		if notify != nil {
+			notify.Close()
+		}
 		return err
 	}
 	if hs := c.state.Config.Hooks.Poststart; len(hs) > 0 {
@@ -35,6 +45,11 @@ func (c *Container) Start(log *slog.Logger) error {
 			// The spec makes a poststart failure a warning: the process already runs.
 			log.Warn(err.Error())
 		}
+	}
+	if notify != nil {
+		// Waiting for READY=1 may take long: let kill and delete in meanwhile.
+		lock.Close()
+		return c.relayReady(notify)
 	}
 	return nil
 }

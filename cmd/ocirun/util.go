@@ -84,6 +84,7 @@ func createContainer(ctx *cli.Context, foreground bool) (*libcontainer.Container
 	return root(ctx).Create(id, cfg, &libcontainer.CreateOpts{
 		Bundle:        bundle,
 		ConsoleSocket: ctx.String("console-socket"),
+		NotifySocket:  os.Getenv("NOTIFY_SOCKET"),
 		PidFile:       ctx.String("pid-file"),
 		PreserveFDs:   ctx.Int("preserve-fds"),
 		NoNewKeyring:  ctx.Bool("no-new-keyring"),

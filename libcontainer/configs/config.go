@@ -33,6 +33,8 @@ type Config struct {
 	Hooks   Hooks   `json:"hooks,omitempty"`
 
 	Annotations map[string]string `json:"annotations,omitempty"`
+	// NotifySocket is the caller's NOTIFY_SOCKET that `start` relays READY=1 to.
+	NotifySocket string `json:"notifySocket,omitempty"`
 }
 
 // Namespace types, as in the runtime-spec.

@@ -49,6 +49,8 @@ func main() {
 		cmdAttackExe(args)
 	case "getcwd":
 		cmdGetcwd()
+	case "notify":
+		cmdNotify(args)
 	default:
 		fatalf("unknown subcommand %q", os.Args[1])
 	}

@@ -121,7 +121,17 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 	if !st.CanSignal() {
 		return errors.New("container not running")
 	}
-	return c.signalInit(sig)
+	if err := c.signalInit(sig); err != nil {
+		return err
+	}
+	// A frozen task holds even SIGKILL until it is thawed (cgroup v1): thaw,
+	// so `kill ID 9` of a paused container lands as it does with runc.
+	if sig == unix.SIGKILL && st == Paused {
+		if m := c.cgroup(); m != nil {
+			return m.Thaw()
+		}
+	}
+	return nil
 }
 
 // signalInit goes through a pidfd checked against the recorded start time, so a

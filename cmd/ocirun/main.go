@@ -68,6 +68,7 @@ root filesystem), with the same commands and flags as runc.`,
 		Commands: []*cli.Command{
 			createCommand, startCommand, runCommand, stateCommand, killCommand,
 			deleteCommand, listCommand, specCommand, execCommand, featuresCommand, initCommand,
+			pauseCommand, resumeCommand, psCommand, updateCommand, eventsCommand,
 		},
 		// Errors are reported once, by fail, in the format the clients parse.
 		ExitErrHandler: func(*cli.Context, error) {},

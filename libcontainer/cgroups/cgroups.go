@@ -15,6 +15,7 @@ import (
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups/fs1"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/fs2"
+	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -37,7 +38,15 @@ type Manager interface {
 	Thaw() error
 	IsFrozen() (bool, error)
 	Exists() bool
+	// Stats reads the usage counters (cpu, memory, pids, io, hugetlb).
+	Stats() (*Stats, error)
+	// NotifyOOM sends after each OOM kill in the cgroup; the channel is
+	// closed when stop is closed or the cgroup goes away.
+	NotifyOOM(stop <-chan struct{}) (<-chan struct{}, error)
 }
+
+// Stats is one sample of a container's cgroup counters.
+type Stats = stats.Stats
 
 var (
 	_ Manager = (*fs1.Manager)(nil)

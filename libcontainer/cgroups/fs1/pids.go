@@ -1,10 +1,11 @@
 package fs1
 
 import (
+	"math"
+
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 	"github.com/ocirun/ocirun/libcontainer/configs"
-	"math"
 )
 
 // setPids writes pids.max; a limit <= 0 means unlimited.

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
+	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -107,6 +108,23 @@ func setCpuset(w cgfile.Writer, c *configs.CPU) error {
 		if err := w.Write("linux.resources.cpu.mems", "cpuset.mems", c.Mems); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// statCPU reads cpu.stat, whose times are in microseconds.
+func statCPU(dir string, s *stats.Stats) error {
+	kv, err := cgfile.ReadKeyed(dir, "cpu.stat")
+	if err != nil {
+		return err
+	}
+	s.CPU.Usage.Total = kv["usage_usec"] * 1000
+	s.CPU.Usage.User = kv["user_usec"] * 1000
+	s.CPU.Usage.Kernel = kv["system_usec"] * 1000
+	s.CPU.Throttling = stats.Throttling{
+		Periods:          kv["nr_periods"],
+		ThrottledPeriods: kv["nr_throttled"],
+		ThrottledTime:    kv["throttled_usec"] * 1000,
 	}
 	return nil
 }

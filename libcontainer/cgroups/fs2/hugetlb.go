@@ -2,9 +2,12 @@ package fs2
 
 import (
 	"fmt"
+	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
+	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -26,6 +29,32 @@ func setHugetlb(w cgfile.Writer, limits []configs.HugepageLimit) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// statHugetlb reads every page size the kernel offers; the "max" count of
+// hugetlb.<size>.events (allocations refused by the limit) is the failcnt.
+func statHugetlb(dir string, s *stats.Stats) error {
+	files, err := filepath.Glob(filepath.Join(dir, "hugetlb.*.current"))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		size := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "hugetlb."), ".current")
+		if strings.Contains(size, ".") {
+			continue // hugetlb.<size>.rsvd.current
+		}
+		var h stats.Hugetlb
+		if h.Usage, err = cgfile.ReadUint(dir, "hugetlb."+size+".current"); err != nil {
+			return err
+		}
+		ev, err := cgfile.ReadKeyed(dir, "hugetlb."+size+".events")
+		if err != nil {
+			return err
+		}
+		h.Failcnt = ev["max"]
+		s.Hugetlb[size] = h
 	}
 	return nil
 }

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
+	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -92,4 +94,51 @@ func IOMaxLines(b *configs.BlockIO) []string {
 		out = append(out, lines[k])
 	}
 	return out
+}
+
+// statIO turns io.stat ("MAJ:MIN rbytes=N wbytes=N rios=N wios=N ...") into
+// v1-style per-operation entries.
+func statIO(dir string, s *stats.Stats) error {
+	if !cgfile.Exists(dir, "io.stat") {
+		return nil
+	}
+	content, err := cgfile.ReadFile(dir, "io.stat")
+	if err != nil {
+		return err
+	}
+	ops := map[string]struct {
+		op    string
+		bytes bool
+	}{
+		"rbytes": {"Read", true}, "wbytes": {"Write", true}, "dbytes": {"Discard", true},
+		"rios": {"Read", false}, "wios": {"Write", false}, "dios": {"Discard", false},
+	}
+	for _, l := range strings.Split(content, "\n") {
+		f := strings.Fields(l)
+		if len(f) == 0 {
+			continue
+		}
+		major, minor, err := cgfile.ParseDevice(f[0])
+		if err != nil {
+			return fmt.Errorf("parse %s/io.stat: %w", dir, err)
+		}
+		for _, kv := range f[1:] {
+			k, v, _ := strings.Cut(kv, "=")
+			o, ok := ops[k]
+			if !ok {
+				continue
+			}
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("parse %s/io.stat: bad value %q", dir, kv)
+			}
+			e := stats.BlkioEntry{Major: major, Minor: minor, Op: o.op, Value: n}
+			if o.bytes {
+				s.Blkio.IoServiceBytesRecursive = append(s.Blkio.IoServiceBytesRecursive, e)
+			} else {
+				s.Blkio.IoServicedRecursive = append(s.Blkio.IoServicedRecursive, e)
+			}
+		}
+	}
+	return nil
 }

@@ -3,9 +3,11 @@ package fs2
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
+	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -98,4 +100,73 @@ func checkUsage(w cgfile.Writer, m *configs.Memory) error {
 		return fmt.Errorf("linux.resources.memory.limit: %d is below current usage %d (checkBeforeUpdate)", *m.Limit, usage)
 	}
 	return nil
+}
+
+// statMemory reads memory.stat and the memory and swap counters. Swap is
+// reported as memory+swap, as v1's memsw, so that a client computes the same
+// thing on both versions. memory.peak (5.19+) is the max usage; the "max"
+// count of memory.events (times the limit was hit) is the failcnt.
+func statMemory(dir string, s *stats.Stats) error {
+	if !cgfile.Exists(dir, "memory.current") {
+		return nil
+	}
+	raw, err := cgfile.ReadKeyed(dir, "memory.stat")
+	if err != nil {
+		return err
+	}
+	s.Memory.Raw, s.Memory.Cache = raw, raw["file"]
+	u := &s.Memory.Usage
+	if u.Usage, err = cgfile.ReadUint(dir, "memory.current"); err != nil {
+		return err
+	}
+	if u.Limit, err = cgfile.ReadUint(dir, "memory.max"); err != nil {
+		return err
+	}
+	if cgfile.Exists(dir, "memory.peak") {
+		if u.Max, err = cgfile.ReadUint(dir, "memory.peak"); err != nil {
+			return err
+		}
+	}
+	ev, err := cgfile.ReadKeyed(dir, "memory.events")
+	if err != nil {
+		return err
+	}
+	u.Failcnt = ev["max"]
+	if !cgfile.Exists(dir, "memory.swap.current") {
+		return nil
+	}
+	sw := &s.Memory.Swap
+	cur, err := cgfile.ReadUint(dir, "memory.swap.current")
+	if err != nil {
+		return err
+	}
+	limit, err := cgfile.ReadUint(dir, "memory.swap.max")
+	if err != nil {
+		return err
+	}
+	sw.Usage = cur + u.Usage
+	sw.Limit = addSat(limit, u.Limit)
+	if cgfile.Exists(dir, "memory.swap.peak") {
+		peak, err := cgfile.ReadUint(dir, "memory.swap.peak")
+		if err != nil {
+			return err
+		}
+		sw.Max = addSat(peak, u.Max)
+	}
+	if cgfile.Exists(dir, "memory.swap.events") {
+		sev, err := cgfile.ReadKeyed(dir, "memory.swap.events")
+		if err != nil {
+			return err
+		}
+		sw.Failcnt = sev["max"]
+	}
+	return nil
+}
+
+// addSat adds without wrapping: "max" (MaxUint64) plus anything stays max.
+func addSat(a, b uint64) uint64 {
+	if a > math.MaxUint64-b {
+		return math.MaxUint64
+	}
+	return a + b
 }

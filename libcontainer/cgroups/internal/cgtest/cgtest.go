@@ -37,6 +37,17 @@ func Main(m *testing.M) {
 		f.Close()
 		fmt.Print("ok")
 		os.Exit(0)
+	case "hog":
+		// Once in the cgroup, touch memory until the OOM killer ends us.
+		_, _ = bufio.NewReader(os.Stdin).ReadByte()
+		var keep [][]byte
+		for {
+			b := make([]byte, 1<<20)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
+			}
+			keep = append(keep, b)
+		}
 	}
 	os.Exit(2)
 }
@@ -123,4 +134,28 @@ func (o *Opener) Go() string {
 	o.release.Close()
 	_ = o.cmd.Wait()
 	return o.out.String()
+}
+
+// StartHog starts a child that, once release is called, allocates memory
+// until it is killed.
+func StartHog(t *testing.T, attr *syscall.SysProcAttr) (cmd *exec.Cmd, release func()) {
+	t.Helper()
+	cmd = exec.Command(self(t), "-test.run=^$")
+	cmd.Env = append(os.Environ(), envChild+"=hog")
+	cmd.SysProcAttr = attr
+	w, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return cmd, func() {
+		_, _ = w.Write([]byte{1})
+		w.Close()
+	}
 }

@@ -1,0 +1,73 @@
+package fs1
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
+)
+
+// NotifyOOM sends on the returned channel after each OOM in the container's
+// memory cgroup, and closes it when stop is closed or the cgroup is removed.
+// v1 delivers OOMs through an eventfd registered in cgroup.event_control
+// against memory.oom_control.
+func (m *Manager) NotifyOOM(stop <-chan struct{}) (<-chan struct{}, error) {
+	dir := m.Path("memory")
+	if dir == "" {
+		return nil, errors.New("oom notifications: memory controller not available")
+	}
+	ctl, err := os.Open(filepath.Join(dir, "memory.oom_control"))
+	if err != nil {
+		return nil, err
+	}
+	// Non-blocking, so that os.File puts it in the poller and a read
+	// deadline can interrupt the wait.
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		ctl.Close()
+		return nil, os.NewSyscallError("eventfd", err)
+	}
+	ev := os.NewFile(uintptr(efd), "oom-eventfd")
+	if err := cgfile.WriteFile(dir, "cgroup.event_control", fmt.Sprintf("%d %d", efd, ctl.Fd())); err != nil {
+		ev.Close()
+		ctl.Close()
+		return nil, fmt.Errorf("register oom eventfd: %w", err)
+	}
+	ch := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-stop:
+		case <-done:
+		}
+		_ = ev.SetReadDeadline(time.Now())
+	}()
+	go func() {
+		defer close(ch)
+		defer close(done)
+		defer ctl.Close()
+		defer ev.Close()
+		var buf [8]byte
+		for {
+			if _, err := ev.Read(buf[:]); err != nil {
+				return
+			}
+			// The kernel also signals the eventfd when the cgroup is
+			// removed; then there is nothing left to watch.
+			if !cgfile.Exists(dir, "cgroup.event_control") {
+				return
+			}
+			select {
+			case ch <- struct{}{}:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	return ch, nil
+}

@@ -346,6 +346,10 @@ func (p *initProcess) drive() (*os.File, error) {
 			} else {
 				master = files[0]
 			}
+		case msgSeccompFd:
+			if err := p.sendSeccompFd(files); err != nil {
+				return master, err
+			}
 		case msgReady:
 			p.trace.Add(m.Spans, "init", p.trace.Since()-spansTotal(m.Spans))
 			p.trace.Mark("init")

@@ -19,6 +19,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/hooks"
 	"github.com/ocirun/ocirun/libcontainer/label"
 	"github.com/ocirun/ocirun/libcontainer/rootfs"
+	"github.com/ocirun/ocirun/libcontainer/seccomp"
 	"github.com/ocirun/ocirun/libcontainer/trace"
 )
 
@@ -96,13 +97,21 @@ func initMain(sock int, log *slog.Logger) error {
 		}
 		defer proc.Close()
 	}
-	if err := setupProcess(&cfg.Process, log); err != nil {
+	if err := setupProcess(sock, &cfg.Process, log); err != nil {
 		return err
 	}
 	rec.Mark("security")
 	path, err := lookPath(cfg.Process.Args[0])
 	if err != nil {
 		return err
+	}
+	if cfg.Process.Seccomp != nil && cfg.Process.NoNewPrivs {
+		// With no_new_privs the filter goes on last, so as few of our own
+		// syscalls as possible have to pass it.
+		if err := loadSeccomp(sock, cfg.Process.Seccomp, log); err != nil {
+			return err
+		}
+		rec.Mark("seccomp")
 	}
 	rec.Mark("lookpath")
 	var spans []trace.Span
@@ -240,7 +249,7 @@ func setupConsole(sock int, cfg *configs.Config, mountConsole bool) error {
 
 // setupProcess applies rlimits, oom score, no_new_privs, the user and the
 // capabilities, in the order that keeps each step possible.
-func setupProcess(p *configs.Process, log *slog.Logger) error {
+func setupProcess(sock int, p *configs.Process, log *slog.Logger) error {
 	if err := apparmor.ApplyProfile(p.ApparmorProfile); err != nil {
 		return err
 	}
@@ -285,6 +294,29 @@ func setupProcess(p *configs.Process, log *slog.Logger) error {
 	if err := setUser(p); err != nil {
 		return err
 	}
+	if err := unix.Chdir(p.Cwd); err != nil {
+		return &os.PathError{Op: "chdir", Path: p.Cwd, Err: err}
+	}
+	// A leaked host fd as cwd (CVE-2024-21626) would leave us outside the root:
+	// getcwd then fails or returns a path outside it. Checked before seccomp,
+	// which may well deny getcwd.
+	wd, err := os.Getwd()
+	if err != nil {
+		return fmt.Errorf("current working directory is outside of container mount namespace root: %w", err)
+	}
+	if !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("current working directory %q is outside of container mount namespace root", wd)
+	}
+	if p.Seccomp != nil && !p.NoNewPrivs {
+		// Without no_new_privs the filter needs CAP_SYS_ADMIN: load it while
+		// the permitted set still has it, before the final capability sets.
+		if err := capabilities.RaisePermitted(); err != nil {
+			return err
+		}
+		if err := loadSeccomp(sock, p.Seccomp, log); err != nil {
+			return err
+		}
+	}
 	if caps != nil {
 		if err := capabilities.ClearKeepCaps(); err != nil {
 			return err
@@ -293,19 +325,25 @@ func setupProcess(p *configs.Process, log *slog.Logger) error {
 			return err
 		}
 	}
-	if err := unix.Chdir(p.Cwd); err != nil {
-		return &os.PathError{Op: "chdir", Path: p.Cwd, Err: err}
-	}
-	// A leaked host fd as cwd (CVE-2024-21626) would leave us outside the root:
-	// getcwd then fails or returns a path outside it.
-	wd, err := os.Getwd()
-	if err != nil {
-		return fmt.Errorf("current working directory is outside of container mount namespace root: %w", err)
-	}
-	if !strings.HasPrefix(wd, "/") {
-		return fmt.Errorf("current working directory %q is outside of container mount namespace root", wd)
-	}
 	return nil
+}
+
+// loadSeccomp installs the filter on every thread; a NOTIFY profile's
+// listener fd goes to the parent (which hands it to listenerPath) and is
+// closed here, so the container can never answer its own notifications.
+func loadSeccomp(sock int, c *configs.Seccomp, log *slog.Logger) error {
+	for _, name := range seccomp.UnknownSyscalls(c) {
+		log.Debug("seccomp: syscall unknown to libseccomp, rule skipped", "syscall", name)
+	}
+	fd, err := seccomp.Load(c)
+	if err != nil {
+		return fmt.Errorf("linux.seccomp: %w", err)
+	}
+	if fd < 0 {
+		return nil
+	}
+	defer unix.Close(fd)
+	return sendMsg(sock, &message{Type: msgSeccompFd}, fd)
 }
 
 func setUser(p *configs.Process) error {

@@ -2,12 +2,16 @@ package libcontainer
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/hooks"
+	"github.com/ocirun/ocirun/libcontainer/seccomp"
 )
 
 // OCIState is what `state` and `list --format json` print, field for field as runc.
@@ -64,4 +68,40 @@ func hookState(id string, pid int, status Status, bundle string, cfg *configs.Co
 
 func runHooks(kind string, hs []configs.Hook, state []byte) error {
 	return hooks.Run(kind, hs, state)
+}
+
+// sendSeccompFd hands the container's seccomp notify fd, with the container
+// process state the spec describes, to linux.seccomp.listenerPath.
+func (p *initProcess) sendSeccompFd(files []*os.File) error {
+	defer closeFiles(files)
+	sc := p.cfg.Process.Seccomp
+	if len(files) != 1 || sc == nil || sc.ListenerPath == "" {
+		return errors.New("protocol: unexpected seccomp-fd message")
+	}
+	status := Created
+	if p.exec {
+		status = Running
+	}
+	st := specs.ContainerProcessState{
+		Version:  specs.Version,
+		Fds:      []string{specs.SeccompFdName},
+		Pid:      p.initPid,
+		Metadata: sc.ListenerMetadata,
+		State: specs.State{
+			Version:     specs.Version,
+			ID:          p.id,
+			Status:      specs.ContainerState(status.String()),
+			Pid:         p.initPid,
+			Bundle:      p.opts.Bundle,
+			Annotations: p.cfg.Annotations,
+		},
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	if err := seccomp.SendNotifyFd(sc.ListenerPath, int(files[0].Fd()), b); err != nil {
+		return fmt.Errorf("linux.seccomp.listenerPath %s: %w", sc.ListenerPath, err)
+	}
+	return nil
 }

@@ -30,6 +30,8 @@ import (
 //	  ◀──────────────────────── hooks-please ─   rootfs ready, before pivot_root
 //	  ── hooks-done ───────────────────────▶     (prestart, createRuntime, createContainer ran)
 //	  ◀───────────────────── console + fd ───   terminal: true only
+//	  ◀────────────────── seccomp-fd + fd ───   a NOTIFY profile: the parent sends the
+//	                                             fd to linux.seccomp.listenerPath
 //	  ◀─────────────────────────────── ready ─   init now blocks on exec.fifo
 //	  ◀─────────────────────────────── error ─   any time: the parent reports it and cleans up
 //
@@ -43,6 +45,7 @@ const (
 	msgHooksPlease = "hooks-please"
 	msgHooksDone   = "hooks-done"
 	msgConsole     = "console"
+	msgSeccompFd   = "seccomp-fd"
 	msgReady       = "ready"
 	msgError       = "error"
 )

@@ -91,7 +91,7 @@ func seccompSyscall(field string, in specs.LinuxSyscall, listener string) ([]con
 	if act == configs.ActNotify && listener == "" {
 		return nil, fmt.Errorf("%s.action: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath", field)
 	}
-	args := make([]configs.SyscallArg, 0, len(in.Args))
+	var args []configs.SyscallArg
 	for j, a := range in.Args {
 		f := fmt.Sprintf("%s.args[%d]", field, j)
 		op := configs.SeccompOperator(a.Op)

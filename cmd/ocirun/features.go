@@ -8,6 +8,8 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 	"github.com/urfave/cli/v2"
 
+	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/seccomp"
 	"github.com/ocirun/ocirun/specconv"
 )
 
@@ -58,7 +60,17 @@ func ociFeatures() *features.Features {
 	}
 }
 
+// seccompFeatures reports what the code implements (actions, operators,
+// flags it knows) and, for supportedFlags and archs, what this kernel and the
+// linked libseccomp can do, as runc reports them.
 func seccompFeatures() *features.Seccomp {
-	f := false
-	return &features.Seccomp{Enabled: &f}
+	on := seccomp.Supported()
+	return &features.Seccomp{
+		Enabled:        &on,
+		Actions:        seccomp.Actions(),
+		Operators:      seccomp.Operators(),
+		Archs:          seccomp.Archs(),
+		KnownFlags:     configs.SeccompFlags,
+		SupportedFlags: seccomp.Flags(),
+	}
 }

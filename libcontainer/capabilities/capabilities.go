@@ -169,3 +169,21 @@ func ClearKeepCaps() error {
 	}
 	return nil
 }
+
+// RaisePermitted makes every permitted capability effective again. After a
+// switch to a non-root uid with keep-caps the effective set is empty; loading
+// a seccomp filter without no_new_privs then needs CAP_SYS_ADMIN effective.
+func RaisePermitted() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return os.NewSyscallError("capget", err)
+	}
+	for i := range data {
+		data[i].Effective = data[i].Permitted
+	}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return os.NewSyscallError("capset", err)
+	}
+	return nil
+}

@@ -28,6 +28,12 @@ func (p *preparer) mountCgroup(m *configs.Mount, dest string) error {
 	flags := m.Flags | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	if p.cg.V2 || m.Device == "cgroup2" {
 		mnt, err := p.attachNew("cgroup2", "cgroup2", dest, nil, flags)
+		if err != nil && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EBUSY)) && !p.cg.NSCgroup {
+			// A new user namespace without its own cgroup namespace may not
+			// mount cgroup2 (the cgroupns is owned by the host's userns): show
+			// the container's own cgroup directory instead, as runc does.
+			mnt, err = p.bindV2Cgroup(dest, flags)
+		}
 		if err != nil {
 			return err
 		}
@@ -64,6 +70,26 @@ func (p *preparer) mountCgroup(m *configs.Mount, dest string) error {
 		}
 	}
 	return propagate(tmp, m.PropagationFlags)
+}
+
+// bindV2Cgroup bind-mounts the container's directory of the cgroup2 hierarchy at dest.
+func (p *preparer) bindV2Cgroup(dest string, flags int) (*os.File, error) {
+	for mp, path := range p.cg.Paths {
+		var st unix.Statfs_t
+		if err := unix.Statfs(mp, &st); err != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {
+			continue
+		}
+		mnt, err := bindTree(path, false)
+		if err != nil {
+			return nil, fmt.Errorf("bind cgroup2 dir %q: %w", path, err)
+		}
+		if err := p.attach(mnt, dest, mountAttr(flags, 0), false); err != nil {
+			mnt.Close()
+			return nil, err
+		}
+		return mnt, nil
+	}
+	return nil, errors.New("cgroup2 mount refused and no cgroup2 directory of the container to bind instead")
 }
 
 // mountHierarchy mounts one v1 hierarchy (or the hybrid cgroup2 one) at sub.

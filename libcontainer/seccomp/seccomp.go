@@ -20,6 +20,9 @@ const maxArgs = 6
 // process (TSYNC). It returns the seccomp notify fd, or -1 when no rule uses
 // SCMP_ACT_NOTIFY. The caller must either hold CAP_SYS_ADMIN or have set
 // no_new_privs: Load sets neither, so the process' own setting is respected.
+// Every syscall the caller makes afterwards (the Go runtime's included, until
+// execve) is filtered too; the notify fd must reach the agent and then be
+// closed before execve, or the container could answer its own notifications.
 func Load(c *configs.Seccomp) (notifyFd int, err error) {
 	if c == nil {
 		return -1, errors.New("seccomp: no profile")

@@ -6,7 +6,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 SOURCES := $(shell find cmd libcontainer specconv -name '*.go' -o -name '*.c' -o -name '*.h') go.mod go.sum
 
-.PHONY: all deps demo test unit integration lint fuzz install clean
+.PHONY: all deps demo test unit integration lint fuzz install clean bench test-containerd test-podman
 
 all: ocirun
 
@@ -32,6 +32,19 @@ unit:
 
 integration: ocirun
 	$(GO) test -count=1 -timeout 20m ./tests/...
+
+# Real clients: a private containerd (ctr) and podman drive ./ocirun.
+test-containerd: ocirun
+	contrib/test-containerd.sh $(CURDIR)/ocirun
+
+test-podman: ocirun
+	contrib/test-podman.sh $(CURDIR)/ocirun
+
+# Side-by-side benchmark of ./ocirun with runc and crun when installed
+# (BENCH_FLAGS=-quick for a smoke run, -publish to refresh contrib/bench/latest.*).
+bench: ocirun
+	$(GO) build -o bin/ocirun-bench ./tests/bench
+	bin/ocirun-bench -ocirun ./ocirun $(BENCH_FLAGS)
 
 lint:
 	@test -z "$$(gofmt -l cmd libcontainer specconv tests)" || { gofmt -l cmd libcontainer specconv tests; exit 1; }

@@ -18,7 +18,7 @@ func numCPU() int { return goruntime.NumCPU() }
 // ("?" where n/a), and the power-of-two y range that holds them all.
 func chartData(t table) (data string, lo, hi float64) {
 	var b strings.Builder
-	b.WriteString("metric")
+	b.WriteString("# metric")
 	for _, rt := range t.Runtimes {
 		fmt.Fprintf(&b, " %q", rt)
 	}

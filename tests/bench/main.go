@@ -187,6 +187,10 @@ func innerMain(o *options) (err error) {
 	_ = stop
 	e := &benchEnv{ctx: ctx, o: o, p: defaultParams(o.quick), rng: rand.New(rand.NewSource(o.seed))}
 	e.res = newResults()
+	go func() {
+		<-ctx.Done()
+		e.logf("interrupted: stopping after the current step, then cleaning up")
+	}()
 	if e.host, err = discoverHost(); err != nil {
 		return err
 	}
@@ -274,6 +278,10 @@ func (e *benchEnv) setup() error {
 		path := ""
 		if c.path != "" {
 			path = lookRuntime(c.path)
+		}
+		if c.path == "" && c.name != "ocirun" {
+			e.res.note("%s: skipped (empty -%s)", c.name, c.name)
+			continue
 		}
 		if path == "" {
 			if c.name == "ocirun" {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,7 +33,7 @@ func defaultParams(quick bool) params {
 		return params{Warm: 2, Run: 10, Life: 8, Exec: 8, Conc: 50, ConcP: 8, ConcRounds: 1,
 			Held: 10, Scale: []int{100}, ScaleReps: 5, GrowP: 4}
 	}
-	return params{Warm: 3, Run: 40, Life: 20, Exec: 20, Conc: 50, ConcP: 8, ConcRounds: 2,
+	return params{Warm: 3, Run: 60, Life: 30, Exec: 30, Conc: 50, ConcP: 8, ConcRounds: 3,
 		Held: 20, Scale: []int{100, 500}, ScaleReps: 10, GrowP: 4}
 }
 
@@ -247,17 +248,22 @@ func (e *benchEnv) phaseConc() error {
 				}
 				bundles[k] = b
 			}
+			var failed atomic.Int32
 			t0 := time.Now()
 			err := parallel(len(ids), e.p.ConcP, func(k int) error {
-				if _, err := rt.run("create", "--bundle", bundles[k], ids[k]); err != nil {
-					return err
+				_, err := rt.run("create", "--bundle", bundles[k], ids[k])
+				if err == nil {
+					_, err = rt.run("start", ids[k])
 				}
-				_, err := rt.run("start", ids[k])
+				if err != nil {
+					failed.Add(1)
+				}
 				return err
 			})
 			wall := time.Since(t0)
 			if err != nil {
-				pe.add(rt, err)
+				// A partial round is not comparable: no sample, but say how much failed.
+				pe.add(rt, fmt.Errorf("%d of %d in round %d: %w", failed.Load(), len(ids), r, err))
 			} else {
 				e.res.add("conc.wall", rt.Name, wall.Seconds())
 			}

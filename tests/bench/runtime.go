@@ -40,22 +40,30 @@ type result struct {
 // bench, which then cleans up, not a runtime in the middle of a create.
 func (r *runtime) run(args ...string) (result, error) {
 	cmd := exec.Command(r.Path, append([]string{"--root", r.Root}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	// A file, not a pipe: a detached container inherits the runtime's stdio,
+	// and a pipe would make Wait block until the container exits.
+	errFile, err := os.CreateTemp(r.env.work, "stderr-")
+	if err != nil {
+		return result{}, err
+	}
+	defer os.Remove(errFile.Name())
+	defer errFile.Close()
+	cmd.Stderr = errFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	start := time.Now()
-	err := cmd.Run()
+	err = cmd.Run()
 	res := result{Wall: time.Since(start)}
+	stderr, _ := os.ReadFile(errFile.Name())
 	if ps := cmd.ProcessState; ps != nil {
 		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
 			res.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		}
 	}
-	if stderr.Len() > 0 || err != nil {
-		r.logf("$ %s %s (%v)\n%s", r.Name, strings.Join(args, " "), err, stderr.Bytes())
+	if len(stderr) > 0 || err != nil {
+		r.logf("$ %s %s (%v)\n%s", r.Name, strings.Join(args, " "), err, stderr)
 	}
 	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
+		msg := strings.TrimSpace(string(stderr))
 		if len(msg) > 300 {
 			msg = msg[len(msg)-300:]
 		}

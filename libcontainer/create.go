@@ -20,6 +20,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/exeseal"
 	"github.com/ocirun/ocirun/libcontainer/nsexec"
 	"github.com/ocirun/ocirun/libcontainer/rootfs"
+	"github.com/ocirun/ocirun/libcontainer/seccomp"
 	"github.com/ocirun/ocirun/libcontainer/trace"
 )
 
@@ -315,7 +316,19 @@ func (p *initProcess) drive() (*os.File, error) {
 		p.initPid, p.forked = m.Pid, true
 		_ = p.cmd.Wait()
 	}
-	if err := sendMsg(p.sock, &message{Type: msgConfig, Exec: p.exec, ID: p.id, Bundle: p.opts.Bundle, NoNewKeyring: p.opts.NoNewKeyring, Trace: p.trace != nil, Config: p.cfg, Cgroup: p.cgroupMount()}); err != nil {
+	var bpf []byte
+	if sc := p.cfg.Process.Seccomp; sc != nil {
+		for _, name := range seccomp.UnknownSyscalls(sc) {
+			p.log.Debug("seccomp: syscall unknown to libseccomp, rule skipped", "syscall", name)
+		}
+		prog, err := seccomp.Compile(sc)
+		if err != nil {
+			return nil, fmt.Errorf("linux.seccomp: %w", err)
+		}
+		bpf = seccomp.EncodeBPF(prog)
+		p.trace.Mark("seccomp-compile")
+	}
+	if err := sendMsg(p.sock, &message{Type: msgConfig, SeccompBPF: bpf, Exec: p.exec, ID: p.id, Bundle: p.opts.Bundle, NoNewKeyring: p.opts.NoNewKeyring, Trace: p.trace != nil, Config: p.cfg, Cgroup: p.cgroupMount()}); err != nil {
 		return nil, p.initError(err)
 	}
 	var master *os.File

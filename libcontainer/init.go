@@ -97,7 +97,13 @@ func initMain(sock int, log *slog.Logger) error {
 		}
 		defer proc.Close()
 	}
-	if err := setupProcess(sock, &cfg.Process, log); err != nil {
+	// Every fd but stdio and the preserved ones closes at execve. Done now,
+	// before a seccomp filter that may deny close_range; whatever init opens
+	// from here on is O_CLOEXEC.
+	if err := unix.CloseRange(uint(3+preserve), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return os.NewSyscallError("close_range", err)
+	}
+	if err := setupProcess(sock, &cfg.Process, m.SeccompBPF, log); err != nil {
 		return err
 	}
 	rec.Mark("security")
@@ -108,7 +114,7 @@ func initMain(sock int, log *slog.Logger) error {
 	if cfg.Process.Seccomp != nil && cfg.Process.NoNewPrivs {
 		// With no_new_privs the filter goes on last, so as few of our own
 		// syscalls as possible have to pass it.
-		if err := loadSeccomp(sock, cfg.Process.Seccomp, log); err != nil {
+		if err := loadSeccomp(sock, cfg.Process.Seccomp, m.SeccompBPF); err != nil {
 			return err
 		}
 		rec.Mark("seccomp")
@@ -249,7 +255,7 @@ func setupConsole(sock int, cfg *configs.Config, mountConsole bool) error {
 
 // setupProcess applies rlimits, oom score, no_new_privs, the user and the
 // capabilities, in the order that keeps each step possible.
-func setupProcess(sock int, p *configs.Process, log *slog.Logger) error {
+func setupProcess(sock int, p *configs.Process, bpf []byte, log *slog.Logger) error {
 	if err := apparmor.ApplyProfile(p.ApparmorProfile); err != nil {
 		return err
 	}
@@ -261,7 +267,7 @@ func setupProcess(sock int, p *configs.Process, log *slog.Logger) error {
 	for _, rl := range p.Rlimits {
 		lim := unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}
 		if err := unix.Setrlimit(rl.Type, &lim); err != nil {
-			return fmt.Errorf("setrlimit %d (soft %d, hard %d): %w", rl.Type, rl.Soft, rl.Hard, err)
+			return fmt.Errorf("process.rlimits: setrlimit %s (soft %d, hard %d): %w", rl.Name, rl.Soft, rl.Hard, err)
 		}
 	}
 	if p.OOMScoreAdj != nil {
@@ -299,8 +305,10 @@ func setupProcess(sock int, p *configs.Process, log *slog.Logger) error {
 	}
 	// A leaked host fd as cwd (CVE-2024-21626) would leave us outside the root:
 	// getcwd then fails or returns a path outside it. Checked before seccomp,
-	// which may well deny getcwd.
-	wd, err := os.Getwd()
+	// which may well deny getcwd. The raw syscall, not os.Getwd: that trusts
+	// $PWD (from the config) whenever it stats the same as ".", and a host
+	// procfs bound on /proc makes the runtime's own /proc fd look like it.
+	wd, err := unix.Getwd()
 	if err != nil {
 		return fmt.Errorf("current working directory is outside of container mount namespace root: %w", err)
 	}
@@ -313,7 +321,7 @@ func setupProcess(sock int, p *configs.Process, log *slog.Logger) error {
 		if err := capabilities.RaisePermitted(); err != nil {
 			return err
 		}
-		if err := loadSeccomp(sock, p.Seccomp, log); err != nil {
+		if err := loadSeccomp(sock, p.Seccomp, bpf); err != nil {
 			return err
 		}
 	}
@@ -331,11 +339,8 @@ func setupProcess(sock int, p *configs.Process, log *slog.Logger) error {
 // loadSeccomp installs the filter on every thread; a NOTIFY profile's
 // listener fd goes to the parent (which hands it to listenerPath) and is
 // closed here, so the container can never answer its own notifications.
-func loadSeccomp(sock int, c *configs.Seccomp, log *slog.Logger) error {
-	for _, name := range seccomp.UnknownSyscalls(c) {
-		log.Debug("seccomp: syscall unknown to libseccomp, rule skipped", "syscall", name)
-	}
-	fd, err := seccomp.Load(c)
+func loadSeccomp(sock int, c *configs.Seccomp, bpf []byte) error {
+	fd, err := seccomp.LoadProgram(bpf, c)
 	if err != nil {
 		return fmt.Errorf("linux.seccomp: %w", err)
 	}
@@ -379,12 +384,9 @@ func lookPath(name string) (string, error) {
 	return path, nil
 }
 
-// execUser closes every fd but stdio and the preserved ones, sets the umask
-// and replaces init with the user program.
+// execUser sets the umask and replaces init with the user program; every fd
+// but stdio and the preserved ones is close-on-exec by now.
 func execUser(path string, cfg *configs.Config, preserve int) error {
-	if err := unix.CloseRange(uint(3+preserve), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return os.NewSyscallError("close_range", err)
-	}
 	// Without an explicit umask the container gets 0022, whatever ours was.
 	umask := 0o022
 	if cfg.Process.Umask != nil {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/hooks"
 )
 
 // Start lets the init of a created container exec the user program: opening
@@ -41,8 +43,9 @@ func (c *Container) Start(log *slog.Logger) error {
 		return err
 	}
 	if hs := c.state.Config.Hooks.Poststart; len(hs) > 0 {
-		if err := runHooks("poststart", hs, c.ociState(Running)); err != nil {
-			// The spec makes a poststart failure a warning: the process already runs.
+		// The spec makes a poststart failure a warning, and the remaining
+		// hooks still run: the process already runs.
+		for _, err := range hooks.RunAll("poststart", hs, c.ociState(Running)) {
 			log.Warn(err.Error())
 		}
 	}
@@ -84,7 +87,12 @@ func (c *Container) openFifo() error {
 		if _, err := unix.Poll(fds, 1); err != nil && !errors.Is(err, unix.EINTR) {
 			return os.NewSyscallError("poll", err)
 		}
-		if fds[1].Revents&unix.POLLIN != 0 {
+		// A short-lived program may write, exec and exit before we read:
+		// only an exited init whose byte never arrived is a failure.
+		if fds[1].Revents&unix.POLLIN != 0 && fds[0].Revents&unix.POLLIN == 0 {
+			if n, _ := unix.Read(fd, buf); n == 1 {
+				return os.Remove(path)
+			}
 			return errors.New("container init exited before start")
 		}
 	}

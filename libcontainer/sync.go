@@ -67,6 +67,8 @@ type message struct {
 	Spans []trace.Span `json:"spans,omitempty"`
 	// Exec is set on the config message of an exec: join, don't build.
 	Exec bool `json:"exec,omitempty"`
+	// SeccompBPF is the process's filter, compiled by the parent.
+	SeccompBPF []byte `json:"seccompBPF,omitempty"`
 	// Cgroup tells init how to mount /sys/fs/cgroup.
 	Cgroup *rootfs.CgroupMount `json:"cgroup,omitempty"`
 }

@@ -133,7 +133,7 @@ func convertRlimits(in []specs.POSIXRlimit) ([]configs.Rlimit, error) {
 		if r.Soft > r.Hard {
 			return nil, fmt.Errorf("process.rlimits[%d]: soft limit %d exceeds hard limit %d", i, r.Soft, r.Hard)
 		}
-		out = append(out, configs.Rlimit{Type: t, Soft: r.Soft, Hard: r.Hard})
+		out = append(out, configs.Rlimit{Type: t, Name: r.Type, Soft: r.Soft, Hard: r.Hard})
 	}
 	return out, nil
 }

@@ -150,6 +150,7 @@ type Process struct {
 // Rlimit is one resource limit; Type is the RLIMIT_* number.
 type Rlimit struct {
 	Type int    `json:"type"`
+	Name string `json:"name,omitempty"` // "RLIMIT_NOFILE", for error messages
 	Soft uint64 `json:"soft"`
 	Hard uint64 `json:"hard"`
 }

@@ -259,3 +259,22 @@ func filterArches(c *configs.Seccomp) ([]libseccomp.ScmpArch, error) {
 	}
 	return out, nil
 }
+
+// LoadProgram installs a program compiled beforehand (EncodeBPF of Compile)
+// with c's flags. The parent compiles, so init needs no libseccomp work (and
+// no memory for it) after the container's rlimits apply; it returns the
+// notify fd as Load does.
+func LoadProgram(raw []byte, c *configs.Seccomp) (notifyFd int, err error) {
+	prog, err := decodeBPF(raw)
+	if err != nil {
+		return -1, err
+	}
+	if len(prog) == 0 {
+		return -1, errors.New("seccomp: empty program")
+	}
+	flags, err := loadFlags(c)
+	if err != nil {
+		return -1, err
+	}
+	return install(prog, flags, c.HasNotify())
+}

@@ -95,18 +95,37 @@ type V1Write struct {
 // first the default for everything ("a"), then each remaining rule in order.
 //
 // The kernel's v1 exception list only removes exact matches, so a deny rule
-// narrower than an earlier allow wildcard (allow c *:*, deny c 1:3) is not
-// enforced by v1; the v2 program does enforce it.
+// narrower than an earlier allow wildcard (allow c *:*, deny c 1:3) would be
+// silently ignored: it is refused instead, as runc does (the v2 program
+// enforces it).
 func V1Writes(rules []configs.DeviceRule) ([]V1Write, error) {
 	defAllow, rs, err := Normalize(rules)
 	if err != nil {
 		return nil, err
 	}
 	ws := []V1Write{{File: file(defAllow), Value: "a"}}
-	for _, r := range rs {
+	for i, r := range rs {
+		if !defAllow && !r.Allow {
+			for _, e := range rs[:i] {
+				if e.Allow && holeIn(e, r) {
+					return nil, fmt.Errorf("device rule %q: cgroup v1 cannot deny it inside the earlier allowed %q (it removes only exact entries)", r, e)
+				}
+			}
+		}
 		ws = append(ws, V1Write{File: file(r.Allow), Value: r.String()})
 	}
 	return ws, nil
+}
+
+// holeIn reports whether narrow is a strict part of the wildcard rule wide
+// for some access both name.
+func holeIn(wide, narrow Rule) bool {
+	if wide.Type != narrow.Type || !strings.ContainsAny(wide.Access, narrow.Access) {
+		return false
+	}
+	covers := func(w, n int64) bool { return w == -1 || w == n }
+	exact := wide.Major == narrow.Major && wide.Minor == narrow.Minor
+	return !exact && covers(wide.Major, narrow.Major) && covers(wide.Minor, narrow.Minor)
 }
 
 func file(allow bool) string {

@@ -43,6 +43,21 @@ func TestV1Writes(t *testing.T) {
 			rules: []configs.DeviceRule{r(true, 'a', -1, -1, "r")},
 			want:  []string{"devices.deny a", "devices.allow c *:* r", "devices.allow b *:* r"},
 		},
+		{
+			name:  "deny inside an allowed wildcard is refused",
+			rules: []configs.DeviceRule{r(false, 'a', -1, -1, "rwm"), r(true, 'c', -1, -1, "rwm"), r(false, 'c', 1, 6, "rw")},
+			err:   `device rule "c 1:6 rw": cgroup v1 cannot deny it inside the earlier allowed "c *:* rwm"`,
+		},
+		{
+			name:  "deny of other access than the wildcard allows",
+			rules: []configs.DeviceRule{r(false, 'a', -1, -1, "rwm"), r(true, 'c', -1, -1, "m"), r(false, 'c', 1, 6, "rw")},
+			want:  []string{"devices.deny a", "devices.allow c *:* m", "devices.deny c 1:6 rw"},
+		},
+		{
+			name:  "deny of an exact earlier allow",
+			rules: []configs.DeviceRule{r(false, 'a', -1, -1, "rwm"), r(true, 'c', 1, 6, "rw"), r(false, 'c', 1, 6, "w")},
+			want:  []string{"devices.deny a", "devices.allow c 1:6 rw", "devices.deny c 1:6 w"},
+		},
 		{name: "bad type", rules: []configs.DeviceRule{r(true, 'x', 1, 1, "r")}, err: "linux.resources.devices[0].type"},
 		{name: "bad access", rules: []configs.DeviceRule{r(true, 'c', 1, 1, "rx")}, err: "linux.resources.devices[0].access"},
 		{name: "repeated access", rules: []configs.DeviceRule{r(true, 'c', 1, 1, "rr")}, err: "linux.resources.devices[0].access"},

@@ -140,7 +140,8 @@ func initMain(sock int, log *slog.Logger) error {
 	if _, err := unix.Write(fifo, []byte("0")); err != nil {
 		return os.NewSyscallError("write exec fifo", err)
 	}
-	unix.Close(fifo)
+	// The fifo stays open until execve closes it (O_CLOEXEC): `start` reads
+	// EOF only once the user program runs, and runs the poststart hooks then.
 	if len(cfg.Hooks.StartContainer) > 0 {
 		state := hookState(m.ID, os.Getpid(), Created, m.Bundle, cfg)
 		if err := hooks.Run("startContainer", cfg.Hooks.StartContainer, state); err != nil {
@@ -181,25 +182,49 @@ func buildContainer(sock int, m *message, rec *trace.Recorder, log *slog.Logger)
 		return nil, err
 	}
 	rec.Mark("hooks")
-	// Reopening the fifo needs a procfs; keep the one we have now, so a
-	// container without /proc still starts. It is closed before execve.
-	proc, err := os.OpenFile("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err := rootfs.Pivot(cfg); err != nil {
+		return nil, err
+	}
+	rec.Mark("pivot")
+	proc, err := privateProc()
 	if err != nil {
 		return nil, err
 	}
-	err = finishContainer(sock, cfg, rec)
-	if err != nil {
+	if err := finishContainer(sock, cfg, rec); err != nil {
 		proc.Close()
 		return nil, err
 	}
 	return proc, nil
 }
 
-func finishContainer(sock int, cfg *configs.Config, rec *trace.Recorder) error {
-	if err := rootfs.Pivot(cfg); err != nil {
-		return err
+// privateProc returns a detached procfs of the container's own pid namespace
+// (fsopen, never attached anywhere) for reopening exec.fifo at the end. Not
+// the host's /proc: a handle on that, leaked as a cwd or an exec path, would
+// be a way out (CVE-2024-21626); not the container's /proc mount either,
+// which a container may lack. Falls back to the container's /proc, checked
+// to be a procfs, where procfs cannot be mounted.
+func privateProc() (*os.File, error) {
+	if fs, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC); err == nil {
+		defer unix.Close(fs)
+		if err := unix.FsconfigCreate(fs); err == nil {
+			if mnt, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC); err == nil {
+				return os.NewFile(uintptr(mnt), "procfs"), nil
+			}
+		}
 	}
-	rec.Mark("pivot")
+	proc, err := os.OpenFile("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open procfs for exec.fifo: %w", err)
+	}
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(proc.Fd()), &st); err != nil || st.Type != unix.PROC_SUPER_MAGIC {
+		proc.Close()
+		return nil, errors.New("open procfs for exec.fifo: /proc is not a procfs")
+	}
+	return proc, nil
+}
+
+func finishContainer(sock int, cfg *configs.Config, rec *trace.Recorder) error {
 	if cfg.Process.Terminal {
 		if err := setupConsole(sock, cfg, true); err != nil {
 			return err

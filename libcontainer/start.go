@@ -76,7 +76,10 @@ func (c *Container) openFifo() error {
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
 		n, err := unix.Read(fd, buf)
 		if n == 1 {
-			return os.Remove(path)
+			if err := os.Remove(path); err != nil {
+				return err
+			}
+			return waitExec(fd, pidfd)
 		}
 		if err != nil && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
 			return os.NewSyscallError("read exec fifo", err)
@@ -91,10 +94,34 @@ func (c *Container) openFifo() error {
 		// only an exited init whose byte never arrived is a failure.
 		if fds[1].Revents&unix.POLLIN != 0 && fds[0].Revents&unix.POLLIN == 0 {
 			if n, _ := unix.Read(fd, buf); n == 1 {
-				return os.Remove(path)
+				return os.Remove(path) // init is gone: nothing to wait for
 			}
 			return errors.New("container init exited before start")
 		}
 	}
 	return errors.New("timed out waiting for container init to reach exec.fifo")
+}
+
+// waitExec waits until init's end of the fifo closes, which its execve does
+// (or its death): from then on the user program runs, and poststart hooks
+// see it running, as the spec orders.
+func waitExec(fd, pidfd int) error {
+	buf := make([]byte, 1)
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		n, err := unix.Read(fd, buf)
+		if n == 0 && err == nil {
+			return nil
+		}
+		if err != nil && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
+			return os.NewSyscallError("read exec fifo", err)
+		}
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, 100); err != nil && !errors.Is(err, unix.EINTR) {
+			return os.NewSyscallError("poll", err)
+		}
+		if fds[1].Revents&unix.POLLIN != 0 {
+			return nil
+		}
+	}
+	return errors.New("timed out waiting for the container process to start")
 }

@@ -112,7 +112,7 @@ func (c *Container) Update(r *configs.Resources) error {
 		return err
 	}
 	c.state.Config.Cgroups.Resources = merged
-	return saveState(c.dir, c.state)
+	return saveState(c.dir, c.state, true)
 }
 
 // mergeResources returns cur with upd laid over it, and what has to be

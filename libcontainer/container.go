@@ -38,8 +38,22 @@ type Root struct {
 
 func (r *Root) dir(id string) string { return filepath.Join(r.Path, id) }
 
-// Load opens an existing container. The id must already be validated.
+// Load opens an existing container with its config. The id must already be
+// validated.
 func (r *Root) Load(id string) (*Container, error) {
+	c, err := r.LoadState(id)
+	if err != nil {
+		return nil, err
+	}
+	if c.state.Config, err = loadConfig(c.dir); err != nil {
+		return nil, fmt.Errorf("container %q: %w", id, err)
+	}
+	return c, nil
+}
+
+// LoadState opens an existing container without its config: enough for
+// its status, `state` and `list`.
+func (r *Root) LoadState(id string) (*Container, error) {
 	dir := r.dir(id)
 	st, err := loadState(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -66,7 +80,7 @@ func (r *Root) List() ([]*Container, error) {
 		if !e.IsDir() {
 			continue
 		}
-		c, err := r.Load(e.Name())
+		c, err := r.LoadState(e.Name())
 		if err != nil {
 			continue
 		}

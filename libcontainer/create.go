@@ -99,6 +99,8 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 		ID:          id,
 		InitPid:     p.initPid,
 		Bundle:      opts.Bundle,
+		Rootfs:      cfg.Rootfs,
+		Annotations: cfg.Annotations,
 		Created:     p.created,
 		Owner:       "",
 		CgroupPaths: p.cgroupPaths(),
@@ -107,7 +109,7 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 	if st.InitStart, _, err = procStat(p.initPid); err != nil {
 		return nil, nil, fmt.Errorf("init exited during create: %w", err)
 	}
-	if err := saveState(dir, st); err != nil {
+	if err := saveState(dir, st, true); err != nil {
 		return nil, nil, err
 	}
 	r.Trace.Mark("save-state")

@@ -41,9 +41,9 @@ func (c *Container) OCIState() *OCIState {
 		Pid:         pid,
 		Status:      st.String(),
 		Bundle:      c.state.Bundle,
-		Rootfs:      c.state.Config.Rootfs,
+		Rootfs:      c.state.Rootfs,
 		Created:     c.state.Created,
-		Annotations: c.state.Config.Annotations,
+		Annotations: c.state.Annotations,
 		Owner:       c.state.Owner,
 	}
 }

@@ -52,26 +52,44 @@ func (s Status) CanSignal() bool { return s == Created || s == Running || s == P
 func (s Status) CanDelete() bool { return s == Stopped || s == Created }
 
 const (
-	stateFile = "state.json"
-	fifoName  = "exec.fifo"
+	stateFile  = "state.json"
+	configFile = "config.json"
+	fifoName   = "exec.fifo"
 )
 
-// State is what `ocirun create` leaves in <root>/<id>/state.json.
+// State is what `ocirun create` leaves in <root>/<id>/state.json: only what
+// `state` and `list` print and what status is derived from, so listing
+// hundreds of containers reads a few hundred bytes each. The normalized
+// config (tens of KiB with a seccomp profile) is in config.json beside it,
+// read only by the commands that need it.
 type State struct {
 	ID          string            `json:"id"`
 	InitPid     int               `json:"initPid"`
 	InitStart   uint64            `json:"initStartTime"`
 	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
 	Created     time.Time         `json:"created"`
 	Owner       string            `json:"owner"`
+	Annotations map[string]string `json:"annotations,omitempty"`
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
-	Config      *configs.Config   `json:"config"`
+	// Config is config.json, loaded on demand (Container.Config).
+	Config *configs.Config `json:"-"`
 }
 
-// saveState writes state.json atomically: a reader sees the old or the new
-// file, never a torn one. fsync is skipped: the state dir lives on a tmpfs
-// (/run) in every deployment that matters, and rename is atomic without it.
-func saveState(dir string, st *State) error {
+// saveState writes state.json, and config.json when withConfig, atomically:
+// a reader sees the old or the new file, never a torn one. fsync is skipped:
+// the state dir lives on a tmpfs (/run) in every deployment that matters,
+// and rename is atomic without it.
+func saveState(dir string, st *State, withConfig bool) error {
+	if withConfig {
+		b, err := json.Marshal(st.Config)
+		if err != nil {
+			return err
+		}
+		if err := writeFileAtomic(filepath.Join(dir, configFile), b, 0o600); err != nil {
+			return err
+		}
+	}
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
@@ -111,10 +129,20 @@ func loadState(dir string) (*State, error) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", filepath.Join(dir, stateFile), err)
 	}
-	if st.Config == nil {
-		return nil, fmt.Errorf("%s: no config", filepath.Join(dir, stateFile))
-	}
 	return &st, nil
+}
+
+func loadConfig(dir string) (*configs.Config, error) {
+	path := filepath.Join(dir, configFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var cfg configs.Config
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", path, err)
+	}
+	return &cfg, nil
 }
 
 // procStat returns the start time (field 22) and state (field 3) of pid from

@@ -40,7 +40,7 @@ func newState(t *testing.T, pid int) *Container {
 		}
 		st.InitStart = start
 	}
-	if err := saveState(dir, st); err != nil {
+	if err := saveState(dir, st, true); err != nil {
 		t.Fatal(err)
 	}
 	loaded, err := loadState(dir)
@@ -88,14 +88,14 @@ func TestStatusIsDerived(t *testing.T) {
 
 func TestSaveStateIsAtomic(t *testing.T) {
 	dir := t.TempDir()
-	if err := saveState(dir, &State{ID: "a", Config: &configs.Config{}}); err != nil {
+	if err := saveState(dir, &State{ID: "a", Config: &configs.Config{}}, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := saveState(dir, &State{ID: "b", Config: &configs.Config{}}); err != nil {
+	if err := saveState(dir, &State{ID: "b", Config: &configs.Config{}}, true); err != nil {
 		t.Fatal(err)
 	}
 	ents, _ := os.ReadDir(dir)
-	if len(ents) != 1 {
+	if len(ents) != 2 {
 		t.Fatalf("temp files left: %v", ents)
 	}
 	st, err := loadState(dir)

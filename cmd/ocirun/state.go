@@ -15,7 +15,7 @@ var stateCommand = &cli.Command{
 		if err := checkArgs(ctx, 1); err != nil {
 			return err
 		}
-		c, err := loadContainer(ctx)
+		c, err := loadContainerState(ctx)
 		if err != nil {
 			return err
 		}

@@ -39,6 +39,16 @@ func loadContainer(ctx *cli.Context) (*libcontainer.Container, error) {
 	return root(ctx).Load(id)
 }
 
+// loadContainerState is loadContainer without the config, for commands
+// that only report status.
+func loadContainerState(ctx *cli.Context) (*libcontainer.Container, error) {
+	id, err := containerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return root(ctx).LoadState(id)
+}
+
 var createFlags = []cli.Flag{
 	&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: "", Usage: "path to the root of the bundle directory, defaults to the current directory"},
 	&cli.StringFlag{Name: "console-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal"},

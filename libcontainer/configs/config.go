@@ -145,6 +145,9 @@ type Process struct {
 	Seccomp         *Seccomp `json:"seccomp,omitempty"`
 	ApparmorProfile string   `json:"apparmorProfile,omitempty"`
 	SelinuxLabel    string   `json:"selinuxLabel,omitempty"`
+	// Attrs are scheduling, I/O priority, personality, affinity and memory
+	// policy (procattrs.go); nil when the spec sets none of them.
+	Attrs *ProcAttrs `json:"attrs,omitempty"`
 }
 
 // Rlimit is one resource limit; Type is the RLIMIT_* number.

@@ -173,8 +173,11 @@ func TestCgroupPs(t *testing.T) {
 	if len(lines) != 3 || !slices.Contains(strings.Fields(lines[0]), "PID") {
 		t.Fatalf("ps table: want a header and 2 lines, got\n%s", r.Stdout)
 	}
+	// procps `ps -ef` prints UID PID PPID ...; busybox ps (the VM's) ignores -ef
+	// and prints PID USER ...: take the column the header names.
+	col := slices.Index(strings.Fields(lines[0]), "PID")
 	for _, l := range lines[1:] {
-		p, _ := strconv.Atoi(strings.Fields(l)[1]) // -ef: UID PID PPID ...
+		p, _ := strconv.Atoi(strings.Fields(l)[col])
 		if !slices.Contains(pids, p) {
 			t.Errorf("ps table line %q is not a container process %v", l, pids)
 		}
@@ -210,6 +213,7 @@ func TestCgroupUpdate(t *testing.T) {
 		t.Errorf("%s = %s after update --cpu-share, want the earlier 209715200", n, v)
 	}
 	if bundle.IsOcirun(t) {
+		// ocirun keeps the normalized config beside state.json.
 		var st struct {
 			Config struct {
 				Cgroups struct {
@@ -221,16 +225,16 @@ func TestCgroupUpdate(t *testing.T) {
 				}
 			}
 		}
-		data, err := os.ReadFile(filepath.Join(b.Root, b.ID, "state.json"))
+		data, err := os.ReadFile(filepath.Join(b.Root, b.ID, "config.json"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := json.Unmarshal(data, &st); err != nil {
+		if err := json.Unmarshal(data, &st.Config); err != nil {
 			t.Fatal(err)
 		}
 		res := st.Config.Cgroups.Resources
 		if res.Memory.Limit == nil || *res.Memory.Limit != 209715200 || res.CPU.Shares == nil || *res.CPU.Shares != 512 || res.Pids.Limit != 50 {
-			t.Errorf("state.json resources not updated: %s", data)
+			t.Errorf("config.json resources not updated: %s", data)
 		}
 	}
 

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
@@ -19,8 +22,11 @@ type ExecOpts struct {
 	PreserveFDs   int
 	Detach        bool
 	IgnorePaused  bool
-	Log           *slog.Logger
-	Trace         *trace.Tracer
+	// SubCgroup puts the process in an existing sub-cgroup of the
+	// container's: controller name → relative path ("" for every hierarchy).
+	SubCgroup map[string]string
+	Log       *slog.Logger
+	Trace     *trace.Tracer
 }
 
 func (o *ExecOpts) log() *slog.Logger {
@@ -68,6 +74,7 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 	if proc.Seccomp == nil {
 		proc.Seccomp = cfg.Process.Seccomp
 	}
+	proc.Attrs = execAttrs(cfg.Process.Attrs, proc.Attrs)
 	cfg.Process = proc
 	// Join the init's namespaces, whether the container created them or
 	// joined them itself; the time and user namespaces included.
@@ -78,7 +85,11 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 			Path: fmt.Sprintf("/proc/%d/ns/%s", c.state.InitPid, nsFiles[ns.Type]),
 		})
 	}
-	cg, err := cgroups.Load(c.state.CgroupPaths)
+	paths, err := subCgroupPaths(c.state.CgroupPaths, opts.SubCgroup)
+	if err != nil {
+		return 0, nil, err
+	}
+	cg, err := cgroups.Load(paths)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -114,4 +125,46 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 	}
 	p.closeParentEnds()
 	return p.initPid, master, nil
+}
+
+// subCgroupPaths resolves `exec --cgroup`: each entry names a sub-cgroup,
+// relative to the container's own, that must already exist (as with runc).
+func subCgroupPaths(base map[string]string, sub map[string]string) (map[string]string, error) {
+	if len(sub) == 0 {
+		return base, nil
+	}
+	hs, err := cgroups.Hierarchies()
+	if err != nil {
+		return nil, err
+	}
+	controllers := map[string][]string{}
+	for _, h := range hs {
+		controllers[h.Mountpoint] = h.Controllers
+	}
+	out := make(map[string]string, len(base))
+	for mnt, p := range base {
+		out[mnt] = p
+	}
+	for ctrl, rel := range sub {
+		clean := filepath.Clean(rel)
+		if filepath.IsAbs(rel) || clean == ".." || strings.HasPrefix(clean, "../") {
+			return nil, fmt.Errorf("--cgroup %q: must be a path below the container's cgroup", rel)
+		}
+		matched := false
+		for mnt, p := range base {
+			if ctrl != "" && !slices.Contains(controllers[mnt], ctrl) && !(ctrl == "unified" && len(controllers[mnt]) == 0) {
+				continue
+			}
+			matched = true
+			dir := filepath.Join(p, clean)
+			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+				return nil, fmt.Errorf("--cgroup %s: sub-cgroup %s does not exist", rel, dir)
+			}
+			out[mnt] = dir
+		}
+		if !matched {
+			return nil, fmt.Errorf("--cgroup %s:%s: no such controller in the container's cgroups", ctrl, rel)
+		}
+	}
+	return out, nil
 }

@@ -40,7 +40,7 @@ is the process's; when the process cannot be started it is 255.`,
 		&cli.BoolFlag{Name: "no-new-privs", Usage: "set the no new privileges value for the process"},
 		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability to the bounding set for the process"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)"},
-		&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an (existing) sub-cgroup(s) (not supported yet)"},
+		&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an (existing) sub-cgroup(s): `path` or controller[,controller]:path"},
 		&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container"},
 	},
 	Action: func(ctx *cli.Context) error {
@@ -85,7 +85,12 @@ func runExec(ctx *cli.Context) (int, error) {
 		}
 		signal.Notify(sigs)
 	}
+	sub, err := parseSubCgroups(ctx.StringSlice("cgroup"))
+	if err != nil {
+		return 0, err
+	}
 	pid, master, err := c.Exec(&libcontainer.ExecOpts{
+		SubCgroup:     sub,
 		Process:       proc,
 		ConsoleSocket: ctx.String("console-socket"),
 		PidFile:       ctx.String("pid-file"),
@@ -122,9 +127,6 @@ func execProcess(ctx *cli.Context, base *configs.Process) (*specs.Process, error
 			return nil, fmt.Errorf("decode %s: %w", path, err)
 		}
 		return &p, nil
-	}
-	if len(ctx.StringSlice("cgroup")) > 0 {
-		return nil, errors.New("--cgroup: not supported yet")
 	}
 	args := ctx.Args().Slice()[1:]
 	if len(args) == 0 {
@@ -203,4 +205,29 @@ func parseUser(s string) (uint32, *uint32, error) {
 	}
 	g := uint32(gid)
 	return uint32(uid), &g, nil
+}
+
+// parseSubCgroups reads runc's --cgroup values: "path" for every hierarchy,
+// or "controller[,controller]:path".
+func parseSubCgroups(vals []string) (map[string]string, error) {
+	if len(vals) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, v := range vals {
+		ctrls, path, ok := strings.Cut(v, ":")
+		if !ok {
+			path, ctrls = v, ""
+		}
+		if path == "" {
+			return nil, fmt.Errorf("--cgroup %q: empty path", v)
+		}
+		for _, c := range strings.Split(ctrls, ",") {
+			if _, dup := out[c]; dup {
+				return nil, fmt.Errorf("--cgroup %q: controller %q given twice", v, c)
+			}
+			out[c] = path
+		}
+	}
+	return out, nil
 }

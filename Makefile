@@ -6,7 +6,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 SOURCES := $(shell find cmd libcontainer specconv -name '*.go' -o -name '*.c' -o -name '*.h') go.mod go.sum
 
-.PHONY: all deps demo test unit integration lint fuzz install clean bench test-containerd test-podman
+.PHONY: all deps demo test unit integration lint fuzz install clean bench test-containerd test-podman test-cgroupv2
 
 all: ocirun
 
@@ -42,6 +42,11 @@ test-containerd: ocirun
 
 test-podman: ocirun
 	contrib/test-podman.sh $(CURDIR)/ocirun
+
+# The integration suite against a static ocirun in a pure cgroup v2 qemu VM
+# (../shared/vm/run-in-vm.sh; skipped when that is absent).
+test-cgroupv2:
+	contrib/test-cgroupv2.sh
 
 # Side-by-side benchmark of ./ocirun with runc and crun when installed
 # (BENCH_FLAGS=-quick for a smoke run, -publish to refresh contrib/bench/latest.*).

@@ -44,6 +44,7 @@ const (
 	envLogPipe  = "_OCIRUN_LOGPIPE"
 	envFifoFd   = "_OCIRUN_FIFOFD"
 	envPreserve = "_OCIRUN_PRESERVE_FDS"
+	envExeFd    = "_OCIRUN_EXEFD"
 )
 
 // Create builds the container up to the point where its init waits on
@@ -244,6 +245,7 @@ func (p *initProcess) spawn(fifo *os.File) error {
 		envInitPipe + "=" + strconv.Itoa(base),
 		envLogPipe + "=" + strconv.Itoa(base+1),
 		envPreserve + "=" + strconv.Itoa(p.opts.PreserveFDs),
+		envExeFd + "=" + strconv.Itoa(base+2),
 		"GOMAXPROCS=1",
 	}
 	if fifo != nil {
@@ -273,6 +275,9 @@ func (p *initProcess) spawn(fifo *os.File) error {
 	p.trace.Mark("clone")
 	p.logDone = make(chan struct{})
 	go forwardLogs(logR, p.log, p.logDone)
+	if err := setInitialAffinity(cmd.Process.Pid, p.cfg.Process.Attrs); err != nil {
+		return err
+	}
 	if !cmd.SysProcAttr.UseCgroupFD {
 		if err := p.cg.Apply(cmd.Process.Pid); err != nil {
 			return err

@@ -29,6 +29,12 @@ import (
 func Init() {
 	runtime.GOMAXPROCS(1)
 	runtime.LockOSThread()
+	// The sealed binary we were exec'd from is mapped now; its fd must not
+	// stay open: args[0] = /proc/self/fd/N would run ocirun again inside the
+	// container (a CVE-2024-21626 variant), before close-on-exec applies.
+	if fd, err := envFd(envExeFd); err == nil {
+		unix.Close(fd)
+	}
 	sock, err := envFd(envInitPipe)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ocirun init:", err)
@@ -305,6 +311,9 @@ func setupProcess(sock int, p *configs.Process, bpf []byte, log *slog.Logger) er
 			return os.NewSyscallError("prctl(PR_SET_NO_NEW_PRIVS)", err)
 		}
 	}
+	if err := applyEarlyAttrs(p); err != nil {
+		return err
+	}
 	var caps *capabilities.Caps
 	if p.Capabilities != nil {
 		c, warnings, err := capabilities.New(p.Capabilities)
@@ -422,6 +431,9 @@ func execUser(path string, cfg *configs.Config, preserve int) error {
 	if preserve > 0 {
 		// systemd socket activation inside the container, as runc sets it.
 		env = append(env[:len(env):len(env)], "LISTEN_FDS="+strconv.Itoa(preserve), "LISTEN_PID=1")
+	}
+	if err := applyFinalAttrs(&cfg.Process); err != nil {
+		return err
 	}
 	err := unix.Exec(path, cfg.Process.Args, env)
 	return fmt.Errorf("exec %s: %w", path, err)

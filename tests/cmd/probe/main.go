@@ -10,7 +10,10 @@
 //	probe write PATH CONTENT                        write a file; on failure print the errno name, exit 1
 //	probe wait-signal [--out PATH]                  print the first signal received, then exit 0
 //	probe attack-exe DIR SECONDS                    CVE-2019-5736 payload, result in DIR/result.json
+//	probe procattrs                                 print scheduling, ioprio, personality, affinity, NUMA policy as JSON
 //	probe getcwd                                    print the raw getcwd(2) answer
+//	probe alloc MB                                  touch MB MiB of anonymous memory, print "allocated MB"
+//	probe fork N                                    start N `sleep 60`; print "forked K errno NAME" at the first failure
 package main
 
 import (
@@ -51,6 +54,12 @@ func main() {
 		cmdGetcwd()
 	case "notify":
 		cmdNotify(args)
+	case "alloc":
+		cmdAlloc(args)
+	case "fork":
+		cmdFork(args)
+	case "procattrs":
+		cmdProcAttrs()
 	default:
 		fatalf("unknown subcommand %q", os.Args[1])
 	}

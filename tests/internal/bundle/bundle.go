@@ -213,22 +213,14 @@ func buildAssets(t testing.TB) *assets {
 			a.skip = "/bin/busybox is missing (install busybox-static): the test rootfs needs a static shell"
 			return
 		}
-		root, err := ModuleRoot()
-		if err != nil {
-			a.err = err
-			return
-		}
+		var err error
 		a.dir, err = os.MkdirTemp("", "ocirun-it-assets-")
 		if err != nil {
 			a.err = err
 			return
 		}
-		a.probe = filepath.Join(a.dir, "probe")
-		cmd := exec.Command(goBinary(), "build", "-o", a.probe, "./tests/cmd/probe")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			a.err = fmt.Errorf("build probe: %v\n%s", err, out)
+		a.probe, a.err = probeBinary(a.dir)
+		if a.err != nil {
 			return
 		}
 		a.busybox = filepath.Join(a.dir, "busybox")
@@ -241,6 +233,31 @@ func buildAssets(t testing.TB) *assets {
 		t.Fatal(theAssets.err)
 	}
 	return &theAssets
+}
+
+// ProbeEnv names a prebuilt static probe to use instead of building one: where
+// there is no Go toolchain (the cgroup v2 VM of contrib/test-cgroupv2.sh).
+const ProbeEnv = "OCIRUN_TEST_PROBE"
+
+func probeBinary(dir string) (string, error) {
+	if p := os.Getenv(ProbeEnv); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%s: %w", ProbeEnv, err)
+		}
+		return p, nil
+	}
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	probe := filepath.Join(dir, "probe")
+	cmd := exec.Command(goBinary(), "build", "-o", probe, "./tests/cmd/probe")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build probe: %v\n%s", err, out)
+	}
+	return probe, nil
 }
 
 func goBinary() string {

@@ -40,10 +40,14 @@ func Runtime(t testing.TB) string {
 	t.Helper()
 	runtimeOnce.Do(func() {
 		name := os.Getenv(RuntimeEnv)
-		root, err := ModuleRoot()
-		if err != nil {
-			runtimeSkip = err.Error()
-			return
+		// An absolute path needs no module root: the VM run has no Go and no sources.
+		var root string
+		if !filepath.IsAbs(name) {
+			var err error
+			if root, err = ModuleRoot(); err != nil {
+				runtimeSkip = err.Error()
+				return
+			}
 		}
 		switch {
 		case name == "":

@@ -84,6 +84,7 @@ func ToConfig(spec *specs.Spec, opts Options) (*configs.Config, error) {
 	steps := []func() error{
 		func() error { return convertProcess(spec.Process, c) },
 		func() error { return convertSeccomp(spec.Linux, c) }, // after convertProcess: fills c.Process.Seccomp
+		func() error { return convertProcAttrs(spec, c) },     // after convertProcess: fills c.Process.Attrs
 		func() error { return convertNamespaces(spec.Linux, opts, c) },
 		func() error { return checkUTS(spec, c) },
 		func() error { return convertMounts(spec.Mounts, opts.Bundle, c) },

@@ -80,6 +80,10 @@ type attrOpt struct {
 	attr  uint64
 }
 
+// recAttrs are the recursive mount_setattr(2) options. The atime mode is an
+// enum the kernel replaces as a whole (clearing one of its bits alone is
+// EINVAL), so each negated atime option selects a mode: the kernel's default
+// relatime, or strictatime for "no relatime".
 var recAttrs = map[string]attrOpt{
 	"rro":            {false, unix.MOUNT_ATTR_RDONLY},
 	"rrw":            {true, unix.MOUNT_ATTR_RDONLY},
@@ -92,11 +96,11 @@ var recAttrs = map[string]attrOpt{
 	"rnodiratime":    {false, unix.MOUNT_ATTR_NODIRATIME},
 	"rdiratime":      {true, unix.MOUNT_ATTR_NODIRATIME},
 	"rrelatime":      {false, unix.MOUNT_ATTR_RELATIME},
-	"rnorelatime":    {true, unix.MOUNT_ATTR_RELATIME},
+	"rnorelatime":    {false, unix.MOUNT_ATTR_STRICTATIME},
 	"rnoatime":       {false, unix.MOUNT_ATTR_NOATIME},
-	"ratime":         {true, unix.MOUNT_ATTR_NOATIME},
+	"ratime":         {false, unix.MOUNT_ATTR_RELATIME},
 	"rstrictatime":   {false, unix.MOUNT_ATTR_STRICTATIME},
-	"rnostrictatime": {true, unix.MOUNT_ATTR_STRICTATIME},
+	"rnostrictatime": {false, unix.MOUNT_ATTR_RELATIME},
 	"rnosymfollow":   {false, unix.MOUNT_ATTR_NOSYMFOLLOW},
 	"rsymfollow":     {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
 }

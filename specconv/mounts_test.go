@@ -42,7 +42,10 @@ func TestParseMountOptions(t *testing.T) {
 		{opts: []string{"rrelatime"}, want: MountOptions{RecAttrSet: unix.MOUNT_ATTR_RELATIME, RecAttrClr: unix.MOUNT_ATTR__ATIME}},
 		{opts: []string{"rnoatime", "rrelatime"}, want: MountOptions{RecAttrSet: unix.MOUNT_ATTR_RELATIME, RecAttrClr: unix.MOUNT_ATTR__ATIME}},
 		{opts: []string{"rstrictatime"}, want: MountOptions{RecAttrSet: unix.MOUNT_ATTR_STRICTATIME, RecAttrClr: unix.MOUNT_ATTR__ATIME}},
-		{opts: []string{"ratime", "rnorelatime", "rnostrictatime"}, want: MountOptions{RecAttrClr: unix.MOUNT_ATTR_NOATIME | unix.MOUNT_ATTR_RELATIME | unix.MOUNT_ATTR_STRICTATIME}},
+		// Negated atime modes select another mode: clearing one alone is EINVAL.
+		{opts: []string{"rnoatime", "ratime"}, want: MountOptions{RecAttrSet: unix.MOUNT_ATTR_RELATIME, RecAttrClr: unix.MOUNT_ATTR__ATIME}},
+		{opts: []string{"rnorelatime"}, want: MountOptions{RecAttrSet: unix.MOUNT_ATTR_STRICTATIME, RecAttrClr: unix.MOUNT_ATTR__ATIME}},
+		{opts: []string{"rstrictatime", "rnostrictatime"}, want: MountOptions{RecAttrSet: unix.MOUNT_ATTR_RELATIME, RecAttrClr: unix.MOUNT_ATTR__ATIME}},
 		{opts: []string{"tmpcopyup"}, want: MountOptions{Extensions: configs.EXT_COPYUP}},
 		{opts: []string{"mode=755", "defaults", "size=64k", "nr_inodes=10"}, want: MountOptions{Data: "mode=755,size=64k,nr_inodes=10"}},
 		{opts: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}, want: MountOptions{Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=755,size=65536k"}},

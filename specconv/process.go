@@ -184,5 +184,10 @@ func ToProcess(p *specs.Process) (*configs.Process, error) {
 	if err := convertProcess(p, &c); err != nil {
 		return nil, err
 	}
+	attrs, err := processAttrs(p)
+	if err != nil {
+		return nil, err
+	}
+	c.Process.Attrs = attrs
 	return &c.Process, nil
 }

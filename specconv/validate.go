@@ -64,18 +64,9 @@ func checkUnsupported(spec *specs.Spec) error {
 		{"zos", spec.ZOS != nil},
 		{"freebsd", spec.FreeBSD != nil},
 	}
-	if p := spec.Process; p != nil {
-		fields = append(fields,
-			field{"process.scheduler", p.Scheduler != nil},
-			field{"process.ioPriority", p.IOPriority != nil},
-			field{"process.execCPUAffinity", p.ExecCPUAffinity != nil},
-		)
-	}
 	if l := spec.Linux; l != nil {
 		fields = append(fields,
 			field{"linux.intelRdt", l.IntelRdt != nil},
-			field{"linux.personality", l.Personality != nil},
-			field{"linux.memoryPolicy", l.MemoryPolicy != nil},
 			field{"linux.netDevices", len(l.NetDevices) > 0},
 		)
 	}

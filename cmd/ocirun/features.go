@@ -52,6 +52,10 @@ func ociFeatures() *features.Features {
 				IDMap: &features.IDMap{Enabled: &f},
 			},
 			NetDevices: &features.NetDevices{Enabled: &f},
+			MemoryPolicy: &features.MemoryPolicy{
+				Modes: specconv.MemoryPolicyModes(),
+				Flags: specconv.MemoryPolicyFlags(),
+			},
 		},
 		Annotations: map[string]string{
 			"io.github.ocirun.version":            version,

@@ -12,7 +12,8 @@ import (
 
 // Finalize runs after Pivot: it remounts / read-only if cfg.Readonly, then
 // makes cfg.ReadonlyPaths read-only and masks cfg.MaskedPaths, in runc's
-// order. The init may call the three steps itself to interleave others.
+// order, and last applies an unbindable linux.rootfsPropagation. The init may
+// call the steps itself to interleave others.
 func Finalize(cfg *configs.Config) error {
 	if cfg.Readonly {
 		if err := RemountRootReadonly(); err != nil {
@@ -22,7 +23,23 @@ func Finalize(cfg *configs.Config) error {
 	if err := ReadonlyPaths(cfg.ReadonlyPaths); err != nil {
 		return err
 	}
-	return MaskPaths(cfg.MaskedPaths)
+	if err := MaskPaths(cfg.MaskedPaths); err != nil {
+		return err
+	}
+	return RootUnbindable(cfg.RootPropagation)
+}
+
+// RootUnbindable makes / (recursively, for runbindable) unbindable when prop
+// asks for it. It comes last: read-only and masked paths are binds, which the
+// kernel refuses from an unbindable mount.
+func RootUnbindable(prop int) error {
+	if prop&unix.MS_UNBINDABLE == 0 {
+		return nil
+	}
+	if err := sys.Mount("", "/", "", uintptr(prop), ""); err != nil {
+		return fmt.Errorf("linux.rootfsPropagation 0x%x: %w", prop, err)
+	}
+	return nil
 }
 
 func openRoot() (*os.File, error) {

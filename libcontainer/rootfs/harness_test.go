@@ -290,6 +290,7 @@ func specMount(typ, src, dst string, opts ...string) configs.Mount {
 		"ro": unix.MS_RDONLY, "nosuid": unix.MS_NOSUID, "nodev": unix.MS_NODEV, "noexec": unix.MS_NOEXEC,
 		"strictatime": unix.MS_STRICTATIME, "relatime": unix.MS_RELATIME, "noatime": unix.MS_NOATIME,
 		"bind": unix.MS_BIND, "rbind": unix.MS_BIND | unix.MS_REC, "nosymfollow": unix.MS_NOSYMFOLLOW,
+		"remount": unix.MS_REMOUNT,
 	}
 	clearOpts := map[string]int{"rw": unix.MS_RDONLY, "suid": unix.MS_NOSUID, "dev": unix.MS_NODEV, "exec": unix.MS_NOEXEC}
 	m := configs.Mount{Device: typ, Source: src, Destination: dst}

@@ -53,6 +53,9 @@ func (p *preparer) mount(m *configs.Mount) error {
 	if dest == "/" {
 		return errors.New("destination \"/\" is not supported")
 	}
+	if m.Flags&unix.MS_REMOUNT != 0 {
+		return p.remount(m, dest)
+	}
 	if m.Device == "cgroup" || m.Device == "cgroup2" {
 		return p.mountCgroup(m, dest)
 	}
@@ -60,7 +63,7 @@ func (p *preparer) mount(m *configs.Mount) error {
 		return err
 	}
 
-	mnt, isDir, err := p.newMount(m)
+	mnt, isDir, hostBind, err := p.newMount(m)
 	if err != nil {
 		return err
 	}
@@ -91,7 +94,7 @@ func (p *preparer) mount(m *configs.Mount) error {
 		}
 	}
 	attr := mountAttr(m.Flags, m.ClearedFlags)
-	if m.IsBind() && inUserNS() {
+	if (m.IsBind() || hostBind) && inUserNS() {
 		if err := keepLocked(mnt, attr); err != nil {
 			return err
 		}
@@ -103,9 +106,9 @@ func (p *preparer) mount(m *configs.Mount) error {
 	// Bind flags such as ro apply to the top mount only, as runc's remount
 	// (whose MS_REC the kernel ignores); "rro" and friends are RecAttrSet.
 	recursiveAttr := false
-	if m.Device == "sysfs" && !m.IsBind() && !p.cfg.HasNamespace(configs.NEWNET) {
-		// A host-network container cannot mount a sysfs of its own: runc binds the
-		// host's /sys instead, recursively read-only.
+	if m.Device == "sysfs" && hostBind {
+		// The host's /sys stands in for a sysfs of our own: recursively
+		// read-only, so none of its submounts is writable either.
 		attr.Attr_set |= unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC
 		recursiveAttr = true
 	}
@@ -131,25 +134,41 @@ func (p *preparer) mount(m *configs.Mount) error {
 	return nil
 }
 
-// newMount returns a detached mount for m and whether its mountpoint is a directory.
-func (p *preparer) newMount(m *configs.Mount) (mnt *os.File, isDir bool, err error) {
+// hostFallback is the host directory bound in place of a filesystem the
+// container may not mount itself, as runc does: sysfs belongs to the network
+// namespace and mqueue to the ipc namespace, so a container that shares the
+// host's (or, in a user namespace, does not own its) gets the host's view.
+var hostFallback = map[string]string{"sysfs": "/sys", "mqueue": "/dev/mqueue"}
+
+// newMount returns a detached mount for m, whether its mountpoint is a
+// directory, and whether a host directory was bound in place of a new
+// filesystem.
+func (p *preparer) newMount(m *configs.Mount) (mnt *os.File, isDir, hostBind bool, err error) {
 	switch {
 	case m.IsBind():
 		mnt, err = bindTree(m.Source, m.Flags&unix.MS_REC != 0)
 	case m.Device == "sysfs" && !p.cfg.HasNamespace(configs.NEWNET):
 		mnt, err = bindTree("/sys", true)
+		hostBind = true
 	default:
 		mnt, err = sys.NewFsMount(m.Device, m.Source, fsOptions(m))
+		if src := hostFallback[m.Device]; src != "" && errors.Is(err, unix.EPERM) && inUserNS() {
+			mnt, err = bindTree(src, m.Device == "sysfs")
+			if err != nil {
+				err = fmt.Errorf("%s refused in the user namespace, and so is a bind of the host's %s: %w", m.Device, src, err)
+			}
+			hostBind = true
+		}
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	st, err := sys.Fstat(mnt)
 	if err != nil {
 		mnt.Close()
-		return nil, false, err
+		return nil, false, false, err
 	}
-	return mnt, st.Mode&unix.S_IFMT == unix.S_IFDIR, nil
+	return mnt, st.Mode&unix.S_IFMT == unix.S_IFDIR, hostBind, nil
 }
 
 // bindTree clones the host mount (tree) at source, detached.
@@ -291,6 +310,10 @@ func propagate(mnt *os.File, flags []int) error {
 }
 
 // sbFlags are MS_* flags that belong to the superblock, passed to fsconfig.
+// MS_SILENT has no fsconfig key (tmpfs refuses "silent"): it only quietens
+// mount(2)'s messages in the kernel log, and fsopen's go to the context's own
+// log, which we read. "mand" is accepted and ignored by kernels since 5.15;
+// it is passed on all the same so the kernel, not ocirun, decides.
 var sbFlags = []struct {
 	ms  int
 	key string
@@ -298,7 +321,7 @@ var sbFlags = []struct {
 	{unix.MS_SYNCHRONOUS, "sync"},
 	{unix.MS_DIRSYNC, "dirsync"},
 	{unix.MS_LAZYTIME, "lazytime"},
-	{unix.MS_SILENT, "silent"},
+	{unix.MS_MANDLOCK, "mand"},
 }
 
 // fsOptions turns m's data string and superblock flags into fsconfig options.

@@ -278,3 +278,31 @@ func TestOverlay(t *testing.T) {
 		t.Errorf("write did not reach upperdir: %v", err)
 	}
 }
+
+// A "remount" entry changes the mount an earlier entry made, flags and
+// superblock data, instead of stacking a new one; on a path that is not a
+// mount point it is refused, since it would change the rootfs mount itself.
+func TestRemount(t *testing.T) {
+	cfg := minimalConfig(t,
+		specMount("tmpfs", "tmpfs", "/rm", "size=1m"),
+		specMount("tmpfs", "tmpfs", "/rm", "remount", "ro", "nodev", "size=2m"),
+	)
+	rep := run(t, scenario{Config: cfg}, 0)
+	mustSucceed(t, rep)
+	n := 0
+	for _, m := range rep.Mounts {
+		if m.Mountpoint == "/rm" {
+			n++
+		}
+	}
+	m, _ := findMount(rep, "/rm")
+	if n != 1 || !hasOpt(m.Options, "ro") || !hasOpt(m.Options, "nodev") || !hasOpt(m.SuperOptions, "size=2048k") {
+		t.Errorf("/rm: %d mounts, last %+v; want one, ro,nodev with size=2048k", n, m)
+	}
+
+	cfg = minimalConfig(t, specMount("tmpfs", "tmpfs", "/etc", "remount", "ro"))
+	rep = run(t, scenario{Config: cfg}, 0)
+	if !strings.Contains(rep.Error, "not a mount point") {
+		t.Errorf("remount of a plain directory: %q, want a refusal", rep.Error)
+	}
+}

@@ -27,8 +27,9 @@ func Pivot(cfg *configs.Config) error {
 		return err
 	}
 	// Applied only now so that a shared propagation is set on the container's
-	// root, never on a mount the host shares; private was handled in Prepare.
-	if cfg.RootPropagation != 0 && cfg.RootPropagation&unix.MS_PRIVATE == 0 {
+	// root, never on a mount the host shares; private was handled in Prepare,
+	// unbindable waits for Finalize.
+	if cfg.RootPropagation != 0 && cfg.RootPropagation&(unix.MS_PRIVATE|unix.MS_UNBINDABLE) == 0 {
 		if err := sys.Mount("", "/", "", uintptr(cfg.RootPropagation), ""); err != nil {
 			return fmt.Errorf("rootPropagation 0x%x: %w", cfg.RootPropagation, err)
 		}

@@ -47,8 +47,9 @@ func Prepare(cfg *configs.Config, cg *CgroupMount) error {
 	if err != nil {
 		return fmt.Errorf("rootfs %q: %w", cfg.Rootfs, err)
 	}
-	// An unbindable "/" would refuse the bind of the rootfs onto itself:
-	// linux.rootfsPropagation unbindable is applied only after that bind.
+	// An unbindable "/" would refuse the bind of the rootfs onto itself and
+	// every bind of a host path: linux.rootfsPropagation unbindable is applied
+	// by Finalize, once the last bind is made.
 	prop := unix.MS_SLAVE | unix.MS_REC
 	if cfg.RootPropagation != 0 && cfg.RootPropagation&unix.MS_UNBINDABLE == 0 {
 		prop = cfg.RootPropagation
@@ -62,11 +63,6 @@ func Prepare(cfg *configs.Config, cg *CgroupMount) error {
 	}
 	if err := bindSelf(rootPath); err != nil {
 		return err
-	}
-	if cfg.RootPropagation != 0 && cfg.RootPropagation != prop {
-		if err := sys.Mount("", "/", "", uintptr(cfg.RootPropagation), ""); err != nil {
-			return fmt.Errorf("linux.rootfsPropagation 0x%x: %w", cfg.RootPropagation, err)
-		}
 	}
 	root, err := os.OpenFile(rootPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {

@@ -126,7 +126,8 @@ func mustFailCreate(t *testing.T, b *bundle.Bundle, want ...string) bundle.Resul
 // assertNoCrash fails t if the runtime died from a signal or a Go panic.
 func assertNoCrash(t *testing.T, r bundle.Result) {
 	t.Helper()
-	if r.Code > 128 || strings.Contains(r.Stderr, "panic:") || strings.Contains(r.Stderr, "goroutine ") {
+	// 128+N is a death by signal N (Result's convention); 255 is an ordinary failure.
+	if (r.Code > 128 && r.Code <= 128+64) || strings.Contains(r.Stderr, "panic:") || strings.Contains(r.Stderr, "goroutine ") {
 		t.Errorf("runtime crashed: %v", r)
 	}
 }

@@ -121,3 +121,50 @@ func fsLog(fsfd int) string {
 	}
 	return out
 }
+
+// Reconfigure changes the superblock of the mount mnt refers to with fspick(2)
+// and FSCONFIG_CMD_RECONFIGURE, the new-API form of mount(2)'s MS_REMOUNT.
+// Options the filesystem does not name keep their value.
+func Reconfigure(mnt *os.File, opts []FsOption) error {
+	var fsfd int
+	err := retry(func() (err error) {
+		fsfd, err = unix.Fspick(int(mnt.Fd()), "", unix.FSPICK_EMPTY_PATH|unix.FSPICK_CLOEXEC)
+		return err
+	})
+	if err != nil {
+		return &os.PathError{Op: "fspick", Path: mnt.Name(), Err: err}
+	}
+	defer unix.Close(fsfd)
+	fail := func(what string, err error) error {
+		if msg := fsLog(fsfd); msg != "" {
+			what += " (" + msg + ")"
+		}
+		return &os.PathError{Op: "fsconfig", Path: mnt.Name() + ": " + what, Err: err}
+	}
+	for _, o := range opts {
+		if o.HasValue {
+			err = unix.FsconfigSetString(fsfd, o.Key, o.Value)
+		} else {
+			err = unix.FsconfigSetFlag(fsfd, o.Key)
+		}
+		if err != nil {
+			return fail(o.Key, err)
+		}
+	}
+	if err := unix.FsconfigReconfigure(fsfd); err != nil {
+		return fail("reconfigure", err)
+	}
+	return nil
+}
+
+// IsMountRoot reports whether f is the root of a mount (statx STATX_ATTR_MOUNT_ROOT).
+func IsMountRoot(f *os.File) (bool, error) {
+	var stx unix.Statx_t
+	err := retry(func() error {
+		return unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BASIC_STATS, &stx)
+	})
+	if err != nil {
+		return false, &os.PathError{Op: "statx", Path: f.Name(), Err: err}
+	}
+	return stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 && stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0, nil
+}

@@ -107,6 +107,15 @@ func setup(ctx *cli.Context) error {
 	if ctx.Bool("systemd-cgroup") {
 		return errors.New("--systemd-cgroup: the systemd cgroup driver is not supported yet; use cgroupfs paths")
 	}
+	switch r := ctx.String("rootless"); r {
+	case "auto", "false":
+	case "true":
+		if os.Geteuid() == 0 {
+			return errors.New("--rootless true: rootless mode (ignoring cgroup permission errors) is not supported yet")
+		}
+	default:
+		return fmt.Errorf("--rootless: want true, false or auto, got %q", r)
+	}
 	level := slog.LevelInfo
 	if ctx.Bool("debug") {
 		level = slog.LevelDebug

@@ -41,24 +41,6 @@ func setCPU(w cgfile.Writer, c *configs.CPU) error {
 	return nil
 }
 
-// setCpuset writes cpus and mems; the parents already got theirs in Apply.
-func setCpuset(w cgfile.Writer, c *configs.CPU) error {
-	if c == nil {
-		return nil
-	}
-	if c.Cpus != "" {
-		if err := w.Write("linux.resources.cpu.cpus", "cpuset.cpus", c.Cpus); err != nil {
-			return err
-		}
-	}
-	if c.Mems != "" {
-		if err := w.Write("linux.resources.cpu.mems", "cpuset.mems", c.Mems); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // statCPU reads CFS throttling; usage comes from cpuacct.
 func statCPU(dir string, s *stats.Stats) error {
 	kv, err := cgfile.ReadKeyed(dir, "cpu.stat")

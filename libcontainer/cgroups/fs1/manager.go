@@ -138,7 +138,7 @@ func (m *Manager) Set(r *configs.Resources) error {
 	}
 	w := func(ctrl string) cgfile.Writer { return cgfile.Writer{Dir: m.Path(ctrl), Controller: ctrl} }
 	for _, set := range []func() error{
-		func() error { return setCpuset(w("cpuset"), r.CPU) },
+		func() error { return cgfile.SetCpuset(w("cpuset"), r.CPU) },
 		func() error { return setDevices(w("devices"), r.Devices) },
 		func() error { return setMemory(w("memory"), r.Memory) },
 		func() error { return setCPU(w("cpu"), r.CPU) },

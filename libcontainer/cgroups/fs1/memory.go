@@ -100,7 +100,7 @@ func setMemoryAndSwap(w cgfile.Writer, m *configs.Memory) error {
 		if m.Limit == nil {
 			return nil
 		}
-		if err := checkUsage(w, m); err != nil {
+		if err := cgfile.CheckUsage(w, "memory.usage_in_bytes", m); err != nil {
 			return err
 		}
 		return w.Write(limitField, "memory.limit_in_bytes", cgfile.Itoa(*m.Limit, "-1"))
@@ -129,26 +129,6 @@ func setMemoryAndSwap(w cgfile.Writer, m *configs.Memory) error {
 		return err
 	}
 	return second()
-}
-
-// checkUsage implements checkBeforeUpdate: refuse a limit below what the
-// container already uses instead of letting the kernel OOM-kill it.
-func checkUsage(w cgfile.Writer, m *configs.Memory) error {
-	if m.CheckBeforeUpdate == nil || !*m.CheckBeforeUpdate || *m.Limit < 0 {
-		return nil
-	}
-	s, err := cgfile.ReadFile(w.Dir, "memory.usage_in_bytes")
-	if err != nil {
-		return fmt.Errorf("linux.resources.memory.checkBeforeUpdate: %w", err)
-	}
-	usage, err := cgfile.ParseUintOrMax(s)
-	if err != nil {
-		return fmt.Errorf("linux.resources.memory.checkBeforeUpdate: %w", err)
-	}
-	if usage > *m.Limit {
-		return fmt.Errorf("linux.resources.memory.limit: %d is below current usage %d (checkBeforeUpdate)", *m.Limit, usage)
-	}
-	return nil
 }
 
 // statMemory reads memory.stat and the four page counters (memory, memsw,

@@ -93,25 +93,6 @@ func CPUMax(cur string, quota *int64, period *uint64) (string, error) {
 	return q + " " + p, nil
 }
 
-// setCpuset writes cpuset.cpus and cpuset.mems; unlike v1 an empty value
-// inherits the parent's, so no copying is needed.
-func setCpuset(w cgfile.Writer, c *configs.CPU) error {
-	if c == nil {
-		return nil
-	}
-	if c.Cpus != "" {
-		if err := w.Write("linux.resources.cpu.cpus", "cpuset.cpus", c.Cpus); err != nil {
-			return err
-		}
-	}
-	if c.Mems != "" {
-		if err := w.Write("linux.resources.cpu.mems", "cpuset.mems", c.Mems); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // statCPU reads cpu.stat, whose times are in microseconds.
 func statCPU(dir string, s *stats.Stats) error {
 	kv, err := cgfile.ReadKeyed(dir, "cpu.stat")

@@ -132,7 +132,7 @@ func (m *Manager) Set(r *configs.Resources) error {
 		return errors.New("linux.resources.network: net_cls and net_prio do not exist on cgroup v2")
 	}
 	for _, set := range []func() error{
-		func() error { return setCpuset(w("cpuset"), r.CPU) },
+		func() error { return cgfile.SetCpuset(w("cpuset"), r.CPU) },
 		func() error { return setMemory(w("memory"), r.Memory) },
 		func() error { return setCPU(w("cpu"), r.CPU) },
 		func() error { return setPids(w("pids"), r.Pids) },

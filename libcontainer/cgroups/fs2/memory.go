@@ -46,7 +46,7 @@ func setMemory(w cgfile.Writer, m *configs.Memory) error {
 		}
 	}
 	if m.Limit != nil {
-		if err := checkUsage(w, m); err != nil {
+		if err := cgfile.CheckUsage(w, "memory.current", m); err != nil {
 			return err
 		}
 		if err := w.Write(f+"limit", "memory.max", cgfile.Itoa(*m.Limit, "max")); err != nil {
@@ -82,24 +82,6 @@ func SwapMax(swap, limit *int64) (value string, set bool, err error) {
 		return "", false, fmt.Errorf("%d is below linux.resources.memory.limit %d (swap is memory+swap)", *swap, *limit)
 	}
 	return strconv.FormatInt(*swap-*limit, 10), true, nil
-}
-
-func checkUsage(w cgfile.Writer, m *configs.Memory) error {
-	if m.CheckBeforeUpdate == nil || !*m.CheckBeforeUpdate || *m.Limit < 0 || w.Dir == "" {
-		return nil
-	}
-	s, err := cgfile.ReadFile(w.Dir, "memory.current")
-	if err != nil {
-		return fmt.Errorf("linux.resources.memory.checkBeforeUpdate: %w", err)
-	}
-	usage, err := cgfile.ParseUintOrMax(s)
-	if err != nil {
-		return fmt.Errorf("linux.resources.memory.checkBeforeUpdate: %w", err)
-	}
-	if usage > *m.Limit {
-		return fmt.Errorf("linux.resources.memory.limit: %d is below current usage %d (checkBeforeUpdate)", *m.Limit, usage)
-	}
-	return nil
 }
 
 // statMemory reads memory.stat and the memory and swap counters. Swap is

@@ -173,9 +173,13 @@ func buildContainer(sock int, m *message, rec *trace.Recorder, log *slog.Logger)
 	rec.Mark("keyring")
 	if cfg.MountLabel != "" {
 		if label.Enabled() {
-			return nil, fmt.Errorf("linux.mountLabel %q: not supported yet", cfg.MountLabel)
+			for i := range cfg.Mounts {
+				m := &cfg.Mounts[i]
+				m.Data = label.MountData(m.Device, m.Data, cfg.MountLabel)
+			}
+		} else {
+			log.Debug("SELinux is disabled: linux.mountLabel not applied", "label", cfg.MountLabel)
 		}
-		log.Debug("SELinux is disabled: linux.mountLabel not applied", "label", cfg.MountLabel)
 	}
 	if err := rootfs.Prepare(cfg, m.Cgroup); err != nil {
 		return nil, err

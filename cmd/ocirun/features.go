@@ -46,7 +46,7 @@ func ociFeatures() *features.Features {
 			Cgroup:       &features.Cgroup{V1: &t, V2: &t, Systemd: &f, SystemdUser: &f, Rdma: &t},
 			Seccomp:      seccompFeatures(),
 			Apparmor:     &features.Apparmor{Enabled: &f},
-			Selinux:      &features.Selinux{Enabled: &f},
+			Selinux:      &features.Selinux{Enabled: &t},
 			IntelRdt:     &features.IntelRdt{Enabled: &f},
 			MountExtensions: &features.MountExtensions{
 				IDMap: &features.IDMap{Enabled: &f},

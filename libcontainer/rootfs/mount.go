@@ -334,6 +334,11 @@ func fsOptions(m *configs.Mount) []sys.FsOption {
 	}
 	for _, o := range splitData(m.Data) {
 		k, v, ok := strings.Cut(o, "=")
+		// mount(2) data quotes values with commas (SELinux contexts);
+		// fsconfig takes the bare value.
+		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+			v = v[1 : len(v)-1]
+		}
 		opts = append(opts, sys.FsOption{Key: k, Value: v, HasValue: ok})
 	}
 	return opts

@@ -28,6 +28,16 @@ func TestSplitData(t *testing.T) {
 	}
 }
 
+// TestFsOptionsContext: the SELinux mount label travels as quoted mount(2)
+// data; fsconfig gets the bare context, commas and all.
+func TestFsOptionsContext(t *testing.T) {
+	m := &configs.Mount{Device: "tmpfs", Data: `mode=755,context="system_u:object_r:x:s0:c1,c2"`}
+	got := fsOptions(m)
+	if len(got) != 2 || got[1].Key != "context" || got[1].Value != "system_u:object_r:x:s0:c1,c2" || !got[1].HasValue {
+		t.Fatalf("fsOptions = %+v", got)
+	}
+}
+
 func TestMountAttr(t *testing.T) {
 	tests := []struct {
 		name       string

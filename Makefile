@@ -57,9 +57,13 @@ bench: ocirun
 	$(GO) build -o bin/ocirun-bench ./tests/bench
 	bin/ocirun-bench -ocirun ./ocirun $(BENCH_FLAGS)
 
+# staticcheck without SA1019: the deprecated spec fields (prestart hooks,
+# kernel memory) are honoured on purpose.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint:
 	@test -z "$$(gofmt -l cmd libcontainer specconv tests)" || { gofmt -l cmd libcontainer specconv tests; exit 1; }
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) -checks "inherit,-SA1019" ./...
 
 # Runs each fuzzer for FUZZTIME (default 20s).
 FUZZTIME ?= 20s

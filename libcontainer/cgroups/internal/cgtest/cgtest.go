@@ -40,17 +40,19 @@ func Main(m *testing.M) {
 	case "hog":
 		// Once in the cgroup, touch memory until the OOM killer ends us.
 		_, _ = bufio.NewReader(os.Stdin).ReadByte()
-		var keep [][]byte
 		for {
 			b := make([]byte, 1<<20)
 			for i := 0; i < len(b); i += 4096 {
 				b[i] = 1
 			}
-			keep = append(keep, b)
+			hogged = append(hogged, b)
 		}
 	}
 	os.Exit(2)
 }
+
+// hogged keeps the hog's memory reachable, so the GC cannot free it.
+var hogged [][]byte
 
 // RequireRoot skips t unless running as root.
 func RequireRoot(t *testing.T) {

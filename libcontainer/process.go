@@ -67,13 +67,11 @@ func (p *initProcess) start() error {
 		return err
 	}
 	p.cg = cg
+	// Only placement now; the limits come once init is ready (setLimits):
+	// a tight memory, pids or cpu limit meant for the container must not
+	// starve or kill the runtime's own setup inside it, as with runc.
 	if err := cg.Apply(-1); err != nil {
 		return err
-	}
-	if p.cfg.Cgroups.Resources != nil {
-		if err := cg.Set(p.cfg.Cgroups.Resources); err != nil {
-			return err
-		}
 	}
 	p.trace.Mark("cgroup")
 	fifoPath := filepath.Join(p.dir, fifoName)
@@ -263,6 +261,13 @@ func (p *initProcess) drive() (*os.File, error) {
 		case msgReady:
 			p.trace.Add(m.Spans, "init", p.trace.Since()-spansTotal(m.Spans))
 			p.trace.Mark("init")
+			if !p.exec && p.cfg.Cgroups.Resources != nil {
+				// Init now waits on exec.fifo: nothing of the container runs yet.
+				if err := p.cg.Set(p.cfg.Cgroups.Resources); err != nil {
+					return master, err
+				}
+				p.trace.Mark("cgroup-limits")
+			}
 			return master, nil
 		case msgError:
 			return master, errors.New(m.Msg)

@@ -2,11 +2,14 @@
 # Drives a runc-compatible runtime (ocirun by default) through podman and
 # conmon: private storage, run root and containers.conf under a temp dir, a
 # private mount namespace, no network (--network none: netavark would change
-# the host's iptables), and a busybox image built locally.
+# the host's iptables) except for one case run in a network namespace of its
+# own, and a busybox image built locally.
 #
-# Usage: contrib/test-podman.sh [--keep] [RUNTIME]
+# Usage: contrib/test-podman.sh [--calls] [--keep] [RUNTIME]
 #   RUNTIME   runtime binary: a path or a name in $PATH (default: $OCIRUN, else
 #             ./ocirun). Pass `runc` to check the harness itself.
+#   --calls   wrap the runtime to record each call podman and conmon make
+#             (argv, exit code, new --log lines); printed for failing tests.
 #   --keep    keep the temp dir after the run.
 # podman passes no --root: the runtime keeps its state in its default root.
 # Exit status: 0 all passed, 1 some test failed, 2 the harness could not run.
@@ -14,10 +17,12 @@ set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 image=docker.io/ocirun/busybox:test
+calls=0
 keep=0
 runtime_arg=
 for a in "$@"; do
 	case $a in
+	--calls) calls=1 ;;
 	--keep) keep=1 ;;
 	-h | --help)
 		sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//'
@@ -79,6 +84,7 @@ cgroup_mounts() { awk '$0 ~ / - cgroup2? / { print $5 }' /proc/self/mountinfo; }
 v1_mount() {
 	awk -v c="$1" '$0 ~ / - cgroup / { n = split($NF, o, ","); for (i = 1; i <= n; i++) if (o[i] == c) { print $5; exit } }' /proc/self/mountinfo
 }
+v2_mount() { awk '$0 ~ / - cgroup2 / { print $5; exit }' /proc/self/mountinfo; }
 
 # The runtime cannot raise a hard limit (no CAP_SYS_RESOURCE in the bounding
 # set here), and podman's defaults are 1048576: ask for what conmon has.
@@ -90,22 +96,51 @@ cat >"$tmp/containers.conf" <<EOF
 [containers]
 default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
 
+[network]
+# Network definitions stay private (the default network needs none on disk).
+network_config_dir = "$tmp/networks"
+
 [engine]
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 EOF
 sed -n '/^\[engine\]/,$p' "$repo/contrib/containers.conf" | sed 1d >>"$tmp/containers.conf"
 # podman decides on --log-format=json by the runtime's basename.
-rtstate=/run/$(basename "$rt")
-case $(basename "$rt") in
+rtname=$(basename "$rt")
+case $rtname in
 runc | crun) ;;
-*)
-	rtstate=/run/ocirun
-	mkdir "$tmp/bin"
-	ln -s "$rt" "$tmp/bin/ocirun"
-	rt=$tmp/bin/ocirun
-	;;
+*) rtname=ocirun ;;
 esac
+rtstate=/run/$rtname
+real_rt=$rt
+mkdir "$tmp/bin"
+if [ "$calls" = 1 ]; then
+	# The wrapper keeps the runtime's basename: podman keys behaviour on it.
+	cat >"$tmp/bin/$rtname" <<EOF
+#!/bin/sh
+# Records how podman and conmon call the runtime; passes everything through.
+log= prev=
+for a in "\$@"; do
+	[ "\$prev" = --log ] && log=\$a
+	case \$a in --log=*) log=\${a#--log=} ;; esac
+	prev=\$a
+done
+before=0
+[ -n "\$log" ] && [ -f "\$log" ] && before=\$(stat -c %s "\$log")
+"$real_rt" "\$@"
+rc=\$?
+{
+	echo "== exit \$rc: $rtname \$*"
+	[ -n "\$log" ] && [ -f "\$log" ] && tail -c +\$((before + 1)) "\$log" | sed 's/^/   /'
+} >>"$tmp/calls.log"
+exit \$rc
+EOF
+	chmod 0755 "$tmp/bin/$rtname"
+	: >"$tmp/calls.log"
+else
+	ln -s "$real_rt" "$tmp/bin/$rtname"
+fi
+rt=$tmp/bin/$rtname
 export CONTAINERS_CONF=$tmp/containers.conf
 # conmon's exit command (podman container cleanup) inherits these flags.
 p() {
@@ -133,22 +168,44 @@ trap 'exit 130' INT TERM
 p pull -q "oci-archive:$tmp/busybox.oci.tar" >/dev/null || harness_error "podman pull oci-archive: failed"
 p image exists "$image" || harness_error "image $image missing after pull"
 
-echo "runtime: $rt ($("$rt" --version 2>/dev/null | head -n 1))"
+echo "runtime: $real_rt ($("$real_rt" --version 2>/dev/null | head -n 1))"
 echo "$(podman --version), $(conmon --version | head -n 1)"
 echo "cgroups under: $cgparent"
 
 passed=0
 failed=0
+skipped=0
 failures=()
+calls_seen=0 # bytes of calls.log already shown or passed over
+# calls_since [show]: with --calls, print the runtime calls made since the
+# last result.
+calls_since() {
+	local size
+	[ -f "$tmp/calls.log" ] || return 0
+	size=$(stat -c %s "$tmp/calls.log")
+	if [ -n "${1:-}" ] && [ "$size" -gt "$calls_seen" ]; then
+		echo "  runtime calls since the last result:"
+		tail -c +$((calls_seen + 1)) "$tmp/calls.log" | tail -n 40 | sed 's/^/    /'
+	fi
+	calls_seen=$size
+}
 pass() {
 	passed=$((passed + 1))
 	echo "ok   $1"
+	calls_since
 }
 # fail NAME DETAIL: podman relays the runtime's last log line in its error.
 fail() {
 	failed=$((failed + 1))
 	failures+=("$1")
 	echo "FAIL $1: $2"
+	calls_since show
+}
+# skip NAME REASON: the host cannot run this case; says nothing of the runtime.
+skip() {
+	skipped=$((skipped + 1))
+	echo "skip $1: $2"
+	calls_since
 }
 prun() { p run --pull never --network none --cgroup-parent "$cgparent" "$@"; }
 in_tty() {
@@ -158,6 +215,58 @@ in_tty() {
 }
 pod() { # podman command line for in_tty
 	echo podman --root "$tmp/storage" --runroot "$tmp/run" --tmpdir "$tmp/tmp" --storage-driver overlay --runtime "$rt"
+}
+ids=() # detached containers, to check their runtime state is gone at the end
+
+# What netavark would change on the host if it ran there.
+host_net_state() {
+	echo "ip_forward=$(sysctl -n net.ipv4.ip_forward)"
+	command -v iptables-save >/dev/null && iptables-save | grep -v '^#'
+	command -v nft >/dev/null && nft list ruleset
+	ip -o link show | awk -F': ' '{ print $2 }'
+}
+
+# net_case: podman's default network (netavark: a bridge, a veth pair,
+# iptables rules, ip_forward) in a network namespace made for this case alone,
+# with a tmpfs on /run so netns files and netavark's IPAM database stay private
+# too. The namespaces go when the last process in them exits.
+net_case() {
+	local name="default network in a private netns: address, route, gateway reachable" netavark d before after out rc
+	for d in /usr/local/libexec/podman /usr/local/lib/podman /usr/libexec/podman /usr/lib/podman; do
+		[ -x "$d/netavark" ] && netavark=$d/netavark && break
+	done
+	if [ -z "${netavark:-}" ]; then
+		skip "$name" "netavark is not installed"
+		return
+	fi
+	if ! command -v iptables >/dev/null; then
+		skip "$name" "iptables is not installed (netavark needs it)"
+		return
+	fi
+	before=$(host_net_state)
+	# A real ping needs CAP_NET_RAW (busybox ping has no ICMP datagram socket).
+	# shellcheck disable=SC2016 # expanded inside the container
+	local inner='ip -4 -o addr show eth0 | awk "{ print \$4 }"
+		gw=$(ip route | awk "/^default/ { print \$3 }")
+		echo "gw=$gw"
+		ping -c 1 -W 3 "$gw" >/dev/null && echo ping-ok'
+	out=$(
+		export tmp rt image cgparent inner
+		# shellcheck disable=SC2016 # expanded by the inner shell
+		unshare -n -m --propagation private bash -c "$(declare -f p)"'
+			mount -t tmpfs -o mode=0755 tmpfs /run || exit 99
+			p run --rm --pull never --cgroup-parent "$cgparent" --cap-add NET_RAW "$image" sh -c "$inner"
+		' 2>&1
+	)
+	rc=$?
+	after=$(host_net_state)
+	if [ "$before" != "$after" ]; then
+		fail "$name" "the host's network state changed: $(diff <(echo "$before") <(echo "$after") | tr '\n' ' ')"
+	elif [ "$rc" = 0 ] && echo "$out" | grep -qE '^10\.88\.[0-9.]+/16$' && echo "$out" | grep -qE '^gw=10\.88\.0\.1$' && echo "$out" | grep -qx ping-ok; then
+		pass "$name"
+	else
+		fail "$name" "want eth0 in 10.88.0.0/16, default route via 10.88.0.1, ping-ok; got exit $rc, \"$(echo "$out" | tr '\n' '|')\""
+	fi
 }
 
 # --- tests --------------------------------------------------------------------
@@ -187,6 +296,7 @@ fi
 
 # A detached container through its life.
 id=$(prun -d --memory 100m "$image" sh -c 'trap "exit 143" TERM; while :; do sleep 0.1; done' 2>"$tmp/err")
+[ -n "$id" ] && ids+=("$id")
 if [ -z "$id" ]; then
 	fail "run -d" "$(tr '\n' ' ' <"$tmp/err")"
 else
@@ -212,6 +322,20 @@ else
 	[ "$rc" = 6 ] && echo "$out" | grep -q /dev/pts/ && pass "exec -t: a pty, exit code 6" ||
 		fail "exec -t: a pty, exit code 6" "got exit $rc, output \"$(echo "$out" | tr -d '\r' | tr '\n' ' ')\""
 
+	# podman 4 top never calls the runtime's ps: it reads /proc in the
+	# container's pid namespace (psgo), and for ps(1) options psgo lacks it
+	# runs ps inside the container through the runtime's exec.
+	out=$(p top "$id" pid args 2>"$tmp/err")
+	rc=$?
+	[ "$rc" = 0 ] && echo "$out" | grep -q '^1 .*trap' && pass "top: pid 1 is the container's command" ||
+		fail "top: pid 1 is the container's command" "got exit $rc, \"$(echo "$out" | tr '\n' '|')\": $(tr '\n' ' ' <"$tmp/err")"
+	# psgo left-aligns pids; busybox ps, run inside, right-aligns them.
+	out=$(p top "$id" -o pid,args 2>"$tmp/err")
+	rc=$?
+	[ "$rc" = 0 ] && echo "$out" | grep -qE '^ +1 sh -c trap' &&
+		pass "top -o pid,args: ps(1) run inside by exec lists pid 1" ||
+		fail "top -o pid,args: ps(1) run inside by exec lists pid 1" "got exit $rc, \"$(echo "$out" | tr '\n' '|')\": $(tr '\n' ' ' <"$tmp/err")"
+
 	if m=$(v1_mount memory) && [ -n "$m" ]; then f=memory/memory.limit_in_bytes; else f=memory.max; fi
 	out=$(p exec "$id" cat "/sys/fs/cgroup/$f" 2>&1)
 	[ "$out" = 104857600 ] && pass "--memory 100m: $f inside" || fail "--memory 100m: $f inside" "got \"$out\""
@@ -236,6 +360,7 @@ fi
 
 # With the host pid namespace podman signals with kill --all.
 id=$(prun -d --pid host "$image" sleep 1000 2>"$tmp/err")
+[ -n "$id" ] && ids+=("$id")
 if [ -z "$id" ]; then
 	fail "run -d --pid host" "$(tr '\n' ' ' <"$tmp/err")"
 else
@@ -245,7 +370,68 @@ else
 	p rm -f "$id" >/dev/null 2>&1
 fi
 
+out=$(prun --rm --user 1000:1000 "$image" sh -c 'grep -E "^(Uid|Gid):" /proc/self/status; id -u; id -g' 2>"$tmp/err")
+rc=$?
+# shellcheck disable=SC2086 # word splitting folds the tabs
+if [ "$rc" = 0 ] && [ "$(echo $out)" = "Uid: 1000 1000 1000 1000 Gid: 1000 1000 1000 1000 1000 1000" ]; then
+	pass "--user 1000:1000: real, effective, saved and fs ids inside"
+else
+	fail "--user 1000:1000: real, effective, saved and fs ids inside" "got exit $rc, \"$(echo "$out" | tr '\t\n' ' |')\": $(tr '\n' ' ' <"$tmp/err")"
+fi
+
+# podman adds tmpfs mounts on /tmp, /var/tmp and /run (--read-only-tmpfs).
+out=$(prun --rm --read-only "$image" sh -c 'touch /etc/ro-test; echo "rc=$?"; touch /tmp/rw-test && echo tmp-ok' 2>&1)
+rc=$?
+if [ "$rc" = 0 ] && echo "$out" | grep -q 'Read-only file system' && echo "$out" | grep -qx 'rc=1' && echo "$out" | grep -qx tmp-ok; then
+	pass "--read-only: writing / fails with EROFS, /tmp is writable"
+else
+	fail "--read-only: writing / fails with EROFS, /tmp is writable" "got exit $rc, \"$(echo "$out" | tr '\n' '|')\""
+fi
+
+out=$(prun --rm --cap-drop ALL "$image" sh -c 'grep -E "^Cap(Inh|Prm|Eff|Bnd|Amb):" /proc/self/status; touch /tmp/c; chown 1 /tmp/c' 2>&1)
+rc=$?
+# shellcheck disable=SC2086 # word splitting folds the tabs
+if [ "$rc" != 0 ] && [ "$(echo $out | sed 's/ chown:.*//')" = "CapInh: 0000000000000000 CapPrm: 0000000000000000 CapEff: 0000000000000000 CapBnd: 0000000000000000 CapAmb: 0000000000000000" ] &&
+	echo "$out" | grep -q 'chown: /tmp/c: Operation not permitted'; then
+	pass "--cap-drop ALL: every capability set 0, chown fails with EPERM"
+else
+	fail "--cap-drop ALL: every capability set 0, chown fails with EPERM" "got exit $rc, \"$(echo "$out" | tr '\t\n' ' |')\""
+fi
+
+# The limit in the container's pids cgroup, seen from the host and inside, and
+# enforced: a 60th process cannot be forked.
+id=$(prun -d --pids-limit 50 "$image" sleep 1000 2>"$tmp/err")
+[ -n "$id" ] && ids+=("$id")
+if [ -z "$id" ]; then
+	fail "run -d --pids-limit 50" "$(tr '\n' ' ' <"$tmp/err")"
+else
+	if m=$(v1_mount pids) && [ -n "$m" ]; then inner=/sys/fs/cgroup/pids/pids.max; else m=$(v2_mount) inner=/sys/fs/cgroup/pids.max; fi
+	host=$(cat "$m$cgparent/libpod-$id/pids.max" 2>&1)
+	out=$(p exec "$id" cat "$inner" 2>&1)
+	[ "$host" = 50 ] && [ "$out" = 50 ] && pass "--pids-limit 50: pids.max on the host and inside" ||
+		fail "--pids-limit 50: pids.max on the host and inside" "host $m$cgparent/libpod-$id/pids.max: \"$host\", inside $inner: \"$out\""
+	out=$(p exec "$id" sh -c 'i=0; while [ $i -lt 60 ]; do sleep 30 & i=$((i + 1)); done' 2>&1)
+	cur=$(cat "$m$cgparent/libpod-$id/pids.current" 2>&1)
+	echo "$out" | grep -q "can't fork" && [ "$cur" -le 50 ] 2>/dev/null && pass "--pids-limit 50: the 51st process cannot fork" ||
+		fail "--pids-limit 50: the 51st process cannot fork" "pids.current $cur, exec said \"$(echo "$out" | sort -u | tr '\n' '|')\""
+	p rm -f -t 0 "$id" >/dev/null 2>&1
+fi
+
+net_case
+
+# Nothing of ours may outlive the tests: containers, conmon, runtime state,
+# cgroups.
+left=$(p ps -aq 2>&1)
+conmons=$(pgrep -f "conmon .*$tmp/")
+states=$(for i in "${ids[@]}"; do [ -e "$rtstate/$i" ] && echo "$i"; done)
+# podman keeps conmon's own cgroup (<parent>/conmon) for the next container.
+cgdirs=$(for m in $(cgroup_mounts); do [ -d "$m$cgparent" ] && find "$m$cgparent" -mindepth 1 -type d ! -path "$m$cgparent/conmon"; done)
+procs=$(for m in $(cgroup_mounts); do [ -d "$m$cgparent" ] && find "$m$cgparent" -name cgroup.procs -exec cat {} +; done | sort -u)
+[ -z "$left$conmons$states$cgdirs$procs" ] && pass "teardown: no container, conmon, runtime state, cgroup or process left" ||
+	fail "teardown: no container, conmon, runtime state, cgroup or process left" \
+		"containers: $left; conmon pids: $conmons; state: $states; cgroups: $(echo "$cgdirs" | tr '\n' ' '); pids in them: $(echo "$procs" | tr '\n' ' ')"
+
 echo
 [ "$failed" -gt 0 ] && echo "failed: ${failures[*]}"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

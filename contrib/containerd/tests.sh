@@ -2,7 +2,7 @@
 # client-visible behaviour through ctr and checks what the kernel and ctr show.
 # shellcheck shell=bash disable=SC2154
 
-tests="t_run_exit t_no_leaked_fds t_missing_binary t_lifecycle t_kill_all t_memory_limit t_tty t_join_netns t_userns"
+tests="t_run_exit t_no_leaked_fds t_missing_binary t_lifecycle t_kill_all t_memory_limit t_tty t_join_netns t_userns t_cgroup_nesting t_teardown"
 
 # ctr run in the foreground: create, start, wait, delete; output and exit code
 # travel back through the shim.
@@ -269,4 +269,64 @@ cgroup_exists() {
 		[ -d "$m$cgparent/$1" ] && return 0
 	done
 	return 1
+}
+
+# --- placement and teardown ----------------------------------------------------
+
+# ctr's default cgroupsPath is /<namespace>/<id> at the root of every hierarchy,
+# outside this script's cgroup: ctr_run passes --cgroup below our own. Every
+# process of the container, an exec'd one too, must be in that cgroup in every
+# hierarchy (named and unified ones included), and so below ours.
+t_cgroup_nesting() {
+	local id=cgroup-nesting want pids pid h ctrl path own bad=
+	want=$cgparent/$id
+	if ! ctr_run $id -d -- sleep 1000 >/dev/null 2>"$tmp/err"; then
+		fail "run -d" $id "$(where "$tmp/err")"
+		remove_container $id
+		return
+	fi
+	wait_status $id RUNNING
+	c task exec -d --exec-id sleeper $id sleep 1000 >/dev/null 2>"$tmp/err"
+	pids=$(c task ps $id 2>/dev/null | awk 'NR > 1 { print $1 }')
+	for pid in $pids; do
+		while IFS=: read -r h ctrl path; do
+			own=$(awk -F: -v h="$h" '$1 == h { print $3 }' /proc/self/cgroup)
+			case $path in
+			"$want") ;;
+			"${own%/}"/*) bad+="pid $pid in $h:$ctrl:$path, below ours but not the container's; " ;;
+			*) bad+="pid $pid in $h:$ctrl:$path, outside ours ($own); " ;;
+			esac
+		done <"/proc/$pid/cgroup"
+	done
+	# shellcheck disable=SC2086 # one line
+	if [ "$(echo $pids | wc -w)" = 2 ] && [ -z "$bad" ]; then
+		pass "cgroups: init and exec'd process in <our cgroup>/$id in every hierarchy"
+	else
+		fail "cgroups: init and exec'd process in <our cgroup>/$id in every hierarchy" $id \
+			"want 2 pids from ctr task ps; got \"$(echo $pids)\": $bad $(where "$tmp/err")"
+	fi
+	remove_container $id
+}
+
+# Every test removed what it made: nothing of the run may be left for the
+# cleanup trap to find.
+t_teardown() {
+	local containers tasks states cgdirs procs shims
+	containers=$(c container ls -q 2>&1)
+	tasks=$(c task ls -q 2>&1)
+	states=$(ls -A "$rtroot/$ns" 2>/dev/null)
+	cgdirs=$(for m in $(cgroup_mounts); do [ -d "$m$cgparent" ] && find "$m$cgparent" -mindepth 1 -type d; done)
+	procs=$(for m in $(cgroup_mounts); do [ -d "$m$cgparent" ] && find "$m$cgparent" -name cgroup.procs -exec cat {} +; done | sort -u)
+	# A shim exits once containerd has deleted its last task.
+	for _ in $(seq 20); do
+		shims=$(pgrep -f "containerd-shim-runc-v2 .*-address $sock( |$)")
+		[ -z "$shims" ] && break
+		sleep 0.1
+	done
+	if [ -z "$containers$tasks$states$cgdirs$procs$shims" ]; then
+		pass "teardown: no container, task, shim, runtime state, cgroup or process left"
+	else
+		fail "teardown: no container, task, shim, runtime state, cgroup or process left" teardown \
+			"containers: $(echo $containers); tasks: $(echo $tasks); shims: $(echo $shims); state in $rtroot/$ns: $(echo $states); cgroups: $(echo $cgdirs); pids in them: $(echo $procs)"
+	fi
 }

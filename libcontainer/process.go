@@ -327,8 +327,11 @@ func (p *initProcess) closeParentEnds() {
 		// Init keeps its end open until it execs: don't wait for EOF, take
 		// what it has written so far (all it wrote before "ready") and stop.
 		_ = p.logR.SetReadDeadline(time.Now())
-		<-p.logDone
+		if p.logDone != nil { // nil when init never started
+			<-p.logDone
+		}
 		p.logR.Close()
+		p.logR = nil
 	}
 }
 

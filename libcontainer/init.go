@@ -117,15 +117,27 @@ func initMain(sock int, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Process.Seccomp != nil && cfg.Process.NoNewPrivs {
-		// With no_new_privs the filter goes on last, so as few of our own
-		// syscalls as possible have to pass it.
-		if err := loadSeccomp(sock, cfg.Process.Seccomp, m.SeccompBPF); err != nil {
+	rec.Mark("lookpath")
+	// With no_new_privs the filter goes on as late as possible, so as few of
+	// our own syscalls as possible have to pass it: right before execve, as
+	// runc does. A NOTIFY profile's listener fd must still reach the parent,
+	// so that one is loaded while the socket is open.
+	sc := cfg.Process.Seccomp
+	lateSeccomp := sc != nil && cfg.Process.NoNewPrivs && !sc.HasNotify()
+	if sc != nil && cfg.Process.NoNewPrivs && sc.HasNotify() {
+		if err := loadSeccomp(sock, sc, m.SeccompBPF); err != nil {
 			return err
 		}
 		rec.Mark("seccomp")
 	}
-	rec.Mark("lookpath")
+	execve := func() error {
+		if lateSeccomp {
+			if err := loadSeccomp(-1, sc, m.SeccompBPF); err != nil {
+				return err
+			}
+		}
+		return execUser(path, cfg, preserve)
+	}
 	var spans []trace.Span
 	if rec != nil {
 		spans = rec.Spans
@@ -135,7 +147,7 @@ func initMain(sock int, log *slog.Logger) error {
 	}
 	unix.Close(sock)
 	if m.Exec {
-		return execUser(path, cfg, preserve)
+		return execve()
 	}
 
 	// Blocks until `ocirun start` opens the fifo for reading.
@@ -156,7 +168,7 @@ func initMain(sock int, log *slog.Logger) error {
 			os.Exit(1)
 		}
 	}
-	return execUser(path, cfg, preserve)
+	return execve()
 }
 
 // buildContainer sets up what a new container has and an exec joins: the

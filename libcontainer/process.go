@@ -67,9 +67,8 @@ func (p *initProcess) start() error {
 		return err
 	}
 	p.cg = cg
-	// Only placement now; the limits come once init is ready (setLimits):
-	// a tight memory, pids or cpu limit meant for the container must not
-	// starve or kill the runtime's own setup inside it, as with runc.
+	// Only placement now; the limits come when init has built the rootfs
+	// (see msgHooksPlease in drive).
 	if err := cg.Apply(-1); err != nil {
 		return err
 	}
@@ -234,6 +233,16 @@ func (p *initProcess) drive() (*os.File, error) {
 		}
 		switch m.Type {
 		case msgHooksPlease:
+			// The rootfs is built: the limits go on now, before the hooks
+			// (which may adjust the cgroup) and before init turns into the
+			// container's process, as runc does. Not earlier: a tight memory,
+			// pids or cpu limit must not starve the runtime's own setup.
+			if p.cfg.Cgroups.Resources != nil {
+				if err := p.cg.Set(p.cfg.Cgroups.Resources); err != nil {
+					return master, err
+				}
+				p.trace.Mark("cgroup-limits")
+			}
 			if err := p.createHooks(); err != nil {
 				return master, err
 			}
@@ -261,13 +270,6 @@ func (p *initProcess) drive() (*os.File, error) {
 		case msgReady:
 			p.trace.Add(m.Spans, "init", p.trace.Since()-spansTotal(m.Spans))
 			p.trace.Mark("init")
-			if !p.exec && p.cfg.Cgroups.Resources != nil {
-				// Init now waits on exec.fifo: nothing of the container runs yet.
-				if err := p.cg.Set(p.cfg.Cgroups.Resources); err != nil {
-					return master, err
-				}
-				p.trace.Mark("cgroup-limits")
-			}
 			return master, nil
 		case msgError:
 			return master, errors.New(m.Msg)

@@ -67,8 +67,9 @@ root filesystem), with the same commands and flags as runc.`,
 		Before: setup,
 		Commands: []*cli.Command{
 			createCommand, startCommand, runCommand, stateCommand, killCommand,
-			deleteCommand, listCommand, specCommand, execCommand, featuresCommand, initCommand,
+			deleteCommand, listCommand, specCommand, execCommand, featuresCommand,
 			pauseCommand, resumeCommand, psCommand, updateCommand, eventsCommand,
+			checkpointCommand, restoreCommand, initCommand,
 		},
 		// Errors are reported once, by fail, in the format the clients parse.
 		ExitErrHandler: func(*cli.Context, error) {},

@@ -3,6 +3,8 @@ package integration
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,12 +59,14 @@ func waitRunning(t *testing.T, b *bundle.Bundle, within time.Duration) {
 	}
 }
 
-// watchOOM runs `events ID` and reports on the returned channel when an
-// {"type":"oom"} line for the container arrives (nil) or the stream ends
-// without one.
-func watchOOM(t *testing.T, b *bundle.Bundle) <-chan error {
+// watchOOM runs `events --interval INTERVAL ID` and reports on the returned
+// channel when an {"type":"oom"} line for the container arrives (nil), or an
+// error: a line that is not JSON, an oom event for another id, or the stream
+// ending without one.
+func watchOOM(t *testing.T, b *bundle.Bundle, interval string) <-chan error {
 	t.Helper()
-	cmd := exec.Command(bundle.Runtime(t), "--root", b.Root, "events", "--interval", "1s", b.ID)
+	cmd := exec.Command(bundle.Runtime(t), "--root", b.Root, "events", "--interval", interval, b.ID)
+	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -80,12 +84,20 @@ func watchOOM(t *testing.T, b *bundle.Bundle) <-chan error {
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			var ev cgEvent
-			if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Type == "oom" && ev.ID == b.ID {
-				found <- nil
+			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+				found <- fmt.Errorf("events line %q: %w", sc.Bytes(), err)
+				return
+			}
+			if ev.Type == "oom" {
+				if ev.ID != b.ID {
+					found <- errors.New("oom event with id " + ev.ID)
+				} else {
+					found <- nil
+				}
 				return
 			}
 		}
-		found <- os.ErrNotExist
+		found <- errors.New("events ended without an oom event")
 	}()
 	return found
 }
@@ -136,7 +148,7 @@ func TestCgroupSeedMemoryOOM(t *testing.T) {
 			t.Errorf("host %s = %s, want %s", n, v, want)
 		}
 	}
-	oom := watchOOM(t, b)
+	oom := watchOOM(t, b, "1s")
 	// events subscribes asynchronously: give it a moment before the allocation.
 	time.Sleep(500 * time.Millisecond)
 	if err := os.WriteFile(filepath.Join(b.Rootfs, "tmp", "go"), nil, 0o644); err != nil {

@@ -1,11 +1,8 @@
 package integration
 
 import (
-	"bufio"
 	"encoding/json"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -317,39 +314,7 @@ func TestCgroupEventsOOM(t *testing.T) {
 		}))
 	b.RunDetached(t)
 
-	cmd := exec.Command(bundle.Runtime(t), "--root", b.Root, "events", "--interval", "200ms", b.ID)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	found := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var ev cgEvent
-			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-				found <- err
-				return
-			}
-			if ev.Type == "oom" {
-				if ev.ID != b.ID {
-					found <- errors.New("oom event with id " + ev.ID)
-				}
-				found <- nil
-				return
-			}
-		}
-		found <- errors.New("events ended without an oom event")
-	}()
+	found := watchOOM(t, b, "200ms")
 	select {
 	case err := <-found:
 		if err != nil {

@@ -142,7 +142,7 @@ func (m *Manager) Set(r *configs.Resources) error {
 		func() error { return setDevices(w("devices"), r.Devices) },
 		func() error { return setMemory(w("memory"), r.Memory) },
 		func() error { return setCPU(w("cpu"), r.CPU) },
-		func() error { return setPids(w("pids"), r.Pids) },
+		func() error { return cgfile.SetPids(w("pids"), r.Pids) },
 		func() error { return setBlkio(w("blkio"), r.BlockIO) },
 		func() error { return setHugetlb(w("hugetlb"), r.HugepageLimits) },
 		func() error { return setNetwork(w("net_cls"), w("net_prio"), r.Network) },

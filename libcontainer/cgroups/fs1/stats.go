@@ -26,7 +26,7 @@ func (m *Manager) Stats() (*stats.Stats, error) {
 		{"cpu", statCPU},
 		{"cpuacct", statCpuacct},
 		{"memory", statMemory},
-		{"pids", statPids},
+		{"pids", cgfile.StatPids},
 		{"blkio", statBlkio},
 		{"hugetlb", statHugetlb},
 	} {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgtest"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 	"github.com/ocirun/ocirun/libcontainer/configs"
@@ -51,7 +52,7 @@ func TestStatFiles(t *testing.T) {
 		want:  stats.Stats{CPU: stats.CPU{Throttling: stats.Throttling{Periods: 10, ThrottledPeriods: 3, ThrottledTime: 777}}},
 	}, {
 		name: "pids unlimited",
-		stat: statPids,
+		stat: cgfile.StatPids,
 		files: map[string]string{
 			"pids.current": "4\n", "pids.max": "max\n",
 		},
@@ -109,8 +110,8 @@ func TestStatFiles(t *testing.T) {
 
 func TestStatFilesBad(t *testing.T) {
 	dir := writeFiles(t, map[string]string{"pids.current": "many\n", "pids.max": "max"})
-	if err := statPids(dir, &stats.Stats{}); err == nil {
-		t.Error("statPids accepted pids.current \"many\"")
+	if err := cgfile.StatPids(dir, &stats.Stats{}); err == nil {
+		t.Error("cgfile.StatPids accepted pids.current \"many\"")
 	}
 }
 

@@ -135,7 +135,7 @@ func (m *Manager) Set(r *configs.Resources) error {
 		func() error { return cgfile.SetCpuset(w("cpuset"), r.CPU) },
 		func() error { return setMemory(w("memory"), r.Memory) },
 		func() error { return setCPU(w("cpu"), r.CPU) },
-		func() error { return setPids(w("pids"), r.Pids) },
+		func() error { return cgfile.SetPids(w("pids"), r.Pids) },
 		func() error { return setIO(w("io"), r.BlockIO) },
 		func() error { return setHugetlb(w("hugetlb"), r.HugepageLimits) },
 		func() error { return cgfile.SetRdma(w("rdma"), r.Rdma) },

@@ -3,6 +3,7 @@ package fs2
 import (
 	"fmt"
 
+	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 )
 
@@ -17,7 +18,7 @@ func (m *Manager) Stats() (*stats.Stats, error) {
 	}{
 		{"cpu", statCPU},
 		{"memory", statMemory},
-		{"pids", statPids},
+		{"pids", cgfile.StatPids},
 		{"io", statIO},
 		{"hugetlb", statHugetlb},
 	} {

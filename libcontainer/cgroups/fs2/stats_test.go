@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgtest"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 	"github.com/ocirun/ocirun/libcontainer/configs"
@@ -52,7 +53,7 @@ func TestStatFiles(t *testing.T) {
 		files: map[string]string{"cgroup.procs": ""},
 	}, {
 		name:  "pids",
-		stat:  statPids,
+		stat:  cgfile.StatPids,
 		files: map[string]string{"pids.current": "3\n", "pids.max": "100\n"},
 		want:  stats.Stats{Pids: stats.Pids{Current: 3, Limit: 100}},
 	}, {

@@ -1,16 +1,17 @@
-package fs2
+package cgfile
 
 import (
 	"math"
 	"strconv"
 
-	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
-// setPids writes pids.max; a limit <= 0 means unlimited.
-func setPids(w cgfile.Writer, p *configs.Pids) error {
+// The pids controller has the same files on cgroup v1 and v2.
+
+// SetPids writes pids.max; a limit <= 0 means unlimited.
+func SetPids(w Writer, p *configs.Pids) error {
 	if p == nil {
 		return nil
 	}
@@ -21,16 +22,17 @@ func setPids(w cgfile.Writer, p *configs.Pids) error {
 	return w.Write("linux.resources.pids.limit", "pids.max", v)
 }
 
-// statPids reads pids.current and pids.max ("max" → 0, unlimited).
-func statPids(dir string, s *stats.Stats) error {
-	if !cgfile.Exists(dir, "pids.current") {
+// StatPids reads pids.current and pids.max ("max" → 0, unlimited). A
+// cgroup without them (the v2 root) reports nothing.
+func StatPids(dir string, s *stats.Stats) error {
+	if !Exists(dir, "pids.current") {
 		return nil
 	}
-	cur, err := cgfile.ReadUint(dir, "pids.current")
+	cur, err := ReadUint(dir, "pids.current")
 	if err != nil {
 		return err
 	}
-	limit, err := cgfile.ReadUint(dir, "pids.max")
+	limit, err := ReadUint(dir, "pids.max")
 	if err != nil {
 		return err
 	}

@@ -60,11 +60,30 @@ CGO_ENABLED=0 go build -trimpath -o "$tmp/probe" ./tests/cmd/probe || die "build
 CGO_ENABLED=0 go test -c -trimpath -o "$tmp/integration.test" ./tests/integration || die "build of the integration tests failed"
 echo "test-cgroupv2: built in $(($(date +%s) - start))s; booting the VM"
 
+# checkpoint/restore: Debian's criu is dynamically linked, so it goes into the
+# guest with its shared libraries (resolved, at the paths the loader looks in),
+# plus GNU tar as /bin/tar (criu dumps tmpfs mounts with it; busybox tar lacks
+# its options; busybox --install keeps an existing file)
+# and the modules criu needs: nf_tables (probed at start, and its network
+# lock where there is no iptables) and the socket diag ones (it collects a
+# namespace's sockets through them). Without criu the tests skip.
+criu_args=()
+if criu=$(command -v criu) && tar=$(command -v tar) && [ "$(readlink -f "$tar")" != /bin/busybox ]; then
+	for m in nf_tables unix_diag inet_diag tcp_diag udp_diag raw_diag netlink_diag af_packet_diag; do
+		criu_args+=(--module "$m")
+	done
+	criu_args+=(-a "$criu:/usr/sbin/criu" -a "$(readlink -f "$tar"):/bin/tar")
+	for lib in $(ldd "$criu" "$tar" | grep -o '/lib[^ ]*' | sort -u); do
+		criu_args+=(-a "$(readlink -f "$lib"):$lib")
+	done
+	echo "test-cgroupv2: adding $criu (and GNU tar) with ${#criu_args[@]} files/options to the VM"
+fi
+
 # TCG runs CPU-bound code ~8-10x slower: 2 vCPUs with 2 tests at a time keeps
 # the suite near 5 minutes; the OOM test needs 250 MiB beside the tmpfs root.
 status=0
 "$vm" -m "${OCIRUN_VM_MEM:-1024}" -c "${OCIRUN_VM_CPUS:-2}" -t "${OCIRUN_VM_TIMEOUT:-600}" \
-	-a "$tmp/ocirun" -a "$tmp/probe" \
+	-a "$tmp/ocirun" -a "$tmp/probe" "${criu_args[@]}" \
 	-e OCIRUN_TEST_RUNTIME=/payload/ocirun -e OCIRUN_TEST_PROBE=/payload/probe \
 	"$tmp/integration.test" -test.v -test.timeout 9m -test.parallel 2 "$@" || status=$?
 echo "test-cgroupv2: exit $status after $(($(date +%s) - start))s"

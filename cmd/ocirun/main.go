@@ -62,7 +62,7 @@ root filesystem), with the same commands and flags as runc.`,
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "enable systemd cgroup support (not supported yet)"},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors ('true', 'false', or 'auto')"},
 			&cli.StringFlag{Name: "trace", EnvVars: []string{"OCIRUN_TRACE"}, Usage: "append per-phase timings of this command to `FILE` as JSON lines"},
-			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "path to the criu binary (checkpoint/restore is not supported yet)"},
+			&cli.StringFlag{Name: "criu", Value: "criu", Usage: "path to the criu binary used for checkpoint and restore"},
 		},
 		Before: setup,
 		Commands: []*cli.Command{

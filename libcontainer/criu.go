@@ -1,0 +1,294 @@
+package libcontainer
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/checkpoint-restore/go-criu/v7/rpc"
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+)
+
+// CRIU is driven through `criu swrk`, its RPC over a SOCK_SEQPACKET socket
+// (one protobuf message per packet). Our own spawn rather than go-criu's:
+// the restore needs criu born in the container's cgroup, with our stdio and
+// the inherited fds (netns, pipes) at known numbers.
+//
+//	ocirun                           criu swrk 3
+//	  ── req{DUMP|RESTORE, opts} ──────▶
+//	  ◀──────── resp{NOTIFY, script} ─   (post-restore carries the new pid)
+//	  ── req{NOTIFY, success} ────────▶   (repeated per notify script)
+//	  ◀──────────────── resp{type} ───   (success false: cr_errmsg, and the log)
+
+// CriuOpts are checkpoint's and restore's flags, with runc's meaning.
+type CriuOpts struct {
+	// CriuPath is the criu binary (--criu): a name looked up in PATH or a path.
+	CriuPath string
+	// ImagesDir holds the images; WorkDir the logs (default: ImagesDir).
+	ImagesDir string
+	WorkDir   string
+	// ParentImage is the previous pre-dump, relative to ImagesDir.
+	ParentImage       string
+	LeaveRunning      bool
+	TCPEstablished    bool
+	ExtUnixSk         bool
+	ShellJob          bool
+	FileLocks         bool
+	PreDump           bool
+	AutoDedup         bool
+	LazyPages         bool
+	StatusFd          int // -1: none
+	PageServerAddress string
+	PageServerPort    int32
+	// ManageCgroupsMode is soft, full, strict or ignore ("" is criu's default, soft).
+	ManageCgroupsMode string
+	// EmptyNs is CLONE_NEW* flags of namespaces created empty on restore and
+	// not dumped (network always: the runtime does not manage interfaces).
+	EmptyNs         uint32
+	LsmProfile      string
+	LsmMountContext string
+}
+
+var cgModes = map[string]rpc.CriuCgMode{
+	"soft":   rpc.CriuCgMode_SOFT,
+	"full":   rpc.CriuCgMode_FULL,
+	"strict": rpc.CriuCgMode_STRICT,
+	"ignore": rpc.CriuCgMode_IGNORE,
+}
+
+// ParseCgroupsMode checks a --manage-cgroups-mode value.
+func ParseCgroupsMode(s string) error {
+	if _, ok := cgModes[s]; !ok && s != "" {
+		return fmt.Errorf("--manage-cgroups-mode: unknown mode %q (want soft, full, strict or ignore)", s)
+	}
+	return nil
+}
+
+// EmptyNsFlag maps an --empty-ns value to its clone flag; only network is
+// supported, as with runc.
+func EmptyNsFlag(ns string) (uint32, error) {
+	if ns == "network" {
+		return unix.CLONE_NEWNET, nil
+	}
+	return 0, fmt.Errorf("--empty-ns: namespace %q is not supported (only network)", ns)
+}
+
+// baseRPCOpts fills what dump and restore share. images and work are fds
+// of the two directories in OUR fd table: criu opens /proc/<peer>/fd/<n> of
+// the process at the other end of the socket (and so for status_fd), while
+// inherit_fd numbers are criu's own.
+func (o *CriuOpts) baseRPCOpts(images, work int, log string) *rpc.CriuOpts {
+	r := &rpc.CriuOpts{
+		ImagesDirFd:    proto.Int32(int32(images)),
+		WorkDirFd:      proto.Int32(int32(work)),
+		LogLevel:       proto.Int32(4),
+		LogFile:        proto.String(log),
+		ShellJob:       proto.Bool(o.ShellJob),
+		TcpEstablished: proto.Bool(o.TCPEstablished),
+		ExtUnixSk:      proto.Bool(o.ExtUnixSk),
+		FileLocks:      proto.Bool(o.FileLocks),
+		AutoDedup:      proto.Bool(o.AutoDedup),
+		LazyPages:      proto.Bool(o.LazyPages),
+		ManageCgroups:  proto.Bool(true),
+		NotifyScripts:  proto.Bool(true),
+		EmptyNs:        proto.Uint32(o.EmptyNs),
+	}
+	if m, ok := cgModes[o.ManageCgroupsMode]; ok {
+		r.ManageCgroupsMode = m.Enum()
+	}
+	// criu locks the network of a namespace it dumps or restores (even an
+	// empty one) with iptables-restore by default, as runc leaves it. Where
+	// there is none (minimal hosts, nft-only distributions) criu would fail:
+	// use its nftables method (libnftables, criu >= 3.16) instead.
+	if _, err := exec.LookPath("iptables-restore"); err != nil {
+		r.NetworkLock = rpc.CriuNetworkLockMethod_NFTABLES.Enum()
+	}
+	return r
+}
+
+// criuDirs opens the images and work directories (creating them) for criu.
+func (o *CriuOpts) criuDirs() (images, work *os.File, err error) {
+	if o.ImagesDir == "" {
+		return nil, nil, errors.New("--image-path: must not be empty")
+	}
+	if err := os.MkdirAll(o.ImagesDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("--image-path: %w", err)
+	}
+	if images, err = os.Open(o.ImagesDir); err != nil {
+		return nil, nil, fmt.Errorf("--image-path: %w", err)
+	}
+	if o.WorkDir == "" {
+		o.WorkDir = o.ImagesDir
+	}
+	if err := os.MkdirAll(o.WorkDir, 0o700); err != nil {
+		images.Close()
+		return nil, nil, fmt.Errorf("--work-path: %w", err)
+	}
+	if work, err = os.Open(o.WorkDir); err != nil {
+		images.Close()
+		return nil, nil, fmt.Errorf("--work-path: %w", err)
+	}
+	return images, work, nil
+}
+
+// criuSwrk is one running `criu swrk`.
+type criuSwrk struct {
+	cmd  *exec.Cmd
+	sock *os.File
+}
+
+// startCriu runs `criu swrk 3` with extra as its fds 4, 5, ... and stdio as
+// its 0-2; with cgroupFD (cgroup v2) criu is born in that cgroup, so every
+// task it restores starts there too.
+func startCriu(path string, extra []*os.File, stdio [3]*os.File, cgroupFD *os.File) (*criuSwrk, error) {
+	if path == "" {
+		path = "criu"
+	}
+	bin, err := exec.LookPath(path)
+	if err != nil {
+		return nil, fmt.Errorf("--criu %s: %w", path, err)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socketpair", err)
+	}
+	ours := os.NewFile(uintptr(fds[0]), "criu-rpc")
+	theirs := os.NewFile(uintptr(fds[1]), "criu-rpc-swrk")
+	defer theirs.Close()
+	cmd := &exec.Cmd{
+		Path:        bin,
+		Args:        []string{"criu", "swrk", "3"},
+		Stdin:       stdio[0],
+		Stdout:      stdio[1],
+		Stderr:      stdio[2],
+		ExtraFiles:  append([]*os.File{theirs}, extra...),
+		SysProcAttr: &unix.SysProcAttr{},
+	}
+	if cgroupFD != nil {
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(cgroupFD.Fd())
+	}
+	if err := cmd.Start(); err != nil {
+		ours.Close()
+		return nil, fmt.Errorf("start %s swrk: %w", bin, err)
+	}
+	return &criuSwrk{cmd: cmd, sock: ours}, nil
+}
+
+// call sends req and answers criu's notifications with notify until the
+// final response. A failed notify is reported to criu, which then aborts.
+func (s *criuSwrk) call(req *rpc.CriuReq, notify func(script string, pid int32) error) (*rpc.CriuResp, error) {
+	want := req.GetType()
+	buf := make([]byte, 64<<10)
+	for {
+		b, err := proto.Marshal(req)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := s.sock.Write(b); err != nil {
+			return nil, fmt.Errorf("criu rpc send: %w", err)
+		}
+		n, err := s.sock.Read(buf)
+		if err != nil {
+			return nil, fmt.Errorf("criu rpc receive (criu died?): %w", err)
+		}
+		resp := &rpc.CriuResp{}
+		if err := proto.Unmarshal(buf[:n], resp); err != nil {
+			return nil, fmt.Errorf("criu rpc decode: %w", err)
+		}
+		if !resp.GetSuccess() {
+			return resp, criuRespError(resp)
+		}
+		if resp.GetType() != rpc.CriuReqType_NOTIFY {
+			if resp.GetType() != want {
+				return resp, fmt.Errorf("criu rpc: answer %s to a %s request", resp.GetType(), want)
+			}
+			return resp, nil
+		}
+		nerr := error(nil)
+		if notify != nil {
+			nerr = notify(resp.GetNotify().GetScript(), resp.GetNotify().GetPid())
+		}
+		req = &rpc.CriuReq{Type: rpc.CriuReqType_NOTIFY.Enum(), NotifySuccess: proto.Bool(nerr == nil)}
+		if nerr != nil {
+			// Tell criu so it rolls back, then report our reason.
+			if b, err := proto.Marshal(req); err == nil {
+				_, _ = s.sock.Write(b)
+			}
+			return nil, fmt.Errorf("criu notify %q: %w", resp.GetNotify().GetScript(), nerr)
+		}
+	}
+}
+
+func criuRespError(resp *rpc.CriuResp) error {
+	msg := strings.TrimSpace(resp.GetCrErrmsg())
+	if msg == "" {
+		msg = "criu failed"
+	}
+	if e := resp.GetCrErrno(); e != 0 {
+		return fmt.Errorf("%s: %w", msg, unix.Errno(e))
+	}
+	return errors.New(msg)
+}
+
+// close ends the session and waits for criu.
+func (s *criuSwrk) close() error {
+	s.sock.Close()
+	return s.cmd.Wait()
+}
+
+// criuLogError adds criu's own words to err: the last "Error" lines of its
+// log, and where the whole log is.
+func criuLogError(op string, err error, logPath string) error {
+	var lines []string
+	if f, ferr := os.Open(logPath); ferr == nil {
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			if l := sc.Text(); strings.Contains(l, "Error (") {
+				// Drop the "(00.123456) " timestamp.
+				if i := strings.Index(l, "Error ("); i > 0 {
+					l = l[i:]
+				}
+				lines = append(lines, strings.TrimSpace(l))
+			}
+		}
+		f.Close()
+	}
+	if len(lines) > 3 {
+		lines = lines[len(lines)-3:]
+	}
+	if len(lines) > 0 {
+		msg := strings.Join(lines, "; ")
+		if strings.Contains(msg, err.Error()) {
+			return fmt.Errorf("criu %s failed: %s (log: %s)", op, msg, logPath)
+		}
+		return fmt.Errorf("criu %s failed: %w: %s (log: %s)", op, err, msg, logPath)
+	}
+	return fmt.Errorf("criu %s failed: %w (log: %s)", op, err, logPath)
+}
+
+// descriptorsFile records, beside the images, what the init's stdio were at
+// dump time ("pipe:[123]", "/dev/null"): restore hands its own stdio to criu
+// under those keys, so that pipes are reconnected instead of recreated.
+const descriptorsFile = "descriptors.json"
+
+func readStdioLinks(pid int) []string {
+	links := make([]string, 3)
+	for i := range links {
+		links[i], _ = os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "fd", strconv.Itoa(i)))
+	}
+	return links
+}
+
+// inheritable reports whether a dumped stdio link names something criu
+// cannot reopen by path, so it must be inherited on restore.
+func inheritable(link string) bool {
+	return strings.HasPrefix(link, "pipe:") || strings.HasPrefix(link, "socket:") || strings.HasPrefix(link, "anon_inode:")
+}

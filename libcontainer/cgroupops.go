@@ -21,7 +21,7 @@ func (c *Container) requireCgroup() (cgroups.Manager, error) {
 	if len(c.state.CgroupPaths) == 0 {
 		return nil, fmt.Errorf("container %s has no cgroup", c.ID)
 	}
-	return cgroups.Load(c.state.CgroupPaths)
+	return c.state.loadCgroup()
 }
 
 // Pause freezes every process of a created or running container, as runc

@@ -114,7 +114,7 @@ func (c *Container) cgroup() cgroups.Manager {
 	if len(c.state.CgroupPaths) == 0 {
 		return nil
 	}
-	m, err := cgroups.Load(c.state.CgroupPaths)
+	m, err := c.state.loadCgroup()
 	if err != nil {
 		return nil
 	}

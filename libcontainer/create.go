@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/nsexec"
 )
@@ -94,6 +95,7 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 		Created:     p.created,
 		Owner:       "",
 		CgroupPaths: p.cgroupPaths(),
+		SystemdUnit: cgroups.SystemdUnit(p.cg),
 		Config:      cfg,
 	}
 	if st.InitStart, _, err = procStat(p.initPid); err != nil {

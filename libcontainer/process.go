@@ -67,6 +67,9 @@ func (p *initProcess) start() error {
 		return err
 	}
 	p.cg = cg
+	if w, ok := cg.(interface{ SetWarn(func(string)) }); ok {
+		w.SetWarn(func(msg string) { p.log.Warn("systemd cgroup: " + msg) })
+	}
 	// Only placement now; the limits come when init has built the rootfs
 	// (see msgHooksPlease in drive).
 	if err := cg.Apply(-1); err != nil {

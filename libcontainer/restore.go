@@ -82,6 +82,7 @@ func (r *Root) Restore(id string, cfg *configs.Config, o *RestoreOpts) (c *Conta
 		Annotations: cfg.Annotations,
 		Created:     time.Now().UTC(),
 		CgroupPaths: rs.cg.Paths(),
+		SystemdUnit: cgroups.SystemdUnit(rs.cg),
 		Config:      cfg,
 	}
 	if st.InitStart, _, err = procStat(rs.pid); err != nil {
@@ -118,13 +119,6 @@ func (rs *restorer) run(links []string) error {
 		return err
 	}
 	rs.cg = cg
-	// Limits before criu, as runc: the restored tasks are born in the cgroup
-	// and never run unlimited.
-	if rs.cfg.Cgroups.Resources != nil {
-		if err := cg.Set(rs.cfg.Cgroups.Resources); err != nil {
-			return err
-		}
-	}
 	images, work, err := rs.o.criuDirs()
 	if err != nil {
 		return err
@@ -165,6 +159,15 @@ func (rs *restorer) run(links []string) error {
 	}
 	if cgfd == nil {
 		if err := cg.Apply(criu.cmd.Process.Pid); err != nil {
+			criu.close()
+			return err
+		}
+	}
+	// Limits before the restore request, as runc: the restored tasks are
+	// born in the cgroup and never run unlimited. Not before criu is in it:
+	// a systemd unit exists only once it holds a process.
+	if rs.cfg.Cgroups.Resources != nil {
+		if err := cg.Set(rs.cfg.Cgroups.Resources); err != nil {
 			criu.close()
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -72,6 +73,9 @@ type State struct {
 	Owner       string            `json:"owner"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// SystemdUnit is the container's unit when it was created with
+	// --systemd-cgroup: later commands (update, delete) go through systemd.
+	SystemdUnit string `json:"systemdUnit,omitempty"`
 	// Config is config.json, loaded on demand (Container.Config).
 	Config *configs.Config `json:"-"`
 }
@@ -180,6 +184,15 @@ func (st *State) initAlive() bool {
 		return false
 	}
 	return state != 'Z' && state != 'X'
+}
+
+// loadCgroup rebuilds the container's cgroup manager with the driver it was
+// created with.
+func (st *State) loadCgroup() (cgroups.Manager, error) {
+	if st.SystemdUnit != "" {
+		return cgroups.LoadSystemd(st.CgroupPaths, st.SystemdUnit)
+	}
+	return cgroups.Load(st.CgroupPaths)
 }
 
 // lockDir takes an exclusive flock on the container dir; every operation that

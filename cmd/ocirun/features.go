@@ -43,7 +43,7 @@ func ociFeatures() *features.Features {
 		Linux: &features.Linux{
 			Namespaces:   specconv.KnownNamespaces(),
 			Capabilities: specconv.KnownCapabilities(),
-			Cgroup:       &features.Cgroup{V1: &t, V2: &t, Systemd: &f, SystemdUser: &f, Rdma: &t},
+			Cgroup:       &features.Cgroup{V1: &t, V2: &t, Systemd: &t, SystemdUser: &f, Rdma: &t},
 			Seccomp:      seccompFeatures(),
 			Apparmor:     &features.Apparmor{Enabled: &f},
 			Selinux:      &features.Selinux{Enabled: &t},
@@ -59,7 +59,7 @@ func ociFeatures() *features.Features {
 		},
 		Annotations: map[string]string{
 			"io.github.ocirun.version":            version,
-			"io.github.ocirun.checkpoint.enabled": "false",
+			"io.github.ocirun.checkpoint.enabled": "true",
 		},
 	}
 }

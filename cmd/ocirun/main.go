@@ -59,7 +59,7 @@ root filesystem), with the same commands and flags as runc.`,
 			&cli.StringFlag{Name: "log", Usage: "set the log file to write ocirun logs to (default is stderr)"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "set the log format ('text' (default), or 'json')"},
 			&cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
-			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "enable systemd cgroup support (not supported yet)"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "enable systemd cgroup support, expects cgroupsPath to be of form \"slice:prefix:name\" for e.g. \"system.slice:ocirun:434234\""},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors ('true', 'false', or 'auto')"},
 			&cli.StringFlag{Name: "trace", EnvVars: []string{"OCIRUN_TRACE"}, Usage: "append per-phase timings of this command to `FILE` as JSON lines"},
 			&cli.StringFlag{Name: "criu", Value: "criu", Usage: "path to the criu binary used for checkpoint and restore"},
@@ -105,9 +105,6 @@ var (
 )
 
 func setup(ctx *cli.Context) error {
-	if ctx.Bool("systemd-cgroup") {
-		return errors.New("--systemd-cgroup: the systemd cgroup driver is not supported yet; use cgroupfs paths")
-	}
 	switch r := ctx.String("rootless"); r {
 	case "auto", "false":
 	case "true":

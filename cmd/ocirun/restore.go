@@ -68,6 +68,7 @@ and deletes the container afterwards, as run does.`,
 		if err != nil {
 			return err
 		}
+		cfg.Cgroups.Systemd = ctx.Bool("systemd-cgroup")
 		co, err := criuOptions(ctx)
 		if err != nil {
 			return err

@@ -87,6 +87,9 @@ func createContainer(ctx *cli.Context, foreground bool) (*libcontainer.Container
 	if err != nil {
 		return nil, nil, err
 	}
+	// A global flag: clients put it before the subcommand. Later commands
+	// find the driver in the saved state.
+	cfg.Cgroups.Systemd = ctx.Bool("systemd-cgroup")
 	tracer.Mark("validate")
 	if n := ctx.Int("preserve-fds"); n < 0 {
 		return nil, nil, fmt.Errorf("--preserve-fds: must not be negative, got %d", n)

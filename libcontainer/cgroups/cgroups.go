@@ -16,6 +16,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/cgroups/fs1"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/fs2"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
+	"github.com/ocirun/ocirun/libcontainer/cgroups/systemd"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -51,6 +52,7 @@ type Stats = stats.Stats
 var (
 	_ Manager = (*fs1.Manager)(nil)
 	_ Manager = (*fs2.Manager)(nil)
+	_ Manager = (*systemd.Manager)(nil)
 )
 
 // Hierarchy is one mounted cgroup hierarchy.
@@ -131,14 +133,19 @@ func pureV2(hs []Hierarchy) bool {
 // IsV2 reports whether the host uses the unified hierarchy only.
 func IsV2() bool { return isV2() }
 
-// New resolves the container's cgroup dirs with cgroupfs semantics: an
-// absolute cfg.Path is taken from each hierarchy's mountpoint, a relative one
-// is put under the caller's own cgroup in that hierarchy, an empty one is id
-// under the caller's cgroup. Nothing is created.
+// New resolves the container's cgroup dirs. With cfg.Systemd, cfg.Path is
+// "slice:prefix:name" and the dirs are the unit's (see newSystemd).
+// Otherwise it has cgroupfs semantics: an absolute cfg.Path is taken from
+// each hierarchy's mountpoint, a relative one is put under the caller's own
+// cgroup in that hierarchy, an empty one is id under the caller's cgroup.
+// Nothing is created.
 func New(cfg *configs.Cgroup, id string) (Manager, error) {
 	hs, err := Hierarchies()
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Systemd {
+		return newSystemd(hs, cfg.Path, id)
 	}
 	own, err := ownCgroups("/proc/self/cgroup")
 	if err != nil {

@@ -4,7 +4,10 @@ package configs
 type Cgroup struct {
 	// Path is linux.cgroupsPath as given (cgroupfs semantics: absolute from the
 	// hierarchy root, relative under the runtime's own cgroup, empty → <id>).
-	Path      string     `json:"path,omitempty"`
+	// With Systemd (--systemd-cgroup) it is "slice:prefix:name" instead.
+	Path string `json:"path,omitempty"`
+	// Systemd: systemd creates the cgroup as a transient unit (--systemd-cgroup).
+	Systemd   bool       `json:"systemd,omitempty"`
 	Resources *Resources `json:"resources,omitempty"`
 }
 

@@ -145,7 +145,7 @@ func New(cfg *configs.Cgroup, id string) (Manager, error) {
 		return nil, err
 	}
 	if cfg.Systemd {
-		return newSystemd(hs, cfg.Path, id)
+		return newSystemd(hs, cfg, id)
 	}
 	own, err := ownCgroups("/proc/self/cgroup")
 	if err != nil {

@@ -8,11 +8,13 @@ import (
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups/fs1"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/systemd"
+	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
 // newSystemd builds the --systemd-cgroup manager: the unit's cgroup, as
 // systemd will create it, in every hierarchy.
-func newSystemd(hs []Hierarchy, cgroupsPath, id string) (Manager, error) {
+func newSystemd(hs []Hierarchy, cfg *configs.Cgroup, id string) (Manager, error) {
+	cgroupsPath := cfg.Path
 	u, err := systemd.ParsePath(cgroupsPath, id)
 	if err != nil {
 		return nil, err
@@ -29,7 +31,11 @@ func newSystemd(hs []Hierarchy, cgroupsPath, id string) (Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return systemd.New(fs, u, pureV2(hs)), nil
+	var devices []configs.DeviceRule
+	if cfg.Resources != nil {
+		devices = cfg.Resources.Devices
+	}
+	return systemd.New(fs, u, pureV2(hs), devices), nil
 }
 
 // systemdDirs places the unit's cgroup dir (from systemd's root) in each

@@ -69,7 +69,7 @@ func TestSystemdDirs(t *testing.T) {
 
 func TestNewSystemd(t *testing.T) {
 	hs := []Hierarchy{{Mountpoint: "/sys/fs/cgroup", Root: "/", V2: true}}
-	m, err := newSystemd(hs, "machine.slice:libpod:abc", "id")
+	m, err := newSystemd(hs, &configs.Cgroup{Path: "machine.slice:libpod:abc", Systemd: true}, "id")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestNewSystemd(t *testing.T) {
 	if _, ok := m.(*systemd.Manager); !ok {
 		t.Errorf("manager is %T", m)
 	}
-	if _, err := newSystemd(hs, "/abs/path", "id"); err == nil {
+	if _, err := newSystemd(hs, &configs.Cgroup{Path: "/abs/path", Systemd: true}, "id"); err == nil {
 		t.Error("a cgroupfs path was accepted with --systemd-cgroup")
 	}
 	if _, err := New(&configs.Cgroup{Systemd: true, Path: "a:b"}, "id"); err == nil {

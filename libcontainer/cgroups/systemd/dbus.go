@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
@@ -45,6 +46,10 @@ func (m *Manager) connect() (*sddbus.Conn, error) {
 	// context ends.
 	c, err := sddbus.NewWithContext(context.Background())
 	if err != nil {
+		// sd_booted(3)'s test: the likely reason, said first.
+		if _, serr := os.Stat("/run/systemd/system"); serr != nil {
+			return nil, fmt.Errorf("--systemd-cgroup: systemd is not running on this host (no /run/systemd/system): connect to systemd: %w", err)
+		}
 		return nil, fmt.Errorf("--systemd-cgroup: connect to systemd: %w", err)
 	}
 	m.conn = c

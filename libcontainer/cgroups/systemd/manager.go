@@ -41,12 +41,16 @@ type Manager struct {
 	maybeStarted bool
 	warn         func(string)
 	procDevices  string // /proc/devices, for tests; read on use when ""
+	// devices are the container's device rules, known at create: the unit
+	// starts with them (see Apply).
+	devices []configs.DeviceRule
 }
 
 // New returns a manager for a unit not started yet; fs manages the dirs
-// that unit's cgroup has in each hierarchy. Nothing is contacted yet.
-func New(fs FS, u Unit, v2 bool) *Manager {
-	return &Manager{fs: fs, unit: u, v2: v2}
+// that unit's cgroup has in each hierarchy, devices are the rules the unit
+// starts with. Nothing is contacted yet.
+func New(fs FS, u Unit, v2 bool, devices []configs.DeviceRule) *Manager {
+	return &Manager{fs: fs, unit: u, v2: v2, devices: devices}
 }
 
 // Load returns the manager of an existing container's unit.
@@ -70,7 +74,17 @@ func (m *Manager) Apply(pid int) error {
 		_, err := m.connect()
 		return err
 	}
-	if err := m.startUnit(startProperties(m.unit, pid, m.v2)); err != nil {
+	// The device policy goes in at the start, unlike the limits: on v1, a
+	// devices controller systemd realizes for the unit only later (the first
+	// SetUnitProperties) moves the unit's processes into the parent slice's
+	// devices cgroup, which allows everything. The rules cannot starve the
+	// runtime's setup as a memory or pids limit could.
+	props := startProperties(m.unit, pid, m.v2)
+	dev, err := m.deviceProps(m.devices)
+	if err != nil {
+		return err
+	}
+	if err := m.startUnit(append(props, dev...)); err != nil {
 		return err
 	}
 	// For a slice, a joined unit, and the hierarchies systemd leaves alone,
@@ -93,27 +107,37 @@ func (m *Manager) Set(r *configs.Resources) error {
 	if err != nil {
 		return err
 	}
-	if len(r.Devices) > 0 {
-		pd := m.procDevices
-		if pd == "" {
-			b, _ := os.ReadFile("/proc/devices")
-			pd = string(b)
-		}
-		dev, notes, err := deviceProperties(r.Devices, pd)
-		if err != nil {
-			return err
-		}
-		for _, n := range notes {
-			if m.warn != nil {
-				m.warn(n)
-			}
-		}
-		props = append(props, dev...)
+	dev, err := m.deviceProps(r.Devices)
+	if err != nil {
+		return err
 	}
-	if err := m.setProperties(props); err != nil {
+	if err := m.setProperties(append(props, dev...)); err != nil {
 		return err
 	}
 	return m.fs.Set(r)
+}
+
+// deviceProps translates rules (none: no properties) and passes on the
+// notes about what the unit cannot express.
+func (m *Manager) deviceProps(rules []configs.DeviceRule) ([]sddbus.Property, error) {
+	if len(rules) == 0 {
+		return nil, nil
+	}
+	pd := m.procDevices
+	if pd == "" {
+		b, _ := os.ReadFile("/proc/devices")
+		pd = string(b)
+	}
+	dev, notes, err := deviceProperties(rules, pd)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range notes {
+		if m.warn != nil {
+			m.warn(n)
+		}
+	}
+	return dev, nil
 }
 
 // Destroy stops the unit (systemd removes its dirs) and removes the dirs

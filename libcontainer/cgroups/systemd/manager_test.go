@@ -43,7 +43,7 @@ func noSystemd(t *testing.T) {
 func TestNoSystemd(t *testing.T) {
 	noSystemd(t)
 	fs := &fakeFS{}
-	m := New(fs, Unit{Name: "ocirun-x.scope", Slice: "system.slice"}, false)
+	m := New(fs, Unit{Name: "ocirun-x.scope", Slice: "system.slice"}, false, nil)
 	err := m.Apply(-1)
 	if err == nil || !strings.HasPrefix(err.Error(), "--systemd-cgroup: connect to systemd: ") {
 		t.Fatalf("Apply(-1) = %v, want a connect error", err)

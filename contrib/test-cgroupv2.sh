@@ -60,30 +60,53 @@ CGO_ENABLED=0 go build -trimpath -o "$tmp/probe" ./tests/cmd/probe || die "build
 CGO_ENABLED=0 go test -c -trimpath -o "$tmp/integration.test" ./tests/integration || die "build of the integration tests failed"
 echo "test-cgroupv2: built in $(($(date +%s) - start))s; booting the VM"
 
-# checkpoint/restore: Debian's criu is dynamically linked, so it goes into the
-# guest with its shared libraries (resolved, at the paths the loader looks in),
-# plus GNU tar as /bin/tar (criu dumps tmpfs mounts with it; busybox tar lacks
-# its options; busybox --install keeps an existing file)
-# and the modules criu needs: nf_tables (probed at start, and its network
-# lock where there is no iptables) and the socket diag ones (it collects a
-# namespace's sockets through them). Without criu the tests skip.
-criu_args=()
+# Dynamically linked host programs go into the guest with their shared
+# libraries, each resolved and put at the path the loader looks in.
+declare -A added=()
+vm_args=()
+add_file() { # SRC DEST
+	[ -n "${added[$2]:-}" ] && return
+	added[$2]=1
+	vm_args+=(-a "$(readlink -f "$1"):$2")
+}
+add_program() { # SRC DEST
+	add_file "$1" "$2"
+	local lib
+	for lib in $(ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+		add_file "$lib" "$lib"
+	done
+}
+
+# checkpoint/restore: criu, plus GNU tar as /bin/tar (criu dumps tmpfs mounts
+# with it; busybox tar lacks its options; busybox --install keeps an existing
+# file) and the modules criu needs: nf_tables (probed at start, and its
+# network lock where there is no iptables) and the socket diag ones (it
+# collects a namespace's sockets through them). Without criu the tests skip.
 if criu=$(command -v criu) && tar=$(command -v tar) && [ "$(readlink -f "$tar")" != /bin/busybox ]; then
 	for m in nf_tables unix_diag inet_diag tcp_diag udp_diag raw_diag netlink_diag af_packet_diag; do
-		criu_args+=(--module "$m")
+		vm_args+=(--module "$m")
 	done
-	criu_args+=(-a "$criu:/usr/sbin/criu" -a "$(readlink -f "$tar"):/bin/tar")
-	for lib in $(ldd "$criu" "$tar" | grep -o '/lib[^ ]*' | sort -u); do
-		criu_args+=(-a "$(readlink -f "$lib"):$lib")
-	done
-	echo "test-cgroupv2: adding $criu (and GNU tar) with ${#criu_args[@]} files/options to the VM"
+	add_program "$criu" /usr/sbin/criu
+	add_program "$tar" /bin/tar
+	echo "test-cgroupv2: adding $criu and GNU tar to the VM"
+fi
+# --systemd-cgroup: systemd 252 runs as PID 1 of a container in the guest
+# (tests/integration/systemd_host_test.go), so the driver meets a real
+# systemd on pure cgroup v2. Without systemd the tests skip.
+if [ -x /lib/systemd/systemd ] && systemctl=$(command -v systemctl); then
+	add_program /lib/systemd/systemd /lib/systemd/systemd
+	add_program "$systemctl" /usr/bin/systemctl
+	# The harness binds its unit dir over /etc/systemd/system.
+	mkdir -p "$tmp/empty"
+	add_file "$tmp/empty" /etc/systemd/system
+	echo "test-cgroupv2: adding systemd and systemctl to the VM"
 fi
 
 # TCG runs CPU-bound code ~8-10x slower: 2 vCPUs with 2 tests at a time keeps
 # the suite near 5 minutes; the OOM test needs 250 MiB beside the tmpfs root.
 status=0
 "$vm" -m "${OCIRUN_VM_MEM:-1024}" -c "${OCIRUN_VM_CPUS:-2}" -t "${OCIRUN_VM_TIMEOUT:-600}" \
-	-a "$tmp/ocirun" -a "$tmp/probe" "${criu_args[@]}" \
+	-a "$tmp/ocirun" -a "$tmp/probe" "${vm_args[@]}" \
 	-e OCIRUN_TEST_RUNTIME=/payload/ocirun -e OCIRUN_TEST_PROBE=/payload/probe \
 	"$tmp/integration.test" -test.v -test.timeout 9m -test.parallel 2 "$@" || status=$?
 echo "test-cgroupv2: exit $status after $(($(date +%s) - start))s"

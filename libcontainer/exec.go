@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -89,6 +90,9 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	if len(opts.SubCgroup) == 0 {
+		paths = execLeaf(paths, c.state.InitPid)
+	}
 	cg, err := cgroups.Load(paths)
 	if err != nil {
 		return 0, nil, err
@@ -125,6 +129,38 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 	}
 	p.closeParentEnds()
 	return p.initPid, master, nil
+}
+
+// execLeaf: on cgroup v2 a cgroup with controllers enabled for its children
+// takes no processes (EBUSY). That is the container's cgroup when it runs
+// its own cgroup manager (systemd in a container moves itself to
+// init.scope, a nested runtime makes children): join the init's cgroup
+// instead, as runc does. v1 has no such rule.
+func execLeaf(paths map[string]string, initPid int) map[string]string {
+	if !cgroups.IsV2() {
+		return paths
+	}
+	paths = maps.Clone(paths) // not the state's
+	for mnt, dir := range paths {
+		b, err := os.ReadFile(filepath.Join(dir, "cgroup.subtree_control"))
+		if err != nil || len(strings.TrimSpace(string(b))) == 0 {
+			continue
+		}
+		cur, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", initPid))
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(cur), "\n") {
+			if rel, ok := strings.CutPrefix(l, "0::"); ok {
+				// Only a cgroup inside the container's own: the init's
+				// path comes from its /proc file, not from our config.
+				if leaf := filepath.Join(mnt, rel); strings.HasPrefix(leaf, dir+"/") {
+					paths[mnt] = leaf
+				}
+			}
+		}
+	}
+	return paths
 }
 
 // subCgroupPaths resolves `exec --cgroup`: each entry names a sub-cgroup,

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups/fs1"
+	"github.com/ocirun/ocirun/libcontainer/cgroups/fs2"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/systemd"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
@@ -30,6 +31,9 @@ func newSystemd(hs []Hierarchy, cfg *configs.Cgroup, id string) (Manager, error)
 	fs, err := newManager(hs, systemdDirs(hs, pid1, dir))
 	if err != nil {
 		return nil, err
+	}
+	if f2, ok := fs.(*fs2.Manager); ok {
+		f2.AncestorsOwnedBySystemd()
 	}
 	var devices []configs.DeviceRule
 	if cfg.Resources != nil {

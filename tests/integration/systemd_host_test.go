@@ -97,8 +97,13 @@ func startSystemd(t *testing.T) *systemdHost {
 	}
 }
 
+// topDirs are the host's program and library dirs the systemd container
+// sees: a merged-/usr host has them as symlinks into /usr, which the rootfs
+// copies; others (the cgroup v2 VM's busybox root) are bound from the host.
+var topDirs = []string{"bin", "sbin", "lib", "lib64"}
+
 // makeSystemdRootfs replaces the probe rootfs with the host's /usr (bound in
-// systemdSpec) behind merged-/usr symlinks.
+// systemdSpec) behind the host's own merged-/usr symlinks.
 func makeSystemdRootfs(rootfs string) error {
 	if err := os.RemoveAll(rootfs); err != nil {
 		return err
@@ -108,8 +113,16 @@ func makeSystemdRootfs(rootfs string) error {
 			return err
 		}
 	}
-	for _, l := range []string{"bin", "sbin", "lib", "lib64"} {
-		if err := os.Symlink("usr/"+l, filepath.Join(rootfs, l)); err != nil {
+	for _, l := range topDirs {
+		target, err := os.Readlink("/" + l)
+		if err != nil {
+			// Not a symlink (or absent): a dir to bind over, see systemdSpec.
+			if err := os.MkdirAll(filepath.Join(rootfs, l), 0o755); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := os.Symlink(target, filepath.Join(rootfs, l)); err != nil {
 			return err
 		}
 	}
@@ -144,6 +157,11 @@ func systemdSpec(s *specs.Spec, runtime, units, share string) {
 		bind(sdShare, share, "rw"),
 		bind(sdRuntime, runtime, "ro"),
 	)
+	for _, l := range topDirs {
+		if fi, err := os.Lstat("/" + l); err == nil && fi.IsDir() {
+			s.Mounts = append(s.Mounts, bind("/"+l, "/"+l, "ro"))
+		}
+	}
 	s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
 	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
 	s.Linux.MaskedPaths = nil

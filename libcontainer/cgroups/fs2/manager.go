@@ -26,6 +26,10 @@ var wanted = []string{"cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma"
 type Manager struct {
 	mountpoint string
 	path       string
+	// systemOwned: the ancestors belong to systemd (--systemd-cgroup), which
+	// enables the controllers its units use; passing the others down is best
+	// effort there, as a missing one only matters to a limit that needs it.
+	systemOwned bool
 }
 
 // New returns a manager for the dir path in the cgroup2 tree mounted at
@@ -36,6 +40,10 @@ func New(mountpoint, path string) *Manager {
 
 // Path returns the container's dir: v2 has one dir for all controllers.
 func (m *Manager) Path(string) string { return m.path }
+
+// AncestorsOwnedBySystemd makes enabling controllers in the ancestors best
+// effort (see Manager.systemOwned).
+func (m *Manager) AncestorsOwnedBySystemd() { m.systemOwned = true }
 
 // Paths maps the cgroup2 mountpoint to the container's dir.
 func (m *Manager) Paths() map[string]string { return map[string]string{m.mountpoint: m.path} }
@@ -51,7 +59,7 @@ func (m *Manager) Apply(pid int) error {
 	cur := m.mountpoint
 	if rel != "." {
 		for _, part := range strings.Split(rel, "/") {
-			if err := enableControllers(cur); err != nil {
+			if err := enableControllers(cur); err != nil && !(m.systemOwned && errors.Is(err, unix.EBUSY)) {
 				return err
 			}
 			cur = filepath.Join(cur, part)

@@ -47,16 +47,22 @@ type Option func(*Bundle)
 // that no state dir, cgroup or process is left behind.
 func New(t testing.TB, opts ...Option) *Bundle {
 	t.Helper()
+	dir := t.TempDir()
+	b := build(t, &Bundle{Dir: dir, ID: uniqueID(t), Root: filepath.Join(dir, "state")}, opts)
+	t.Cleanup(func() { b.cleanup(t) })
+	return b
+}
+
+// build fills in b (Dir and ID set): rootfs, cgroup path, spec, config.json.
+func build(t testing.TB, b *Bundle, opts []Option) *Bundle {
+	t.Helper()
 	RequireRoot(t)
 	a := buildAssets(t)
-	dir := t.TempDir()
-	b := &Bundle{
-		Dir:    dir,
-		Rootfs: filepath.Join(dir, "rootfs"),
-		ID:     uniqueID(t),
-		Root:   filepath.Join(dir, "state"),
-	}
+	b.Rootfs = filepath.Join(b.Dir, "rootfs")
 	b.CgroupsPath = "ocirun-it-" + b.ID
+	if err := os.MkdirAll(b.Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := makeRootfs(b.Rootfs, a); err != nil {
 		t.Fatalf("rootfs: %v", err)
 	}
@@ -65,7 +71,6 @@ func New(t testing.TB, opts ...Option) *Bundle {
 		o(b)
 	}
 	b.WriteConfig(t)
-	t.Cleanup(func() { b.cleanup(t) })
 	return b
 }
 

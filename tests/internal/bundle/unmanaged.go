@@ -1,7 +1,6 @@
 package bundle
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 )
@@ -12,22 +11,6 @@ import (
 // --root), whose caller deletes the container and checks what is left.
 func NewUnmanaged(t testing.TB, parent string, opts ...Option) *Bundle {
 	t.Helper()
-	RequireRoot(t)
-	a := buildAssets(t)
-	b := &Bundle{ID: uniqueID(t)}
-	b.Dir = filepath.Join(parent, b.ID)
-	b.Rootfs = filepath.Join(b.Dir, "rootfs")
-	b.CgroupsPath = "ocirun-it-" + b.ID
-	if err := os.MkdirAll(b.Dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := makeRootfs(b.Rootfs, a); err != nil {
-		t.Fatalf("rootfs: %v", err)
-	}
-	b.Spec = DefaultSpec(b.CgroupsPath)
-	for _, o := range opts {
-		o(b)
-	}
-	b.WriteConfig(t)
-	return b
+	id := uniqueID(t)
+	return build(t, &Bundle{Dir: filepath.Join(parent, id), ID: id}, opts)
 }

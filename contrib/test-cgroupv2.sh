@@ -80,10 +80,13 @@ add_program() { # SRC DEST
 # checkpoint/restore: criu, plus GNU tar as /bin/tar (criu dumps tmpfs mounts
 # with it; busybox tar lacks its options; busybox --install keeps an existing
 # file) and the modules criu needs: nf_tables (probed at start, and its
-# network lock where there is no iptables) and the socket diag ones (it
-# collects a namespace's sockets through them). Without criu the tests skip.
+# network lock where there is no iptables), nf_conntrack_netlink (criu dumps
+# every network namespace's conntrack table, even an --empty-ns one; without
+# the module, which busybox cannot autoload, netlink answers EINVAL and the
+# dump fails) and the socket diag ones (it collects a namespace's sockets
+# through them). Without criu the tests skip.
 if criu=$(command -v criu) && tar=$(command -v tar) && [ "$(readlink -f "$tar")" != /bin/busybox ]; then
-	for m in nf_tables unix_diag inet_diag tcp_diag udp_diag raw_diag netlink_diag af_packet_diag; do
+	for m in nf_tables nf_conntrack_netlink unix_diag inet_diag tcp_diag udp_diag raw_diag netlink_diag af_packet_diag; do
 		vm_args+=(--module "$m")
 	done
 	add_program "$criu" /usr/sbin/criu

@@ -247,11 +247,18 @@ func (s *criuSwrk) close() error {
 // log, and where the whole log is.
 func criuLogError(op string, err error, logPath string) error {
 	var lines []string
+	conntrack := false
 	if f, ferr := os.Open(logPath); ferr == nil {
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		netns := false
 		for sc.Scan() {
-			if l := sc.Text(); strings.Contains(l, "Error (") {
+			l := sc.Text()
+			netns = netns || strings.Contains(l, "Dumping netns links")
+			if netns && strings.Contains(l, "-22 reported by netlink") {
+				conntrack = true
+			}
+			if strings.Contains(l, "Error (") {
 				// Drop the "(00.123456) " timestamp.
 				if i := strings.Index(l, "Error ("); i > 0 {
 					l = l[i:]
@@ -263,6 +270,14 @@ func criuLogError(op string, err error, logPath string) error {
 	}
 	if len(lines) > 3 {
 		lines = lines[len(lines)-3:]
+	}
+	if conntrack {
+		// criu (3.x) logs "Dumping netns links" before dumping a network
+		// namespace's conntrack table too, and does that even for an
+		// --empty-ns network or external namespace. nfnetlink answers
+		// EINVAL for the ctnetlink subsystem while its module is absent
+		// and cannot be autoloaded (no modprobe, or modules disabled).
+		lines = append(lines, "criu could not read the conntrack table of the container's network namespace (nfnetlink EINVAL: the nf_conntrack_netlink kernel module is not loaded): run `modprobe nf_conntrack_netlink` and retry")
 	}
 	if len(lines) > 0 {
 		msg := strings.Join(lines, "; ")

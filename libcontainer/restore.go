@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/hooks"
 )
 
 // RestoreOpts are restore's flags beyond the criu ones.
@@ -25,7 +28,8 @@ type RestoreOpts struct {
 }
 
 // criuRootDir is where the rootfs is bound for criu's --root, which must be
-// a mount point; it lives in the state dir only while criu runs.
+// a mount point. The bind exists only in criu's own mount namespace; the
+// directory is in the state dir while criu runs.
 const criuRootDir = "criu-root"
 
 // Restore makes container id from a checkpoint: state dir and cgroup as
@@ -96,7 +100,16 @@ func (r *Root) Restore(id string, cfg *configs.Config, o *RestoreOpts) (c *Conta
 			return nil, err
 		}
 	}
-	return &Container{ID: id, dir: dir, state: st}, nil
+	c = &Container{ID: id, dir: dir, state: st}
+	if hs := cfg.Hooks.Poststart; len(hs) > 0 {
+		// As after start: the process runs, so a failure is only a warning.
+		for _, err := range hooks.RunAll("poststart", hs, c.ociState(Running)) {
+			if r.Log != nil {
+				r.Log.Warn(err.Error())
+			}
+		}
+	}
+	return c, nil
 }
 
 // restorer holds what a restore has made so far, for its cleanup.
@@ -106,7 +119,7 @@ type restorer struct {
 	cfg     *configs.Config
 	o       *RestoreOpts
 	cg      cgroups.Manager
-	mounted string
+	rootDir string // criu-root, to remove
 	pid     int
 }
 
@@ -119,16 +132,6 @@ func (rs *restorer) run(links []string) error {
 		return err
 	}
 	rs.cg = cg
-	images, work, err := rs.o.criuDirs()
-	if err != nil {
-		return err
-	}
-	defer images.Close()
-	defer work.Close()
-	root, err := rs.mountRoot()
-	if err != nil {
-		return err
-	}
 	var extra []*os.File
 	var inherit []*rpc.InheritFd
 	if ns, ok := rs.cfg.Namespace(configs.NEWNET); ok && ns.Path != "" {
@@ -153,10 +156,13 @@ func (rs *restorer) run(links []string) error {
 		cgfd = f
 		defer f.Close()
 	}
-	criu, err := startCriu(rs.o.CriuPath, extra, [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, cgfd)
+	cs, err := rs.startCriu(extra, cgfd)
 	if err != nil {
 		return err
 	}
+	defer cs.images.Close()
+	defer cs.work.Close()
+	criu, root := cs.criu, cs.root
 	if cgfd == nil {
 		if err := cg.Apply(criu.cmd.Process.Pid); err != nil {
 			criu.close()
@@ -172,7 +178,7 @@ func (rs *restorer) run(links []string) error {
 			return err
 		}
 	}
-	opts := rs.o.baseRPCOpts(int(images.Fd()), int(work.Fd()), "restore.log")
+	opts := rs.o.baseRPCOpts(int(cs.images.Fd()), int(cs.work.Fd()), "restore.log")
 	opts.Root = proto.String(root)
 	opts.RstSibling = proto.Bool(true)
 	opts.InheritFd = inherit
@@ -185,7 +191,10 @@ func (rs *restorer) run(links []string) error {
 		opts.LsmMountContext = proto.String(rs.o.LsmMountContext)
 	}
 	_, callErr := criu.call(&rpc.CriuReq{Type: rpc.CriuReqType_RESTORE.Enum(), Opts: opts}, func(script string, pid int32) error {
-		if script == "post-restore" {
+		switch script {
+		case "setup-namespaces":
+			return rs.setupNamespaces(int(pid))
+		case "post-restore":
 			rs.pid = int(pid)
 		}
 		return nil
@@ -201,40 +210,165 @@ func (rs *restorer) run(links []string) error {
 	if rs.pid <= 0 {
 		return criuLogError("restore", errors.New("no post-restore notification with the init's pid"), logPath)
 	}
-	rs.unmountRoot()
+	rs.removeRootDir()
 	return nil
 }
 
-// mountRoot binds the rootfs onto <state dir>/criu-root, private, so that
-// criu's mounts under it do not propagate back to the host.
-func (rs *restorer) mountRoot() (string, error) {
+// criuSession is a criu started for a restore, with the directories it
+// was given and the path of its root.
+type criuSession struct {
+	criu         *criuSwrk
+	images, work *os.File
+	root         string
+	err          error
+}
+
+// startCriu starts criu in a mount namespace of its own, where the rootfs
+// is bound at <state dir>/criu-root for criu's --root. The host never sees
+// that bind (or criu's mounts under it), so a failed or killed restore
+// leaves no mount behind: the namespace goes with criu.
+func (rs *restorer) startCriu(extra []*os.File, cgfd *os.File) (*criuSession, error) {
 	root := filepath.Join(rs.dir, criuRootDir)
 	if err := os.Mkdir(root, 0o755); err != nil {
-		return "", err
+		return nil, err
 	}
-	if err := unix.Mount(rs.cfg.Rootfs, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return "", &os.PathError{Op: "bind mount rootfs", Path: rs.cfg.Rootfs, Err: err}
+	rs.rootDir = root
+	done := make(chan *criuSession, 1)
+	go func() {
+		// Never unlocked: this thread is in the new mount namespace, so it
+		// must end with the goroutine instead of running other goroutines.
+		// os/exec forks from the calling thread, which is how criu gets
+		// this namespace.
+		runtime.LockOSThread()
+		cs := &criuSession{root: root}
+		cs.err = rs.startCriuInMountNS(cs, extra, cgfd)
+		done <- cs
+	}()
+	cs := <-done
+	if cs.err != nil {
+		if cs.images != nil {
+			cs.images.Close()
+			cs.work.Close()
+		}
+		return nil, cs.err
 	}
-	rs.mounted = root
-	if err := unix.Mount("", root, "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
-		return "", &os.PathError{Op: "make private", Path: root, Err: err}
-	}
-	return root, nil
+	return cs, nil
 }
 
-func (rs *restorer) unmountRoot() {
-	if rs.mounted == "" {
-		return
+func (rs *restorer) startCriuInMountNS(cs *criuSession, extra []*os.File, cgfd *os.File) error {
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return os.NewSyscallError("unshare(CLONE_NEWNS)", err)
 	}
-	if err := unix.Unmount(rs.mounted, unix.MNT_DETACH); err != nil && rs.r.Log != nil {
-		rs.r.Log.Warn("restore: unmount criu root", "path", rs.mounted, "error", err)
+	// A copied mount namespace keeps the host's shared peer groups: as a
+	// slave it still receives the host's mount events but sends none back.
+	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return &os.PathError{Op: "make rslave", Path: "/", Err: err}
 	}
-	os.Remove(rs.mounted)
-	rs.mounted = ""
+	if err := unix.Mount(rs.cfg.Rootfs, cs.root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return &os.PathError{Op: "bind mount rootfs", Path: rs.cfg.Rootfs, Err: err}
+	}
+	// Opened here, not before: criu reopens them through /proc/<our pid>/fd
+	// and mounts its cgroup yard under the work dir, which the kernel
+	// refuses (EINVAL) on a mount of another namespace.
+	images, work, err := rs.o.criuDirs()
+	if err != nil {
+		return err
+	}
+	cs.images, cs.work = images, work
+	cs.criu, err = startCriu(rs.o.CriuPath, extra, [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, cgfd)
+	return err
 }
 
-// cleanup undoes a failed restore: the restored tasks, the cgroup, the
-// criu root mount and the state dir.
+func (rs *restorer) removeRootDir() {
+	if rs.rootDir != "" {
+		os.Remove(rs.rootDir)
+		rs.rootDir = ""
+	}
+}
+
+// setupNamespaces runs at criu's "setup-namespaces" notification: the
+// restored tasks exist in their namespaces but do not run yet. It is where
+// create would have set up the network and run the hooks that prepare the
+// container from outside (runc runs prestart and createRuntime here too).
+// createContainer and startContainer hooks are not run again: they act in
+// the container's mount namespace, which criu restores as it was.
+func (rs *restorer) setupNamespaces(pid int) error {
+	if pid <= 0 {
+		return fmt.Errorf("no pid for the restored init (%d)", pid)
+	}
+	if ns, ok := rs.cfg.Namespace(configs.NEWNET); ok && ns.Path == "" && rs.o.EmptyNs&unix.CLONE_NEWNET != 0 {
+		// criu made the namespace empty, with lo down: applications that
+		// talked over 127.0.0.1 before the checkpoint expect it up.
+		if err := loopbackUp(pid); err != nil {
+			return err
+		}
+	}
+	h := rs.cfg.Hooks
+	if len(h.Prestart)+len(h.CreateRuntime) == 0 {
+		return nil
+	}
+	state := hookState(rs.id, pid, Created, rs.o.Bundle, rs.cfg)
+	if err := hooks.Run("prestart", h.Prestart, state); err != nil {
+		return err
+	}
+	return hooks.Run("createRuntime", h.CreateRuntime, state)
+}
+
+// loopbackUp sets lo up in the network namespace of pid.
+func loopbackUp(pid int) error {
+	nsPath := filepath.Join("/proc", strconv.Itoa(pid), "ns", "net")
+	target, err := os.Open(nsPath)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		self, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer self.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- &os.PathError{Op: "setns", Path: nsPath, Err: err}
+			return
+		}
+		errc <- setLinkUp("lo")
+		// A thread that cannot go back stays locked, and so ends with
+		// this goroutine instead of serving others in the wrong namespace.
+		if unix.Setns(int(self.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+	}()
+	return <-errc
+}
+
+func setLinkUp(name string) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("%s: %w", name, os.NewSyscallError("ioctl(SIOCGIFFLAGS)", err))
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("%s: %w", name, os.NewSyscallError("ioctl(SIOCSIFFLAGS)", err))
+	}
+	return nil
+}
+
+// cleanup undoes a failed restore: the restored tasks, the cgroup and the
+// state dir (the criu root mount went with criu's mount namespace).
 func (rs *restorer) cleanup() {
 	if rs.pid > 0 {
 		_ = unix.Kill(rs.pid, unix.SIGKILL)
@@ -256,7 +390,7 @@ func (rs *restorer) cleanup() {
 			rs.r.Log.Warn("restore cleanup: remove cgroup", "error", err)
 		}
 	}
-	rs.unmountRoot()
+	rs.removeRootDir()
 	os.RemoveAll(rs.dir)
 }
 

@@ -19,7 +19,11 @@ var restoreCommand = &cli.Command{
 	Description: `The restore command creates container <container-id> from the bundle's
 config.json and has CRIU restore its processes from the checkpoint images.
 In the foreground it forwards signals and exits with the container's status,
-and deletes the container afterwards, as run does.`,
+and deletes the container afterwards, as run does. As with runc, the prestart
+and createRuntime hooks run again once criu has recreated the namespaces (with
+the restored init's pid), and poststart once the processes run. A network
+namespace of the container's own is restored empty, with lo up: interfaces
+set up from outside are the caller's to recreate, e.g. from those hooks.`,
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "console-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal"},
 		&cli.StringFlag{Name: "image-path", Usage: "path to criu image files for restoring (default ./checkpoint)"},

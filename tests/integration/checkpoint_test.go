@@ -1,9 +1,12 @@
 package integration
 
 import (
+	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,6 +14,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/ocirun/ocirun/tests/internal/bundle"
 )
@@ -53,24 +57,27 @@ func requireCriu(t *testing.T) {
 // counterBundle runs a shell that counts in a variable (memory only) and
 // writes each value to /data/count, a bind mount of a host directory. Its
 // stdio go to the container's /dev/null: the test's stdout file is on a
-// host mount criu cannot dump. No network namespace and no /sys: criu 3.17
-// on the VM's 6.1 kernel fails to dump a namespace's links (netlink EINVAL,
-// even one joined by path), and the host's /sys, bound in when the network
-// is shared, carries a bpffs criu cannot dump. setsid: criu refuses a session whose leader
-// is outside the container's pid namespace (runc's init makes no session
+// host mount criu cannot dump. With netns false the container shares the
+// host's network and has no /sys: the host's /sys, bound in then, carries a
+// bpffs criu cannot dump. setsid: criu refuses a session whose leader is
+// outside the container's pid namespace (runc's init makes no session
 // without a terminal either) unless --shell-job.
-func counterBundle(t *testing.T) (*bundle.Bundle, string) {
+func counterBundle(t *testing.T, netns bool, opts ...bundle.Option) (*bundle.Bundle, string) {
 	data := t.TempDir()
-	b := bundle.New(t,
+	own := []bundle.Option{
 		bundle.WithArgs("/bin/busybox", "setsid", "/bin/sh", "-c", `exec </dev/null >/dev/null 2>&1; i=0; while :; do i=$((i+1)); echo $i >/data/count; sleep 0.1; done`),
 		bundle.WithSpec(func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: data, Options: []string{"rbind", "rw"}})
+			if netns {
+				return
+			}
 			var mounts []specs.Mount
 			for _, m := range s.Mounts {
 				if !strings.HasPrefix(m.Destination, "/sys") {
 					mounts = append(mounts, m)
 				}
 			}
-			s.Mounts = append(mounts, specs.Mount{Destination: "/data", Type: "bind", Source: data, Options: []string{"rbind", "rw"}})
+			s.Mounts = mounts
 			var keep []specs.LinuxNamespace
 			for _, ns := range s.Linux.Namespaces {
 				if ns.Type != specs.NetworkNamespace {
@@ -78,7 +85,9 @@ func counterBundle(t *testing.T) (*bundle.Bundle, string) {
 				}
 			}
 			s.Linux.Namespaces = keep
-		}))
+		}),
+	}
+	b := bundle.New(t, append(own, opts...)...)
 	return b, filepath.Join(data, "count")
 }
 
@@ -130,9 +139,33 @@ func criuRun(t *testing.T, b *bundle.Bundle, work, log string, args ...string) {
 
 // TestCheckpointRestore: a checkpoint stops the container and leaves images;
 // the restored container runs with a new pid and counts on from where it was.
+// The container has its own network namespace, as every container engine
+// gives one; TestCheckpointRestoreHostNetwork is the variant without.
 func TestCheckpointRestore(t *testing.T) {
+	checkpointRestore(t, true)
+}
+
+func TestCheckpointRestoreHostNetwork(t *testing.T) {
+	checkpointRestore(t, false)
+}
+
+func checkpointRestore(t *testing.T, netns bool) {
 	requireCriu(t)
-	b, count := counterBundle(t)
+	// Each hook appends the state it got to its file, one line per run:
+	// the first from the original create and start, the second from restore.
+	markers := t.TempDir()
+	appendHook := func(name string) []specs.Hook {
+		return []specs.Hook{shHook("cat >> " + filepath.Join(markers, name) + "; echo >> " + filepath.Join(markers, name))}
+	}
+	b, count := counterBundle(t, netns, bundle.WithSpec(func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{
+			Prestart:      appendHook("prestart"),
+			CreateRuntime: appendHook("createRuntime"),
+			Poststart:     appendHook("poststart"),
+		}
+		// While criu runs, the host must not see its root bind mount.
+		s.Hooks.CreateRuntime = append(s.Hooks.CreateRuntime, shHook("cat /proc/self/mountinfo >> "+filepath.Join(markers, "mountinfo")))
+	}))
 	b.RunDetached(t)
 	before := b.MustState(t)
 	waitCount(t, count, 5, 30*time.Second)
@@ -179,15 +212,109 @@ func TestCheckpointRestore(t *testing.T) {
 	if n > last+50 {
 		t.Errorf("counter after restore = %d, last before = %d: not continued", n, last)
 	}
+	if netns {
+		// criu restores the namespace empty: the runtime brings lo up again.
+		if up, err := loopbackUp(after.Pid); err != nil || !up {
+			t.Errorf("lo in the restored container's network namespace: up %v (%v), want up", up, err)
+		}
+	}
+	if bundle.IsOcirun(t) {
+		checkNoMountUnder(t, b.Root)
+		if data, err := os.ReadFile(filepath.Join(markers, "mountinfo")); err != nil || strings.Contains(string(data), "criu-root") {
+			t.Errorf("the host saw criu's root mount during restore (%v):\n%s", err, data)
+		}
+	}
+	checkHookStates(t, markers, before.Pid, after.Pid, b.ID)
 	b.MustRun(t, "kill", b.ID, "KILL")
 	b.WaitStatus(t, specs.StateStopped, 10*time.Second)
+}
+
+// checkHookStates checks the states the hooks appended: from the create,
+// the original init, and from the restore, the restored one; prestart and
+// createRuntime run before the process runs (created), poststart after.
+func checkHookStates(t *testing.T, markers string, pid0, pid1 int, id string) {
+	t.Helper()
+	for name, status := range map[string]specs.ContainerState{
+		"prestart":      specs.StateCreated,
+		"createRuntime": specs.StateCreated,
+		"poststart":     specs.StateRunning,
+	} {
+		data, err := os.ReadFile(filepath.Join(markers, name))
+		if err != nil {
+			t.Errorf("hook %s never ran: %v", name, err)
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		if len(lines) != 2 {
+			t.Errorf("hook %s ran %d times, want 2 (create, restore):\n%s", name, len(lines), data)
+			continue
+		}
+		for i, pid := range []int{pid0, pid1} {
+			var st specs.State
+			if err := json.Unmarshal([]byte(lines[i]), &st); err != nil {
+				t.Errorf("hook %s run %d: state %q: %v", name, i+1, lines[i], err)
+				continue
+			}
+			if st.ID != id || st.Pid != pid || st.Status != status {
+				t.Errorf("hook %s run %d saw id %q pid %d status %q, want %q %d %q", name, i+1, st.ID, st.Pid, st.Status, id, pid, status)
+			}
+		}
+	}
+}
+
+// checkNoMountUnder fails t if the host's mount table has a mount at or
+// below dir (the restore's criu root lives in criu's own mount namespace).
+func checkNoMountUnder(t *testing.T, dir string) {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			t.Errorf("mount left on the host under %s: %s", dir, l)
+		}
+	}
+}
+
+// loopbackUp reports whether lo is up in the network namespace of pid.
+func loopbackUp(pid int) (bool, error) {
+	type result struct {
+		up  bool
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// Never unlocked: the thread ends with the goroutine, so no other
+		// goroutine runs in the container's network namespace.
+		runtime.LockOSThread()
+		f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/net")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			done <- result{err: err}
+			return
+		}
+		lo, err := net.InterfaceByName("lo")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		done <- result{up: lo.Flags&net.FlagUp != 0}
+	}()
+	r := <-done
+	return r.up, r.err
 }
 
 // TestCheckpointLeaveRunning: with --leave-running the images are written
 // and the same init keeps counting.
 func TestCheckpointLeaveRunning(t *testing.T) {
 	requireCriu(t)
-	b, count := counterBundle(t)
+	b, count := counterBundle(t, true)
 	b.RunDetached(t)
 	before := b.MustState(t)
 	waitCount(t, count, 2, 30*time.Second)
@@ -222,6 +349,36 @@ func TestRestoreFailureCleansUp(t *testing.T) {
 	}
 	if _, _, ok := b.State(t); ok {
 		t.Errorf("a failed restore left container %s", b.ID)
+	}
+	b.CheckGone(t)
+}
+
+// TestRestoreHookFailure: a createRuntime hook that fails during restore
+// aborts it, and criu's restored tasks go with the container.
+func TestRestoreHookFailure(t *testing.T) {
+	requireCriu(t)
+	b, count := counterBundle(t, true)
+	b.RunDetached(t)
+	waitCount(t, count, 2, 30*time.Second)
+	images := t.TempDir()
+	criuRun(t, b, images, "dump.log", "checkpoint", "--image-path", images, b.ID)
+	b.Edit(t, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{shHook("echo restore-hook-broke >&2; exit 3")}}
+	})
+	r := b.Run(t, "restore", "-d", "--image-path", images, "--bundle", b.Dir, b.ID)
+	if r.Code == 0 {
+		t.Fatalf("restore with a failing createRuntime hook succeeded: %v", r)
+	}
+	if bundle.IsOcirun(t) && (!strings.Contains(r.Stderr, "hooks.createRuntime[0]") || !strings.Contains(r.Stderr, "restore-hook-broke")) {
+		t.Errorf("restore error does not name the hook and its stderr: %v", r)
+	}
+	if _, _, ok := b.State(t); ok {
+		t.Errorf("a failed restore left container %s", b.ID)
+	}
+	last := readCount(t, count)
+	time.Sleep(500 * time.Millisecond)
+	if n := readCount(t, count); n != last {
+		t.Errorf("counter moved from %d to %d after a failed restore: its tasks still run", last, n)
 	}
 	b.CheckGone(t)
 }

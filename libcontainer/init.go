@@ -17,6 +17,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/console"
 	"github.com/ocirun/ocirun/libcontainer/hooks"
+	"github.com/ocirun/ocirun/libcontainer/internal/sys"
 	"github.com/ocirun/ocirun/libcontainer/label"
 	"github.com/ocirun/ocirun/libcontainer/rootfs"
 	"github.com/ocirun/ocirun/libcontainer/seccomp"
@@ -250,6 +251,13 @@ func finishContainer(sock int, cfg *configs.Config, rec *trace.Recorder) error {
 	if cfg.Process.Terminal {
 		if err := setupConsole(sock, cfg, true); err != nil {
 			return err
+		}
+	}
+	if ns, ok := cfg.Namespace(configs.NEWNET); ok && ns.Path == "" {
+		// A new network namespace has only lo, and down: programs expect
+		// 127.0.0.1 to work, as runc and crun set it up.
+		if err := sys.LinkUp("lo"); err != nil {
+			return fmt.Errorf("set up loopback: %w", err)
 		}
 	}
 	if cfg.Hostname != "" {

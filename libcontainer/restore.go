@@ -17,6 +17,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/hooks"
+	"github.com/ocirun/ocirun/libcontainer/internal/sys"
 )
 
 // RestoreOpts are restore's flags beyond the criu ones.
@@ -337,7 +338,7 @@ func loopbackUp(pid int) error {
 			errc <- &os.PathError{Op: "setns", Path: nsPath, Err: err}
 			return
 		}
-		errc <- setLinkUp("lo")
+		errc <- sys.LinkUp("lo")
 		// A thread that cannot go back stays locked, and so ends with
 		// this goroutine instead of serving others in the wrong namespace.
 		if unix.Setns(int(self.Fd()), unix.CLONE_NEWNET) == nil {
@@ -345,26 +346,6 @@ func loopbackUp(pid int) error {
 		}
 	}()
 	return <-errc
-}
-
-func setLinkUp(name string) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return os.NewSyscallError("socket", err)
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("%s: %w", name, os.NewSyscallError("ioctl(SIOCGIFFLAGS)", err))
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("%s: %w", name, os.NewSyscallError("ioctl(SIOCSIFFLAGS)", err))
-	}
-	return nil
 }
 
 // cleanup undoes a failed restore: the restored tasks, the cgroup and the

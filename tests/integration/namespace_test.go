@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -167,5 +168,29 @@ func TestTimeNamespace(t *testing.T) {
 	}
 	if host := hostNS(t, "self", "time"); rep.Namespaces["time"] == host {
 		t.Errorf("time namespace %s is the host's", host)
+	}
+}
+
+// TestLoopbackUp: a new network namespace gets lo up (runc and crun do so),
+// so that 127.0.0.1 works in the container; a joined one is left as it is.
+func TestLoopbackUp(t *testing.T) {
+	t.Parallel()
+	b := bundle.New(t, bundle.WithProbe("report", "--cat", "/sys/class/net/lo/flags"),
+		bundle.WithSpec(func(s *specs.Spec) {
+			has := false
+			for _, ns := range s.Linux.Namespaces {
+				has = has || ns.Type == specs.NetworkNamespace
+			}
+			if !has {
+				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+			}
+		}))
+	rep := b.Report(t)
+	flags, err := strconv.ParseUint(strings.TrimSpace(rep.Cat["/sys/class/net/lo/flags"]), 0, 32)
+	if err != nil {
+		t.Fatalf("lo flags %q: %v", rep.Cat["/sys/class/net/lo/flags"], err)
+	}
+	if flags&unix.IFF_UP == 0 {
+		t.Errorf("lo flags = %#x in a new network namespace, want IFF_UP set", flags)
 	}
 }

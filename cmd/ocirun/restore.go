@@ -3,13 +3,11 @@ package main
 import (
 	"os"
 	"os/signal"
-	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
 	"github.com/ocirun/ocirun/libcontainer"
-	"github.com/ocirun/ocirun/specconv"
 )
 
 var restoreCommand = &cli.Command{
@@ -45,34 +43,10 @@ set up from outside are the caller's to recreate, e.g. from those hooks.`,
 		&cli.StringFlag{Name: "lsm-mount-context", Usage: "set the mount context used during restore"},
 	},
 	Action: func(ctx *cli.Context) error {
-		if err := checkArgs(ctx, 1); err != nil {
-			return err
-		}
-		id, err := containerID(ctx)
+		id, bundle, cfg, err := loadBundle(ctx)
 		if err != nil {
 			return err
 		}
-		bundle := ctx.String("bundle")
-		if bundle == "" {
-			bundle = "."
-		}
-		if bundle, err = filepath.Abs(bundle); err != nil {
-			return err
-		}
-		spec, err := specconv.LoadSpec(bundle)
-		if err != nil {
-			return err
-		}
-		cfg, err := specconv.ToConfig(spec, specconv.Options{
-			ID:       id,
-			Bundle:   bundle,
-			NoPivot:  ctx.Bool("no-pivot"),
-			Rootless: os.Geteuid() != 0,
-		})
-		if err != nil {
-			return err
-		}
-		cfg.Cgroups.Systemd = ctx.Bool("systemd-cgroup")
 		co, err := criuOptions(ctx)
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ocirun/ocirun/libcontainer"
+	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/specconv"
 )
 
@@ -58,38 +59,47 @@ var createFlags = []cli.Flag{
 	&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)"},
 }
 
-// createContainer is the common part of create and run.
-func createContainer(ctx *cli.Context, foreground bool) (*libcontainer.Container, *os.File, error) {
+// loadBundle reads and validates --bundle's config.json for the container
+// ID (the one argument) the way create, run and restore share.
+func loadBundle(ctx *cli.Context) (id, bundle string, cfg *configs.Config, err error) {
 	if err := checkArgs(ctx, 1); err != nil {
-		return nil, nil, err
+		return "", "", nil, err
 	}
-	id, err := containerID(ctx)
-	if err != nil {
-		return nil, nil, err
+	if id, err = containerID(ctx); err != nil {
+		return "", "", nil, err
 	}
-	bundle := ctx.String("bundle")
+	bundle = ctx.String("bundle")
 	if bundle == "" {
 		bundle = "."
 	}
 	if bundle, err = filepath.Abs(bundle); err != nil {
-		return nil, nil, err
+		return "", "", nil, err
 	}
 	spec, err := specconv.LoadSpec(bundle)
 	if err != nil {
-		return nil, nil, err
+		return "", "", nil, err
 	}
-	cfg, err := specconv.ToConfig(spec, specconv.Options{
+	cfg, err = specconv.ToConfig(spec, specconv.Options{
 		ID:       id,
 		Bundle:   bundle,
 		NoPivot:  ctx.Bool("no-pivot"),
 		Rootless: os.Geteuid() != 0,
 	})
 	if err != nil {
-		return nil, nil, err
+		return "", "", nil, err
 	}
 	// A global flag: clients put it before the subcommand. Later commands
 	// find the driver in the saved state.
 	cfg.Cgroups.Systemd = ctx.Bool("systemd-cgroup")
+	return id, bundle, cfg, nil
+}
+
+// createContainer is the common part of create and run.
+func createContainer(ctx *cli.Context, foreground bool) (*libcontainer.Container, *os.File, error) {
+	id, bundle, cfg, err := loadBundle(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	tracer.Mark("validate")
 	if n := ctx.Int("preserve-fds"); n < 0 {
 		return nil, nil, fmt.Errorf("--preserve-fds: must not be negative, got %d", n)

@@ -105,6 +105,14 @@ func TestSystemdLimits(t *testing.T) {
 	// limits must survive it, so they must have been set as properties.
 	h.mustExec(t, "systemctl", "daemon-reload")
 	check("after daemon-reload", 128<<20, 60)
+
+	// A cpu period is a property only newer systemds know (ocirun asks
+	// systemd's version first): half a CPU in 50 ms periods.
+	h.mustNested(t, "--systemd-cgroup", "update", "--cpu-quota", "25000", "--cpu-period", "50000", n.b.ID)
+	p := h.unitProps(t, n.unit, "CPUQuotaPerSecUSec", "CPUQuotaPeriodUSec")
+	if p["CPUQuotaPerSecUSec"] != "500ms" || p["CPUQuotaPeriodUSec"] != "50ms" {
+		t.Errorf("after cpu update: systemd has CPUQuotaPerSecUSec=%s CPUQuotaPeriodUSec=%s, want 500ms and 50ms", p["CPUQuotaPerSecUSec"], p["CPUQuotaPeriodUSec"])
+	}
 }
 
 // TestSystemdDevicesReload: a daemon-reload makes systemd rewrite the scope's

@@ -44,6 +44,8 @@ type Manager struct {
 	// devices are the container's device rules, known at create: the unit
 	// starts with them (see Apply).
 	devices []configs.DeviceRule
+	// sdVersion is systemd's version once asked (see version).
+	sdVersion int
 }
 
 // New returns a manager for a unit not started yet; fs manages the dirs
@@ -111,7 +113,17 @@ func (m *Manager) Set(r *configs.Resources) error {
 	if err != nil {
 		return err
 	}
-	if err := m.setProperties(append(props, dev...)); err != nil {
+	props = append(props, dev...)
+	if needsVersion(props) {
+		var notes []string
+		props, notes = filterProperties(props, m.version())
+		for _, n := range notes {
+			if m.warn != nil {
+				m.warn(n)
+			}
+		}
+	}
+	if err := m.setProperties(props); err != nil {
 		return err
 	}
 	return m.fs.Set(r)

@@ -61,17 +61,20 @@ func (c *Container) Start(log *slog.Logger) error {
 // the container as started. A dying init is noticed through its pidfd instead
 // of blocking forever in open.
 func (c *Container) openFifo() error {
+	// The pidfd first: once the fifo is open, init may write, exec a short
+	// program that exits and be reaped (by a shim, a subreaper) before a
+	// pidfd_open would find it.
+	pidfd, err := unix.PidfdOpen(c.state.InitPid, 0)
+	if err != nil {
+		return errors.New("cannot start a container that has stopped")
+	}
+	defer unix.Close(pidfd)
 	path := filepath.Join(c.dir, fifoName)
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(fd)
-	pidfd, err := unix.PidfdOpen(c.state.InitPid, 0)
-	if err != nil {
-		return errors.New("cannot start a container that has stopped")
-	}
-	defer unix.Close(pidfd)
 	buf := make([]byte, 1)
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
 		n, err := unix.Read(fd, buf)

@@ -145,7 +145,7 @@ func TestSystemdContainerd(t *testing.T) {
 	if p := h.unitProps(t, unit, memProp); p[memProp] != "67108864" {
 		t.Errorf("%s: %s=%s, want 67108864 (ctr --memory-limit)", unit, memProp, p[memProp])
 	}
-	if got := c.scopeFile(t, cgrel, memFile); got != "67108864" {
+	if got := c.h.scopeFile(t, cgrel, memFile); got != "67108864" {
 		t.Errorf("%s: %s = %s, want 67108864", unit, memFile, got)
 	}
 
@@ -161,7 +161,7 @@ func TestSystemdContainerd(t *testing.T) {
 		t.Errorf("after ctr task pause: status %q, want PAUSED", st)
 	}
 	if cgroupV1() {
-		if got := c.scopeFile(t, cgrel, "freezer.state"); got != "FROZEN" {
+		if got := c.h.scopeFile(t, cgrel, "freezer.state"); got != "FROZEN" {
 			t.Errorf("after ctr task pause: freezer.state %s, want FROZEN", got)
 		}
 	}
@@ -170,7 +170,7 @@ func TestSystemdContainerd(t *testing.T) {
 		t.Errorf("after ctr task resume: status %q, want RUNNING", st)
 	}
 	if cgroupV1() {
-		if got := c.scopeFile(t, cgrel, "freezer.state"); got != "THAWED" {
+		if got := c.h.scopeFile(t, cgrel, "freezer.state"); got != "THAWED" {
 			t.Errorf("after ctr task resume: freezer.state %s, want THAWED", got)
 		}
 	}
@@ -310,53 +310,13 @@ func (c *containerdIn) removeContainer(t *testing.T, id string) {
 // runtime's state under --runc-root is gone.
 func (c *containerdIn) checkGone(t *testing.T, id, unit, cgrel string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var problems []string
-		p := c.h.unitProps(t, unit, "LoadState", "ActiveState")
-		if p["LoadState"] != "not-found" && p["ActiveState"] != "inactive" {
-			problems = append(problems, fmt.Sprintf("unit %s still %s/%s", unit, p["LoadState"], p["ActiveState"]))
-		}
-		dirs, err := bundle.CgroupDirs(c.h.ctr.CgroupsPath + cgrel)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range dirs {
-			if _, err := os.Stat(d); err == nil {
-				problems = append(problems, "cgroup dir left behind: "+d)
-			}
-		}
+	waitGone(t, func() []string {
+		left := c.h.unitLeftovers(t, unit, cgrel)
 		if c.h.exec(t, "test", "-e", c.stateDir(id)).Code == 0 {
-			problems = append(problems, "runtime state dir left behind: "+c.stateDir(id))
+			left = append(left, "runtime state dir left behind: "+c.stateDir(id))
 		}
-		if len(problems) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			for _, p := range problems {
-				t.Error(p)
-			}
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// scopeFile reads a knob of the scope (cgrel in systemd's namespace) from the
-// host, in the first hierarchy that has it.
-func (c *containerdIn) scopeFile(t *testing.T, cgrel, name string) string {
-	t.Helper()
-	dirs, err := bundle.CgroupDirs(c.h.ctr.CgroupsPath + cgrel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range dirs {
-		if data, err := os.ReadFile(filepath.Join(d, name)); err == nil {
-			return strings.TrimSpace(string(data))
-		}
-	}
-	t.Errorf("no %s in any hierarchy of %s", name, cgrel)
-	return ""
+		return left
+	})
 }
 
 // stateDir is the runtime's state dir for id: the shim hands the runtime

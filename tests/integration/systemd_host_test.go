@@ -284,26 +284,70 @@ func (n *nestedCtr) state(t *testing.T) specs.State {
 	return st
 }
 
-// hostDirs are the scope's directories on the host, one per hierarchy: the
-// systemd container's cgroup there is the root of systemd's cgroup namespace.
-func (n *nestedCtr) hostDirs(t *testing.T) []string {
+// hostDirs are the host's directories of cgrel (a cgroup path in systemd's
+// namespace), one per hierarchy.
+func (h *systemdHost) hostDirs(t *testing.T, cgrel string) []string {
 	t.Helper()
-	dirs, err := bundle.CgroupDirs(n.h.ctr.CgroupsPath + n.cgrel)
+	dirs, err := bundle.CgroupDirs(h.ctr.CgroupsPath + cgrel)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return dirs
 }
 
+// unitLeftovers says what is left of a unit that should be gone: loaded and
+// not inactive, or its cgroup (cgrel) still a directory in some hierarchy.
+func (h *systemdHost) unitLeftovers(t *testing.T, unit, cgrel string) []string {
+	t.Helper()
+	var left []string
+	p := h.unitProps(t, unit, "LoadState", "ActiveState")
+	if p["LoadState"] != "not-found" && p["ActiveState"] != "inactive" {
+		left = append(left, fmt.Sprintf("unit %s still %s/%s", unit, p["LoadState"], p["ActiveState"]))
+	}
+	for _, d := range h.hostDirs(t, cgrel) {
+		if _, err := os.Stat(d); err == nil {
+			left = append(left, "cgroup dir left behind: "+d)
+		}
+	}
+	return left
+}
+
+// waitGone polls leftovers for up to 5 s (systemd stops units and removes
+// their cgroups asynchronously) and reports what is still there then.
+func waitGone(t *testing.T, leftovers func() []string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := leftovers()
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, l := range left {
+				t.Error(l)
+			}
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // cgFile reads a knob of the scope in the first hierarchy that has it.
 func (n *nestedCtr) cgFile(t *testing.T, name string) string {
 	t.Helper()
-	for _, d := range n.hostDirs(t) {
+	return n.h.scopeFile(t, n.cgrel, name)
+}
+
+// scopeFile reads a knob of cgrel (a cgroup path in systemd's namespace)
+// from the host, in the first hierarchy that has it.
+func (h *systemdHost) scopeFile(t *testing.T, cgrel, name string) string {
+	t.Helper()
+	for _, d := range h.hostDirs(t, cgrel) {
 		if data, err := os.ReadFile(filepath.Join(d, name)); err == nil {
 			return strings.TrimSpace(string(data))
 		}
 	}
-	t.Fatalf("no %s in any hierarchy of %s", name, n.cgrel)
+	t.Errorf("no %s in any hierarchy of %s", name, cgrel)
 	return ""
 }
 
@@ -311,32 +355,13 @@ func (n *nestedCtr) cgFile(t *testing.T, name string) string {
 // scope's directory and the nested root holds no state for it.
 func (n *nestedCtr) checkGone(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var problems []string
-		p := n.h.unitProps(t, n.unit, "LoadState", "ActiveState")
-		if p["LoadState"] != "not-found" && p["ActiveState"] != "inactive" {
-			problems = append(problems, fmt.Sprintf("unit %s still %s/%s", n.unit, p["LoadState"], p["ActiveState"]))
-		}
-		for _, d := range n.hostDirs(t) {
-			if _, err := os.Stat(d); err == nil {
-				problems = append(problems, "cgroup dir left behind: "+d)
-			}
-		}
+	waitGone(t, func() []string {
+		left := n.h.unitLeftovers(t, n.unit, n.cgrel)
 		if r := n.h.exec(t, "test", "-e", sdRoot+"/"+n.b.ID); r.Code == 0 {
-			problems = append(problems, "nested state dir left behind: "+sdRoot+"/"+n.b.ID)
+			left = append(left, "nested state dir left behind: "+sdRoot+"/"+n.b.ID)
 		}
-		if len(problems) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			for _, p := range problems {
-				t.Error(p)
-			}
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return left
+	})
 }
 
 // procCgroup is /proc/PID/cgroup as systemd's namespaces see it, keyed by

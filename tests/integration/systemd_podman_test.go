@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ocirun/ocirun/tests/internal/bundle"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -173,10 +172,10 @@ func TestSystemdPodman(t *testing.T) {
 	if props["TasksMax"] != "50" {
 		t.Errorf("%s: TasksMax=%s, want 50 (--pids-limit 50)", unit, props["TasksMax"])
 	}
-	if got := p.scopeFile(t, cgrel, memFile); got != "67108864" {
+	if got := p.h.scopeFile(t, cgrel, memFile); got != "67108864" {
 		t.Errorf("%s: %s = %s, want 67108864", unit, memFile, got)
 	}
-	if got := p.scopeFile(t, cgrel, "pids.max"); got != "50" {
+	if got := p.h.scopeFile(t, cgrel, "pids.max"); got != "50" {
 		t.Errorf("%s: pids.max = %s, want 50", unit, got)
 	}
 	// podman's own doing, not the runtime's: it shows conmon could reach
@@ -199,14 +198,14 @@ func TestSystemdPodman(t *testing.T) {
 	if s := p.status(t, id); s != "paused" {
 		t.Errorf("after podman pause: status %q, want paused", s)
 	}
-	if got := p.scopeFile(t, cgrel, freezeFile); got != frozen {
+	if got := p.h.scopeFile(t, cgrel, freezeFile); got != frozen {
 		t.Errorf("after podman pause: %s %s, want %s", freezeFile, got, frozen)
 	}
 	p.mustPodman(t, "unpause", id)
 	if s := p.status(t, id); s != "running" {
 		t.Errorf("after podman unpause: status %q, want running", s)
 	}
-	if got := p.scopeFile(t, cgrel, freezeFile); got != thawed {
+	if got := p.h.scopeFile(t, cgrel, freezeFile); got != thawed {
 		t.Errorf("after podman unpause: %s %s, want %s", freezeFile, got, thawed)
 	}
 
@@ -332,61 +331,21 @@ func (p *podmanIn) status(t *testing.T, id string) string {
 	return strings.TrimSpace(p.mustPodman(t, "inspect", "-f", "{{.State.Status}}", id))
 }
 
-// scopeFile reads a knob of the scope (cgrel in systemd's namespace) from the
-// host, in the first hierarchy that has it.
-func (p *podmanIn) scopeFile(t *testing.T, cgrel, name string) string {
-	t.Helper()
-	dirs, err := bundle.CgroupDirs(p.h.ctr.CgroupsPath + cgrel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range dirs {
-		if data, err := os.ReadFile(filepath.Join(d, name)); err == nil {
-			return strings.TrimSpace(string(data))
-		}
-	}
-	t.Errorf("no %s in any hierarchy of %s", name, cgrel)
-	return ""
-}
-
 // checkGone asserts that, once podman removed the container, its scope and
 // conmon's are unloaded or inactive, neither has a cgroup directory left in
 // any hierarchy (seen from the host) and the runtime knows no such container.
 func (p *podmanIn) checkGone(t *testing.T, id string) {
 	t.Helper()
-	units := []string{"libpod-" + id + ".scope", "libpod-conmon-" + id + ".scope"}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var problems []string
-		for _, unit := range units {
-			pr := p.h.unitProps(t, unit, "LoadState", "ActiveState")
-			if pr["LoadState"] != "not-found" && pr["ActiveState"] != "inactive" {
-				problems = append(problems, fmt.Sprintf("unit %s still %s/%s", unit, pr["LoadState"], pr["ActiveState"]))
-			}
-			dirs, err := bundle.CgroupDirs(p.h.ctr.CgroupsPath + podSlice + "/" + unit)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, d := range dirs {
-				if _, err := os.Stat(d); err == nil {
-					problems = append(problems, "cgroup dir left behind: "+d)
-				}
-			}
+	waitGone(t, func() []string {
+		var left []string
+		for _, unit := range []string{"libpod-" + id + ".scope", "libpod-conmon-" + id + ".scope"} {
+			left = append(left, p.h.unitLeftovers(t, unit, podSlice+"/"+unit)...)
 		}
 		if r := p.h.exec(t, sdRuntime, "state", id); r.Code == 0 {
-			problems = append(problems, "the runtime still has state for "+id+": "+r.Stdout)
+			left = append(left, "the runtime still has state for "+id+": "+r.Stdout)
 		}
-		if len(problems) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			for _, pr := range problems {
-				t.Error(pr)
-			}
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return left
+	})
 }
 
 // fatal fails the test with what shows where a failure came from: podman

@@ -16,46 +16,15 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 ns=ocirun-test
 image=docker.io/ocirun/busybox:test
-calls=0
-keep=0
-runtime_arg=
-for a in "$@"; do
-	case $a in
-	--calls) calls=1 ;;
-	--keep) keep=1 ;;
-	-h | --help)
-		sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//'
-		exit 0
-		;;
-	-*)
-		echo "unknown option $a" >&2
-		exit 2
-		;;
-	*) runtime_arg=$a ;;
-	esac
-done
-
-# A failure of the harness (containerd, ctr, image) says nothing about the
-# runtime under test: report it apart and stop.
-harness_error() {
-	echo "HARNESS ERROR (not a runtime failure): $*" >&2
-	[ -n "${tmp:-}" ] && [ -f "$tmp/containerd.log" ] && tail -n 20 "$tmp/containerd.log" | sed 's/^/  containerd: /' >&2
-	exit 2
-}
+. "$repo/contrib/client-lib.sh"
+parse_client_args "$@"
 
 if [ "$(id -u)" != 0 ]; then
 	echo "test-containerd: skipped: needs root (containerd, namespaces, cgroups)"
 	exit 0
 fi
 
-rt=${runtime_arg:-${OCIRUN:-$repo/ocirun}}
-case $rt in
-*/*) ;;
-*) rt=$(command -v "$rt") || harness_error "runtime ${runtime_arg:-$OCIRUN} not found in \$PATH" ;;
-esac
-abs=$(realpath -e "$rt" 2>/dev/null) || harness_error "runtime binary $rt does not exist (build it: make ocirun)"
-rt=$abs
-[ -x "$rt" ] || harness_error "runtime binary $rt is not executable"
+resolve_runtime
 
 if ! command -v containerd >/dev/null || ! command -v ctr >/dev/null || ! command -v containerd-shim-runc-v2 >/dev/null; then
 	echo "installing containerd (Debian package)"
@@ -66,6 +35,7 @@ command -v script >/dev/null || harness_error "script(1) from bsdutils is missin
 command -v go >/dev/null || harness_error "go is not in \$PATH (needed to build the test image)"
 
 tmp=$(mktemp -d /tmp/ocirun-ctrd.XXXXXX) || harness_error "mktemp failed"
+harness_log=$tmp/containerd.log
 chmod 0711 "$tmp"
 sock=$tmp/containerd.sock
 rtroot=$tmp/runtime-root
@@ -74,13 +44,6 @@ ctrd_pid=
 # --- cgroups -----------------------------------------------------------------
 # Containers go below the deepest cgroup this script is in (on a v1 host each
 # hierarchy has its own path; the others are its prefixes), never elsewhere.
-own_cgroup() {
-	local best=/ p
-	while IFS=: read -r _ _ p; do
-		[ ${#p} -gt ${#best} ] && best=$p
-	done </proc/self/cgroup
-	echo "${best%/}"
-}
 cgparent=$(own_cgroup)/$(basename "$tmp")
 
 v1_mount() { # controller -> mount point of its v1 hierarchy, if any

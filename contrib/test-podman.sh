@@ -17,29 +17,8 @@ set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 image=docker.io/ocirun/busybox:test
-calls=0
-keep=0
-runtime_arg=
-for a in "$@"; do
-	case $a in
-	--calls) calls=1 ;;
-	--keep) keep=1 ;;
-	-h | --help)
-		sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//'
-		exit 0
-		;;
-	-*)
-		echo "unknown option $a" >&2
-		exit 2
-		;;
-	*) runtime_arg=$a ;;
-	esac
-done
-
-harness_error() {
-	echo "HARNESS ERROR (not a runtime failure): $*" >&2
-	exit 2
-}
+. "$repo/contrib/client-lib.sh"
+parse_client_args "$@"
 
 if [ "$(id -u)" != 0 ]; then
 	echo "test-podman: skipped: needs root (rootful podman, namespaces, cgroups)"
@@ -52,14 +31,7 @@ if [ -z "${OCIRUN_PODMAN_TEST_NS:-}" ]; then
 	OCIRUN_PODMAN_TEST_NS=1 exec unshare -m --propagation private "$0" "$@"
 fi
 
-rt=${runtime_arg:-${OCIRUN:-$repo/ocirun}}
-case $rt in
-*/*) ;;
-*) rt=$(command -v "$rt") || harness_error "runtime ${runtime_arg:-$OCIRUN} not found in \$PATH" ;;
-esac
-abs=$(realpath -e "$rt" 2>/dev/null) || harness_error "runtime binary $rt does not exist (build it: make ocirun)"
-rt=$abs
-[ -x "$rt" ] || harness_error "runtime binary $rt is not executable"
+resolve_runtime
 
 if ! command -v podman >/dev/null; then
 	echo "installing podman (Debian package)"
@@ -72,13 +44,6 @@ tmp=$(mktemp -d /tmp/ocirun-podman.XXXXXX) || harness_error "mktemp failed"
 chmod 0711 "$tmp"
 
 # Containers go below the deepest cgroup this script is in.
-own_cgroup() {
-	local best=/ p
-	while IFS=: read -r _ _ p; do
-		[ ${#p} -gt ${#best} ] && best=$p
-	done </proc/self/cgroup
-	echo "${best%/}"
-}
 cgparent=$(own_cgroup)/$(basename "$tmp")
 cgroup_mounts() { awk '$0 ~ / - cgroup2? / { print $5 }' /proc/self/mountinfo; }
 v1_mount() {

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"errors"
 	"net"
 	"path/filepath"
 	"strings"
@@ -82,12 +83,21 @@ func TestSeccompNotify(t *testing.T) {
 		for {
 			// Older kernels (6.1) block in NOTIF_RECV after the last task of
 			// the filter is gone; POLLHUP says so everywhere.
+			// The Go runtime's preemption signal interrupts poll (EINTR): that
+			// is no reason to close the listener, which would make the
+			// container's pending mkdir fail with ENOSYS.
 			pfd := []unix.PollFd{{Fd: int32(fds[0]), Events: unix.POLLIN}}
-			if _, err := unix.Poll(pfd, 10000); err != nil || pfd[0].Revents&unix.POLLIN == 0 {
+			_, err := unix.Poll(pfd, 10000)
+			for errors.Is(err, unix.EINTR) {
+				_, err = unix.Poll(pfd, 10000)
+			}
+			if err != nil || pfd[0].Revents&unix.POLLIN == 0 {
 				return
 			}
 			var req seccompNotif
-			if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fds[0]), unix.SECCOMP_IOCTL_NOTIF_RECV, uintptr(unsafe.Pointer(&req))); e != 0 {
+			if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fds[0]), unix.SECCOMP_IOCTL_NOTIF_RECV, uintptr(unsafe.Pointer(&req))); e == unix.EINTR {
+				continue
+			} else if e != 0 {
 				return // the container is gone
 			}
 			g.calls++

@@ -51,7 +51,7 @@ func checkProcDest(dest string, m *configs.Mount, srcMagic int64) error {
 func (p *preparer) mount(m *configs.Mount) error {
 	dest := sys.CleanPath(m.Destination)
 	if dest == "/" {
-		return errors.New("destination \"/\" is not supported")
+		return &onRootError{rootfs: p.rootPath}
 	}
 	if m.Flags&unix.MS_REMOUNT != 0 {
 		return p.remount(m, dest)
@@ -212,8 +212,14 @@ func (p *preparer) mountpoint(m *configs.Mount, dest string, isDir bool) (*os.Fi
 	if err != nil {
 		return nil, err
 	}
-	rel, err := sys.CheckInside(p.rootPath, target)
-	if err == nil {
+	rel, err := p.checkTarget(target)
+	switch {
+	case err != nil:
+	case (m.Device == "proc" || m.Device == "sysfs") && rel != dest:
+		// The check above saw a directory, but a shared volume may have
+		// swapped a symlink in before the mkdir resolved it: judge the handle.
+		err = fmt.Errorf("%s must be mounted on an ordinary directory, %q resolved to %q", m.Device, dest, rel)
+	default:
 		// dest may have reached /proc through a symlink: check what it resolved to.
 		err = checkProcDest(rel, m, procMagicIfBind(m, rel))
 	}
@@ -222,6 +228,30 @@ func (p *preparer) mountpoint(m *configs.Mount, dest string, isDir bool) (*os.Fi
 		return nil, err
 	}
 	return target, nil
+}
+
+// onRootError is a mount whose destination resolves to the rootfs itself
+// (`data -> /` in the image): stacked over the root, the mount would become
+// the container's "/" at pivot_root and hide every mount made below it, /proc,
+// /sys, /dev and the masks included.
+type onRootError struct{ rootfs string }
+
+// Error keeps runc's wording, which clients and users already search for.
+func (e *onRootError) Error() string {
+	return fmt.Sprintf("mountpoint %q is on the top of rootfs %q", e.rootfs, e.rootfs)
+}
+
+// checkTarget verifies that target, a handle just resolved in root, is below
+// the rootfs and not the rootfs itself, and returns its path relative to root.
+func (p *preparer) checkTarget(target *os.File) (string, error) {
+	rel, err := sys.CheckInside(p.rootPath, target)
+	if err != nil {
+		return "", err
+	}
+	if rel == "/" {
+		return "", &onRootError{rootfs: p.rootPath}
+	}
+	return rel, nil
 }
 
 // procMagicIfBind lets a procfs bind onto /proc pass the resolved-path check:
@@ -395,7 +425,7 @@ func (p *preparer) attach(mnt *os.File, dest string, attr *unix.MountAttr, recur
 		return err
 	}
 	defer target.Close()
-	if _, err := sys.CheckInside(p.rootPath, target); err != nil {
+	if _, err := p.checkTarget(target); err != nil {
 		return err
 	}
 	if attr.Attr_set != 0 || attr.Attr_clr != 0 {

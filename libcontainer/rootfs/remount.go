@@ -21,7 +21,7 @@ func (p *preparer) remount(m *configs.Mount, dest string) error {
 		return fmt.Errorf("remount: %w", err)
 	}
 	defer target.Close()
-	rel, err := sys.CheckInside(p.rootPath, target)
+	rel, err := p.checkTarget(target)
 	if err != nil {
 		return err
 	}

@@ -5,10 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ocirun/ocirun/tests/internal/bundle"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // The second round of rootfs rules (SECURITY.md, "Beyond the CVE list"): a
@@ -90,4 +92,101 @@ func TestSecurityMountOnRootfsSymlink(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Device nodes in a directory the host writes to (here a host dir bound at
+// /dev/vol) are created before pivot_root, on the host's paths. A racer on the
+// host replaces each new node with a symlink to a host file the moment it
+// appears: a chmod or chown by name after mknodat would follow it. Over many
+// creates the host file's mode and owner never change; the runtime may refuse
+// (it found something other than its node) or finish with its own nodes.
+func TestSecurityDeviceNodeSymlinkSwap(t *testing.T) {
+	t.Parallel()
+	if bundle.IsRunc(t) {
+		t.Skip("runc 1.1.5 is vulnerable: it chowns the new node by path, following the swapped-in symlink")
+	}
+	const nodes, attempts = 32, 25
+	vol := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("host file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spares := t.TempDir() // the racer's symlinks wait here, on vol's filesystem
+	uid, gid, mode := uint32(4242), uint32(4242), os.FileMode(0o666)
+	var devs []specs.LinuxDevice
+	for i := range nodes {
+		devs = append(devs, specs.LinuxDevice{Path: fmt.Sprintf("/dev/vol/n%d", i), Type: "c", Major: 1, Minor: 3,
+			FileMode: &mode, UID: &uid, GID: &gid})
+	}
+	b := bundle.New(t, withMount(specs.Mount{Destination: "/dev/vol", Type: "bind", Source: vol, Options: []string{"rbind"}}),
+		bundle.WithSpec(func(s *specs.Spec) { s.Linux.Devices = devs }),
+		bundle.WithProbe("exit", "0"))
+	hits, refused := 0, 0
+	for a := range attempts {
+		emptyDir(t, vol)
+		r := newNodeSwapper(t, vol, spares, victim, nodes)
+		res := b.Run(t, "create", "--bundle", b.Dir, b.ID)
+		hits += r.stop()
+		assertNoCrash(t, res)
+		if res.Code == 0 {
+			b.MustRun(t, "delete", "--force", b.ID)
+		} else {
+			if refused == 0 {
+				t.Logf("first refusal: %s", strings.TrimSpace(res.Stderr))
+			}
+			refused++
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(victim, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode&0o7777 != 0o600 || st.Uid != 0 || st.Gid != 0 {
+			t.Fatalf("attempt %d: host %s is now mode %o owner %d:%d (was 600 0:0): the runtime changed it through a swapped-in symlink",
+				a, victim, st.Mode&0o7777, st.Uid, st.Gid)
+		}
+	}
+	t.Logf("%d attempts, %d refused, %d nodes swapped for a symlink", attempts, refused, hits)
+	if hits == 0 {
+		t.Errorf("the racer never swapped a node: the race was not exercised")
+	}
+}
+
+// nodeSwapper follows the runtime through n0, n1, ... in vol: as soon as nK is
+// a device node, a symlink to victim is renamed over it.
+type nodeSwapper struct {
+	quit atomic.Bool
+	done chan int
+}
+
+func newNodeSwapper(t *testing.T, vol, spares, victim string, nodes int) *nodeSwapper {
+	t.Helper()
+	for i := range nodes {
+		p := filepath.Join(spares, fmt.Sprintf("n%d", i))
+		_ = os.Remove(p)
+		if err := os.Symlink(victim, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &nodeSwapper{done: make(chan int, 1)}
+	go func() {
+		swapped := 0
+		for k := 0; k < nodes && !s.quit.Load(); {
+			name := filepath.Join(vol, fmt.Sprintf("n%d", k))
+			var st unix.Stat_t
+			if unix.Lstat(name, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR {
+				continue
+			}
+			if unix.Rename(filepath.Join(spares, fmt.Sprintf("n%d", k)), name) == nil {
+				swapped++
+			}
+			k++
+		}
+		s.done <- swapped
+	}()
+	return s
+}
+
+func (s *nodeSwapper) stop() int {
+	s.quit.Store(true)
+	return <-s.done
 }

@@ -103,8 +103,9 @@ func (p *preparer) mount(m *configs.Mount) error {
 	if deferRO {
 		attr.Attr_set &^= unix.MOUNT_ATTR_RDONLY
 	}
-	// Bind flags such as ro apply to the top mount only, as runc's remount
-	// (whose MS_REC the kernel ignores); "rro" and friends are RecAttrSet.
+	// Bind flags apply to the top mount only, as runc's remount (whose MS_REC
+	// the kernel ignores); "rro" and friends are RecAttrSet, and read-only
+	// rbinds are handled by recursiveAttrs.
 	recursiveAttr := false
 	if m.Device == "sysfs" && hostBind {
 		// The host's /sys stands in for a sysfs of our own: recursively
@@ -115,11 +116,8 @@ func (p *preparer) mount(m *configs.Mount) error {
 	if err := setattr(mnt, recursiveAttr, attr); err != nil {
 		return err
 	}
-	if m.RecAttrSet != 0 || m.RecAttrClr != 0 {
-		rec := &unix.MountAttr{Attr_set: m.RecAttrSet, Attr_clr: m.RecAttrClr}
-		if err := sys.MountSetattr(mnt, true, rec); err != nil {
-			return fmt.Errorf("recursive attributes: %w", err)
-		}
+	if err := recursiveAttrs(mnt, m); err != nil {
+		return err
 	}
 	if err := sys.MoveMountOnto(mnt, target); err != nil {
 		return err
@@ -324,6 +322,31 @@ func keepLocked(mnt *os.File, a *unix.MountAttr) error {
 		if st.Flags&st1 != 0 {
 			a.Attr_clr &^= attr
 		}
+	}
+	return nil
+}
+
+// recursiveAttrs applies m's r* attributes ("rro", "rnosuid"...) to every
+// mount of the tree, and makes a read-only rbind read-only all the way down.
+//
+// mount(2) makes "rbind,ro" read-only at the top only, and runc keeps that
+// meaning (it offers "rro" for the rest). But the submounts of a host tree are
+// invisible in the bundle: `spec --rootless` binds /sys "rbind,ro", which
+// left /sys/fs/cgroup/<controller> writable, and the container could make
+// cgroups on the host. A tree asked to be read-only is read-only as a whole,
+// as moby (since v25) makes its read-only binds with "rro"; an explicit "rrw"
+// on the same entry still wins, and mounts later entries place inside the tree
+// keep their own flags.
+func recursiveAttrs(mnt *os.File, m *configs.Mount) error {
+	set, clr := m.RecAttrSet, m.RecAttrClr
+	if m.IsBind() && m.Flags&unix.MS_REC != 0 && m.Flags&unix.MS_RDONLY != 0 && clr&unix.MOUNT_ATTR_RDONLY == 0 {
+		set |= unix.MOUNT_ATTR_RDONLY
+	}
+	if set == 0 && clr == 0 {
+		return nil
+	}
+	if err := sys.MountSetattr(mnt, true, &unix.MountAttr{Attr_set: set, Attr_clr: clr}); err != nil {
+		return fmt.Errorf("recursive attributes: %w", err)
 	}
 	return nil
 }

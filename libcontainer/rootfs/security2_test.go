@@ -128,3 +128,44 @@ func TestProcSysExactDestinationRace(t *testing.T) {
 		})
 	}
 }
+
+// A read-only rbind is read-only all the way down: the tree's submounts are
+// not writable through it, unless the same entry asks for "rrw". Mounts made
+// by later entries inside the tree keep their own flags.
+func TestReadonlyRbindRecursive(t *testing.T) {
+	rrw := specMount("bind", "", "/rrw", "rbind", "ro")
+	rrw.RecAttrClr = unix.MOUNT_ATTR_RDONLY
+	cfg := minimalConfig(t,
+		specMount("tmpfs", "tmpfs", "/src"),
+		specMount("tmpfs", "tmpfs", "/src/sub"),
+		specMount("tmpfs", "tmpfs", "/src/sub/a"),
+		specMount("tmpfs", "tmpfs", "/src/sub/b"),
+	)
+	root, err := filepath.EvalSymlinks(cfg.Rootfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(root, "src")
+	rrw.Source = src
+	cfg.Mounts = append(cfg.Mounts,
+		specMount("bind", src, "/ro", "rbind", "ro"),
+		specMount("bind", src, "/top", "bind", "ro"),
+		rrw,
+		specMount("tmpfs", "tmpfs", "/ro/sub/b"),
+	)
+	rep := run(t, scenario{Config: cfg, Write: []string{"/ro/sub/f", "/ro/sub/a/f", "/ro/sub/b/f", "/rrw/sub/a/f"}}, 0)
+	mustSucceed(t, rep)
+	for _, p := range []string{"/ro/sub/f", "/ro/sub/a/f"} {
+		if !strings.Contains(rep.Writes[p], "read-only file system") {
+			t.Errorf("write %s below a read-only rbind: %q, want EROFS", p, rep.Writes[p])
+		}
+	}
+	for _, p := range []string{"/ro/sub/b/f", "/rrw/sub/a/f"} {
+		if rep.Writes[p] != "" {
+			t.Errorf("write %s: %q, want it writable", p, rep.Writes[p])
+		}
+	}
+	if m, ok := findMount(rep, "/top"); !ok || !hasOpt(m.Options, "ro") {
+		t.Errorf("/top: %+v (found %v), want ro", m, ok)
+	}
+}

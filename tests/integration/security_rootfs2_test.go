@@ -1,9 +1,15 @@
 package integration
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -189,4 +195,112 @@ func newNodeSwapper(t *testing.T, vol, spares, victim string, nodes int) *nodeSw
 func (s *nodeSwapper) stop() int {
 	s.quit.Store(true)
 	return <-s.done
+}
+
+// `spec --rootless` binds the host's /sys "rbind,ro" (runc writes the same).
+// Under mount(2)'s rules only the top of that tree is read-only: the cgroup
+// hierarchies below /sys/fs/cgroup stay writable, and the container's root
+// makes cgroups on the host. As root here, with that /sys mount and no cgroup
+// mount of the container's own over /sys/fs/cgroup, a mkdir in every host
+// hierarchy that is read-write on the host must fail. A cgroup made anyway has
+// a name of this test's own and is removed at cleanup.
+func TestSecurityRootlessSysBindCgroupMkdir(t *testing.T) {
+	t.Parallel()
+	sys := rootlessSysMount(t)
+	hier := writableHostCgroups(t)
+	if len(hier) == 0 {
+		t.Skip("no cgroup hierarchy under the host's /sys/fs/cgroup is mounted read-write: the bind cannot expose one")
+	}
+	var r [4]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		t.Fatal(err)
+	}
+	name := "ocirun-sec-rootfs2-" + hex.EncodeToString(r[:])
+	t.Cleanup(func() {
+		for _, h := range hier {
+			if err := unix.Rmdir(filepath.Join(h, name)); err != nil && !errors.Is(err, unix.ENOENT) {
+				t.Errorf("remove the test's cgroup %s: %v", filepath.Join(h, name), err)
+			}
+		}
+	})
+	var script strings.Builder
+	for _, h := range hier {
+		fmt.Fprintf(&script, "if /bin/busybox mkdir %s/%s; then echo created %s; fi; ", h, name, h)
+	}
+	b := bundle.New(t, withoutMounts("/sys", "/sys/fs/cgroup"), withMount(sys),
+		bundle.WithArgs("/bin/sh", "-c", script.String()),
+		// A root cgroup directory is 0555: root with CAP_DAC_OVERRIDE, as
+		// docker's default capabilities give it, may make cgroups there.
+		bundle.WithSpec(func(s *specs.Spec) {
+			c := s.Process.Capabilities
+			c.Bounding = append(c.Bounding, "CAP_DAC_OVERRIDE")
+			c.Effective = append(c.Effective, "CAP_DAC_OVERRIDE")
+			c.Permitted = append(c.Permitted, "CAP_DAC_OVERRIDE")
+		}))
+	res := b.Run(t, "run", "--bundle", b.Dir, b.ID)
+	assertNoCrash(t, res)
+	if res.Code != 0 {
+		t.Fatalf("run: %v", res)
+	}
+	for _, h := range hier {
+		if _, err := os.Lstat(filepath.Join(h, name)); err == nil {
+			t.Errorf("the container made the cgroup %s on the host through /sys %v", filepath.Join(h, name), sys.Options)
+		}
+	}
+	if strings.Contains(res.Stdout, "created") {
+		t.Errorf("mkdir under /sys/fs/cgroup succeeded inside:\n%s", res.Stdout)
+	}
+	if n := strings.Count(res.Stderr, "Read-only file system"); n != len(hier) {
+		t.Errorf("%d of %d mkdirs failed with EROFS:\n%s", n, len(hier), res.Stderr)
+	}
+}
+
+// rootlessSysMount is the /sys entry `spec --rootless` of the runtime under test writes.
+func rootlessSysMount(t *testing.T) specs.Mount {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command(bundle.Runtime(t), "spec", "--rootless", "--bundle", dir).CombinedOutput(); err != nil {
+		t.Fatalf("spec --rootless: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range s.Mounts {
+		if m.Destination == "/sys" {
+			return m
+		}
+	}
+	t.Fatalf("spec --rootless has no /sys mount: %s", data)
+	return specs.Mount{}
+}
+
+// writableHostCgroups lists the host's cgroup and cgroup2 mounts at or below
+// /sys/fs/cgroup that are read-write, which a bind of /sys would expose.
+func writableHostCgroups(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(data), "\n") {
+		pre, post, ok := strings.Cut(l, " - ")
+		a, p := strings.Fields(pre), strings.Fields(post)
+		if !ok || len(a) < 6 || len(p) < 1 || (p[0] != "cgroup" && p[0] != "cgroup2") {
+			continue
+		}
+		mp := a[4]
+		if mp != "/sys/fs/cgroup" && !strings.HasPrefix(mp, "/sys/fs/cgroup/") {
+			continue
+		}
+		if slices.Contains(strings.Split(a[5], ","), "rw") {
+			out = append(out, mp)
+		}
+	}
+	return out
 }

@@ -115,11 +115,27 @@ func (p *preparer) createDevice(d *configs.Device) error {
 	case err != nil:
 		return err
 	}
-	// mknod obeys the umask; the node was just made by us, so naming it again is safe.
-	if err := unix.Fchmodat(int(dir.Fd()), name, d.FileMode&0o7777, 0); err != nil {
-		return &os.PathError{Op: "fchmodat", Path: dest, Err: err}
+	// The directory may be a volume the host (or another container) writes
+	// to: a symlink swapped in for the new node would take a chmod by name to
+	// a host file. So the node is opened once, without following, checked to
+	// be what mknodat made, and changed only through that handle.
+	node, err := sys.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return err
 	}
-	return sys.Fchownat(dir, name, int(d.UID), int(d.GID))
+	defer node.Close()
+	st, err := sys.Fstat(node)
+	if err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != typ || st.Rdev != rdev {
+		return fmt.Errorf("replaced after mknod by mode 0%o, rdev %d:%d: refusing to change it", st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	}
+	// mknod obeys the umask.
+	if err := sys.Fchmod(node, d.FileMode&0o7777); err != nil {
+		return err
+	}
+	return sys.Fchown(node, int(d.UID), int(d.GID))
 }
 
 // bindDevice bind-mounts the host node at hostPath onto dir/name after checking

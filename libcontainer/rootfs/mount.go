@@ -51,7 +51,7 @@ func checkProcDest(dest string, m *configs.Mount, srcMagic int64) error {
 func (p *preparer) mount(m *configs.Mount) error {
 	dest := sys.CleanPath(m.Destination)
 	if dest == "/" {
-		return errors.New("destination \"/\" is not supported")
+		return &onRootError{rootfs: p.rootPath}
 	}
 	if m.Flags&unix.MS_REMOUNT != 0 {
 		return p.remount(m, dest)
@@ -103,8 +103,9 @@ func (p *preparer) mount(m *configs.Mount) error {
 	if deferRO {
 		attr.Attr_set &^= unix.MOUNT_ATTR_RDONLY
 	}
-	// Bind flags such as ro apply to the top mount only, as runc's remount
-	// (whose MS_REC the kernel ignores); "rro" and friends are RecAttrSet.
+	// Bind flags apply to the top mount only, as runc's remount (whose MS_REC
+	// the kernel ignores); "rro" and friends are RecAttrSet, and read-only
+	// rbinds are handled by recursiveAttrs.
 	recursiveAttr := false
 	if m.Device == "sysfs" && hostBind {
 		// The host's /sys stands in for a sysfs of our own: recursively
@@ -115,11 +116,8 @@ func (p *preparer) mount(m *configs.Mount) error {
 	if err := setattr(mnt, recursiveAttr, attr); err != nil {
 		return err
 	}
-	if m.RecAttrSet != 0 || m.RecAttrClr != 0 {
-		rec := &unix.MountAttr{Attr_set: m.RecAttrSet, Attr_clr: m.RecAttrClr}
-		if err := sys.MountSetattr(mnt, true, rec); err != nil {
-			return fmt.Errorf("recursive attributes: %w", err)
-		}
+	if err := recursiveAttrs(mnt, m); err != nil {
+		return err
 	}
 	if err := sys.MoveMountOnto(mnt, target); err != nil {
 		return err
@@ -212,8 +210,14 @@ func (p *preparer) mountpoint(m *configs.Mount, dest string, isDir bool) (*os.Fi
 	if err != nil {
 		return nil, err
 	}
-	rel, err := sys.CheckInside(p.rootPath, target)
-	if err == nil {
+	rel, err := p.checkTarget(target)
+	switch {
+	case err != nil:
+	case (m.Device == "proc" || m.Device == "sysfs") && rel != dest:
+		// The check above saw a directory, but a shared volume may have
+		// swapped a symlink in before the mkdir resolved it: judge the handle.
+		err = fmt.Errorf("%s must be mounted on an ordinary directory, %q resolved to %q", m.Device, dest, rel)
+	default:
 		// dest may have reached /proc through a symlink: check what it resolved to.
 		err = checkProcDest(rel, m, procMagicIfBind(m, rel))
 	}
@@ -222,6 +226,30 @@ func (p *preparer) mountpoint(m *configs.Mount, dest string, isDir bool) (*os.Fi
 		return nil, err
 	}
 	return target, nil
+}
+
+// onRootError is a mount whose destination resolves to the rootfs itself
+// (`data -> /` in the image): stacked over the root, the mount would become
+// the container's "/" at pivot_root and hide every mount made below it, /proc,
+// /sys, /dev and the masks included.
+type onRootError struct{ rootfs string }
+
+// Error keeps runc's wording, which clients and users already search for.
+func (e *onRootError) Error() string {
+	return fmt.Sprintf("mountpoint %q is on the top of rootfs %q", e.rootfs, e.rootfs)
+}
+
+// checkTarget verifies that target, a handle just resolved in root, is below
+// the rootfs and not the rootfs itself, and returns its path relative to root.
+func (p *preparer) checkTarget(target *os.File) (string, error) {
+	rel, err := sys.CheckInside(p.rootPath, target)
+	if err != nil {
+		return "", err
+	}
+	if rel == "/" {
+		return "", &onRootError{rootfs: p.rootPath}
+	}
+	return rel, nil
 }
 
 // procMagicIfBind lets a procfs bind onto /proc pass the resolved-path check:
@@ -294,6 +322,31 @@ func keepLocked(mnt *os.File, a *unix.MountAttr) error {
 		if st.Flags&st1 != 0 {
 			a.Attr_clr &^= attr
 		}
+	}
+	return nil
+}
+
+// recursiveAttrs applies m's r* attributes ("rro", "rnosuid"...) to every
+// mount of the tree, and makes a read-only rbind read-only all the way down.
+//
+// mount(2) makes "rbind,ro" read-only at the top only, and runc keeps that
+// meaning (it offers "rro" for the rest). But the submounts of a host tree are
+// invisible in the bundle: `spec --rootless` binds /sys "rbind,ro", which
+// left /sys/fs/cgroup/<controller> writable, and the container could make
+// cgroups on the host. A tree asked to be read-only is read-only as a whole,
+// as moby (since v25) makes its read-only binds with "rro"; an explicit "rrw"
+// on the same entry still wins, and mounts later entries place inside the tree
+// keep their own flags.
+func recursiveAttrs(mnt *os.File, m *configs.Mount) error {
+	set, clr := m.RecAttrSet, m.RecAttrClr
+	if m.IsBind() && m.Flags&unix.MS_REC != 0 && m.Flags&unix.MS_RDONLY != 0 && clr&unix.MOUNT_ATTR_RDONLY == 0 {
+		set |= unix.MOUNT_ATTR_RDONLY
+	}
+	if set == 0 && clr == 0 {
+		return nil
+	}
+	if err := sys.MountSetattr(mnt, true, &unix.MountAttr{Attr_set: set, Attr_clr: clr}); err != nil {
+		return fmt.Errorf("recursive attributes: %w", err)
 	}
 	return nil
 }
@@ -395,7 +448,7 @@ func (p *preparer) attach(mnt *os.File, dest string, attr *unix.MountAttr, recur
 		return err
 	}
 	defer target.Close()
-	if _, err := sys.CheckInside(p.rootPath, target); err != nil {
+	if _, err := p.checkTarget(target); err != nil {
 		return err
 	}
 	if attr.Attr_set != 0 || attr.Attr_clr != 0 {

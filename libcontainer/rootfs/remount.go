@@ -21,7 +21,7 @@ func (p *preparer) remount(m *configs.Mount, dest string) error {
 		return fmt.Errorf("remount: %w", err)
 	}
 	defer target.Close()
-	rel, err := sys.CheckInside(p.rootPath, target)
+	rel, err := p.checkTarget(target)
 	if err != nil {
 		return err
 	}
@@ -57,11 +57,8 @@ func (p *preparer) remount(m *configs.Mount, dest string) error {
 	if err := setattr(target, false, attr); err != nil {
 		return err
 	}
-	if m.RecAttrSet != 0 || m.RecAttrClr != 0 {
-		rec := &unix.MountAttr{Attr_set: m.RecAttrSet, Attr_clr: m.RecAttrClr}
-		if err := sys.MountSetattr(target, true, rec); err != nil {
-			return fmt.Errorf("recursive attributes: %w", err)
-		}
+	if err := recursiveAttrs(target, m); err != nil {
+		return err
 	}
 	return propagate(target, m.PropagationFlags)
 }

@@ -72,8 +72,13 @@ func Prepare(cfg *configs.Config, cg *CgroupMount) error {
 	defer p.close()
 
 	for i := range cfg.Mounts {
-		if err := p.mount(&cfg.Mounts[i]); err != nil {
-			return fmt.Errorf("mounts[%d] (%s on %q): %w", i, cfg.Mounts[i].Device, cfg.Mounts[i].Destination, err)
+		m := &cfg.Mounts[i]
+		if err := p.mount(m); err != nil {
+			var onRoot *onRootError
+			if errors.As(err, &onRoot) {
+				return fmt.Errorf("%w: mounts[%d].destination %q resolves to the container's root", onRoot, i, m.Destination)
+			}
+			return fmt.Errorf("mounts[%d] (%s on %q): %w", i, m.Device, m.Destination, err)
 		}
 	}
 	if needsDev(cfg) {

@@ -5,7 +5,9 @@ package sys
 import (
 	"errors"
 	"os"
+	"strconv"
 
+	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -129,6 +131,55 @@ func Readlinkat(dir *os.File, name string) (string, error) {
 		return "", &os.PathError{Op: "readlinkat", Path: dir.Name() + "/" + name, Err: err}
 	}
 	return string(buf[:n]), nil
+}
+
+// Fchmod sets the mode of the inode f refers to, which may be an O_PATH
+// handle: fchmodat2(AT_EMPTY_PATH) where the kernel has it (6.6), else chmod
+// through f's magic link in a verified procfs, which also names the inode,
+// never a path that could be swapped. A symlink is refused: the magic link
+// would land on it and chmod would then follow it.
+func Fchmod(f *os.File, mode uint32) error {
+	st, err := Fstat(f)
+	if err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return &os.PathError{Op: "fchmodat", Path: f.Name(), Err: unix.ELOOP}
+	}
+	err = retry(func() error { return unix.Fchmodat(int(f.Fd()), "", mode, unix.AT_EMPTY_PATH) })
+	// x/sys reports a kernel without fchmodat2 as EOPNOTSUPP.
+	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
+		err = fchmodProcfs(f, mode)
+	}
+	if err != nil {
+		return &os.PathError{Op: "fchmodat", Path: f.Name(), Err: err}
+	}
+	return nil
+}
+
+func fchmodProcfs(f *os.File, mode uint32) error {
+	proc, err := procfs.OpenProcRoot()
+	if err != nil {
+		return err
+	}
+	defer proc.Close()
+	fds, err := proc.OpenSelf("fd")
+	if err != nil {
+		return err
+	}
+	defer fds.Close()
+	return retry(func() error { return unix.Fchmodat(int(fds.Fd()), strconv.Itoa(int(f.Fd())), mode, 0) })
+}
+
+// Fchown changes the owner of the inode f refers to, which may be an O_PATH handle.
+func Fchown(f *os.File, uid, gid int) error {
+	err := retry(func() error {
+		return unix.Fchownat(int(f.Fd()), "", uid, gid, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW)
+	})
+	if err != nil {
+		return &os.PathError{Op: "fchownat", Path: f.Name(), Err: err}
+	}
+	return nil
 }
 
 // Fchownat changes the owner of dir/name without following a trailing symlink.

@@ -98,3 +98,60 @@ func TestNewFsMountReportsBadOption(t *testing.T) {
 		t.Errorf("bad tmpfs size: %v, want an error naming size", err)
 	}
 }
+
+// Fchmod and Fchown work on an O_PATH handle, through fchmodat2 and through
+// the procfs fallback for older kernels, and never follow a symlink handle.
+func TestFchmodFchownOPath(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown")
+	}
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	if err := os.WriteFile(target, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	open := func(p string) *os.File {
+		f, err := os.OpenFile(p, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	mode := func() (uint32, uint32) {
+		var st unix.Stat_t
+		if err := unix.Stat(target, &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Mode & 0o7777, st.Uid
+	}
+	f := open(target)
+	if err := Fchmod(f, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := mode(); m != 0o640 {
+		t.Errorf("mode after Fchmod = %o, want 640", m)
+	}
+	if err := fchmodProcfs(f, 0o604); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := mode(); m != 0o604 {
+		t.Errorf("mode after the procfs fallback = %o, want 604", m)
+	}
+	if err := Fchown(f, 4242, 4242); err != nil {
+		t.Fatal(err)
+	}
+	if _, uid := mode(); uid != 4242 {
+		t.Errorf("owner after Fchown = %d, want 4242", uid)
+	}
+	if err := Fchmod(open(link), 0o666); !errors.Is(err, unix.ELOOP) {
+		t.Errorf("Fchmod of a symlink handle: %v, want ELOOP", err)
+	}
+	if m, _ := mode(); m != 0o604 {
+		t.Errorf("Fchmod of a symlink handle changed its target to %o", m)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/ocirun/ocirun/libcontainer"
 	_ "github.com/ocirun/ocirun/libcontainer/nsexec" // the C stage of `ocirun init`
+	"github.com/ocirun/ocirun/libcontainer/seccomp"
 	"github.com/ocirun/ocirun/libcontainer/trace"
 )
 
@@ -51,7 +53,9 @@ func newApp() *cli.App {
 		Usage: "Open Container Initiative runtime",
 		Description: `ocirun runs containers from OCI bundles (a directory with config.json and a
 root filesystem), with the same commands and flags as runc.`,
-		Version: fmt.Sprintf("%s\ncommit: %s\nspec: %s", version, commit, specs.Version),
+		// runc's layout, line for line: tools parse it.
+		Version: fmt.Sprintf("%s\ncommit: %s\nspec: %s\ngo: %s\nlibseccomp: %s",
+			version, commit, specs.Version, runtime.Version(), seccomp.LibraryVersion()),
 		// runc never splits repeated flags on commas (--env A=1,2 is one value).
 		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{

@@ -69,17 +69,21 @@ root filesystem), with the same commands and flags as runc.`,
 			&cli.StringFlag{Name: "criu", Value: "criu", Usage: "path to the criu binary used for checkpoint and restore"},
 		},
 		Before: setup,
-		Commands: []*cli.Command{
+		Commands: append([]*cli.Command{
 			createCommand, startCommand, runCommand, stateCommand, killCommand,
 			deleteCommand, listCommand, specCommand, execCommand, featuresCommand,
 			pauseCommand, resumeCommand, psCommand, updateCommand, eventsCommand,
 			checkpointCommand, restoreCommand, initCommand,
-		},
+		}, extraCommands...),
 		// Errors are reported once, by fail, in the format the clients parse.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
 	return app
 }
+
+// extraCommands are added by files built with a tag (gendocs.go), never
+// by the runtime's own build.
+var extraCommands []*cli.Command
 
 func defaultRoot() string {
 	if os.Geteuid() != 0 {

@@ -4,6 +4,9 @@
 # dpkg-shlibdeps for the libraries a dynamic binary needs, dpkg-gencontrol
 # for DEBIAN/control, dpkg-deb to build. Run by `make deb`.
 set -euo pipefail
+for tool in dpkg-gencontrol dpkg-shlibdeps dpkg-deb readelf; do
+	command -v $tool >/dev/null || { echo "make deb: $tool is missing: apt-get install dpkg-dev" >&2; exit 1; }
+done
 dir=$(cd "$1" && pwd) version=$2 commit=$3
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)

@@ -122,12 +122,12 @@ const bashMain = `%[1]s_words() {
 
 # The ids of the containers under the --root given on the command line.
 %[1]s_containers() {
-	[[ $prog == "~/"* ]] && prog=$HOME/${prog:2}
+	[[ $prog == \~/* ]] && prog=$HOME/${prog:2}
 	%[1]s_words "$("$prog" "${root[@]}" list -q 2>/dev/null)"
 }
 
 %[1]s() {
-	local cur prog cmd= w rest i j=-1 n=0 flags=1
+	local cur prog cmd='' w rest i j=-1 n=0 flags=1
 	local -a words=() root=()
 	COMPREPLY=()
 	# Join what COMP_WORDBREAKS split (--flag=value, uid:gid) back into the

@@ -262,33 +262,24 @@ func (s *Spec) positional(cmd string, n int) (values []string, containers bool) 
 	if v, ok := s.Values[fmt.Sprintf("%s %d", cmd, n)]; ok {
 		return v, false
 	}
-	if n == 1 {
-		for _, c := range s.Containers {
-			if c == cmd {
-				return nil, true
-			}
-		}
-	}
-	return nil, false
+	return nil, n == 1 && slices.Contains(s.Containers, cmd)
 }
 
 // maxPositional is the highest argument index with a completion.
 func (s *Spec) maxPositional(cmd string) int {
-	max := 0
+	last := 0
 	for key := range s.Values {
 		var n int
 		if c, rest, ok := strings.Cut(key, " "); ok && c == cmd && !strings.HasPrefix(rest, "-") {
-			if _, err := fmt.Sscanf(rest, "%d", &n); err == nil && n > max {
-				max = n
+			if _, err := fmt.Sscanf(rest, "%d", &n); err == nil {
+				last = max(last, n)
 			}
 		}
 	}
-	if max == 0 {
-		if _, containers := s.positional(cmd, 1); containers {
-			max = 1
-		}
+	if _, containers := s.positional(cmd, 1); containers {
+		last = max(last, 1)
 	}
-	return max
+	return last
 }
 
 // word is something to type in a command's place, with its summary.

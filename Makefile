@@ -5,8 +5,18 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 SOURCES := $(shell find cmd libcontainer specconv -name '*.go' -o -name '*.c' -o -name '*.h') go.mod go.sum
+# Generated files (man pages, completions, the generator, the .deb).
+BUILDDIR ?= build
+# Where `make install` puts things under $(DESTDIR)$(PREFIX); `make deb`
+# passes Debian's paths.
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+# The man pages' date: the commit's, so that a rebuild is identical.
+DOCDATE ?= $(shell git log -1 --format=%cs 2>/dev/null)
 
-.PHONY: all deps demo test unit integration lint fuzz install clean bench test-containerd test-podman test-cgroupv2
+.PHONY: all deps demo test unit integration lint fuzz install uninstall man completions deb clean bench test-containerd test-podman test-cgroupv2
 
 all: ocirun
 
@@ -19,6 +29,20 @@ all: ocirun
 BUILDTAGS ?= urfave_cli_no_docs netgo osusergo
 ocirun: $(SOURCES)
 	CGO_ENABLED=1 $(GO) build -trimpath -tags "$(BUILDTAGS)" -ldflags "-s -w -extldflags -static $(LDFLAGS)" -o $@ ./cmd/ocirun
+
+# The man pages and completions are generated from the command tables by a
+# generator that ./ocirun does not contain: cmd/ocirun/gendocs.go is only
+# built with the ocirun_gendocs tag, into its own binary.
+$(BUILDDIR)/gendocs: $(SOURCES)
+	CGO_ENABLED=1 $(GO) build -trimpath -tags "$(BUILDTAGS) ocirun_gendocs" -ldflags "$(LDFLAGS)" -o $@ ./cmd/ocirun
+
+$(BUILDDIR)/docs.stamp: $(BUILDDIR)/gendocs
+	rm -rf $(BUILDDIR)/man $(BUILDDIR)/completions
+	$(BUILDDIR)/gendocs gendocs --date "$(DOCDATE)" $(BUILDDIR)
+	touch $@
+
+# $(BUILDDIR)/man/*.8 and $(BUILDDIR)/completions/{ocirun.bash,_ocirun,ocirun.fish}
+man completions: $(BUILDDIR)/docs.stamp
 
 # Installs the Debian packages the build, demo and tests need (only the missing ones).
 deps:
@@ -66,15 +90,36 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint:
 	@test -z "$$(gofmt -l cmd libcontainer specconv tests)" || { gofmt -l cmd libcontainer specconv tests; exit 1; }
 	$(GO) vet ./...
+	$(GO) vet -tags ocirun_gendocs ./cmd/ocirun
 	$(GO) run $(STATICCHECK) -checks "inherit,-SA1019" ./...
+	$(GO) run $(STATICCHECK) -checks "inherit,-SA1019" -tags ocirun_gendocs ./cmd/ocirun
 
 # Runs each fuzzer for FUZZTIME (default 20s).
 FUZZTIME ?= 20s
 fuzz:
 	contrib/fuzz.sh $(FUZZTIME)
 
-install: ocirun
+install: ocirun $(BUILDDIR)/docs.stamp
 	install -D -m 0755 ocirun $(DESTDIR)$(PREFIX)/sbin/ocirun
+	install -d -m 0755 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 $(BUILDDIR)/man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -D -m 0644 $(BUILDDIR)/completions/ocirun.bash $(DESTDIR)$(BASHCOMPDIR)/ocirun
+	install -D -m 0644 $(BUILDDIR)/completions/_ocirun $(DESTDIR)$(ZSHCOMPDIR)/_ocirun
+	install -D -m 0644 $(BUILDDIR)/completions/ocirun.fish $(DESTDIR)$(FISHCOMPDIR)/ocirun.fish
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/ocirun $(DESTDIR)$(MANDIR)/man8/ocirun.8 $(DESTDIR)$(MANDIR)/man8/ocirun-*.8
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/ocirun $(DESTDIR)$(ZSHCOMPDIR)/_ocirun $(DESTDIR)$(FISHCOMPDIR)/ocirun.fish
+
+# $(BUILDDIR)/ocirun_<version>_<arch>.deb, built with dpkg-gencontrol and
+# dpkg-deb from what `make install` puts under /usr.
+deb: ocirun $(BUILDDIR)/docs.stamp
+	rm -rf $(BUILDDIR)/deb
+	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(BUILDDIR))/deb/debian/ocirun PREFIX=/usr \
+		ZSHCOMPDIR=/usr/share/zsh/vendor-completions
+	contrib/deb/build.sh $(BUILDDIR)/deb '$(VERSION)' '$(COMMIT)'
+	mv $(BUILDDIR)/deb/*.deb $(BUILDDIR)/
 
 clean:
-	rm -f ocirun
+	rm -rf ocirun $(BUILDDIR)/gendocs $(BUILDDIR)/docs.stamp $(BUILDDIR)/man $(BUILDDIR)/completions \
+		$(BUILDDIR)/deb $(BUILDDIR)/ocirun_*.deb

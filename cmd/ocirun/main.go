@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/ocirun/ocirun/libcontainer"
 	_ "github.com/ocirun/ocirun/libcontainer/nsexec" // the C stage of `ocirun init`
+	"github.com/ocirun/ocirun/libcontainer/seccomp"
 	"github.com/ocirun/ocirun/libcontainer/trace"
 )
 
@@ -51,7 +53,9 @@ func newApp() *cli.App {
 		Usage: "Open Container Initiative runtime",
 		Description: `ocirun runs containers from OCI bundles (a directory with config.json and a
 root filesystem), with the same commands and flags as runc.`,
-		Version: fmt.Sprintf("%s\ncommit: %s\nspec: %s", version, commit, specs.Version),
+		// runc's layout, line for line: tools parse it.
+		Version: fmt.Sprintf("%s\ncommit: %s\nspec: %s\ngo: %s\nlibseccomp: %s",
+			version, commit, specs.Version, runtime.Version(), seccomp.LibraryVersion()),
 		// runc never splits repeated flags on commas (--env A=1,2 is one value).
 		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
@@ -65,17 +69,21 @@ root filesystem), with the same commands and flags as runc.`,
 			&cli.StringFlag{Name: "criu", Value: "criu", Usage: "path to the criu binary used for checkpoint and restore"},
 		},
 		Before: setup,
-		Commands: []*cli.Command{
+		Commands: append([]*cli.Command{
 			createCommand, startCommand, runCommand, stateCommand, killCommand,
 			deleteCommand, listCommand, specCommand, execCommand, featuresCommand,
 			pauseCommand, resumeCommand, psCommand, updateCommand, eventsCommand,
 			checkpointCommand, restoreCommand, initCommand,
-		},
+		}, extraCommands...),
 		// Errors are reported once, by fail, in the format the clients parse.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
 	return app
 }
+
+// extraCommands are added by files built with a tag (gendocs.go), never
+// by the runtime's own build.
+var extraCommands []*cli.Command
 
 func defaultRoot() string {
 	if os.Geteuid() != 0 {

@@ -339,3 +339,51 @@ func TestSecurityExecInheritsContainerSecurity(t *testing.T) {
 		check(t, b.MustRun(t, "exec", "-p", p, b.ID), "0000000000000021", "0", "3000", "4000")
 	})
 }
+
+// linux.timeOffsets go to /proc/self/timens_offsets from the C stage, after
+// it joined the namespaces given by path: a joined mount namespace's /proc
+// may be a fake tree its container put there. The write must reach the
+// kernel, not the fake file: here container B joins the mount namespace of
+// container A, which mounted a tmpfs with a fake self/timens_offsets over its
+// /proc. B may fail later (its rootfs is a host path, absent in A's
+// namespace); A's fake file must stay untouched either way.
+func TestSecurityTimeOffsetsNotRedirected(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/proc/self/timens_offsets"); err != nil {
+		t.Skip("kernel without time namespaces")
+	}
+	caps := []string{"CAP_SYS_ADMIN", "CAP_DAC_OVERRIDE"}
+	a := bundle.New(t, bundle.WithSpec(func(s *specs.Spec) {
+		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
+		s.Process.Args = []string{"/bin/sh", "-c", `busybox mount -t tmpfs fake /proc &&
+			mkdir /proc/self && echo fake > /proc/self/timens_offsets && touch /proc/ready && exec sleep 60`}
+	}))
+	a.RunDetached(t)
+	aPid := a.MustState(t).Pid
+	fake := "/proc/" + strconv.Itoa(aPid) + "/root/proc/self/timens_offsets"
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat("/proc/" + strconv.Itoa(aPid) + "/root/proc/ready"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("container A did not mount its fake /proc within 5s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b := bundle.New(t, bundle.WithProbe("sleep", "30"), bundle.WithSpec(func(s *specs.Spec) {
+		for i, ns := range s.Linux.Namespaces {
+			if ns.Type == specs.MountNamespace {
+				s.Linux.Namespaces[i].Path = "/proc/" + strconv.Itoa(aPid) + "/ns/mnt"
+			}
+		}
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+		s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 86400}}
+	}))
+	r := b.Run(t, "create", "--bundle", b.Dir, b.ID)
+	assertNoCrash(t, r)
+	t.Logf("create joining A's mount namespace: exit %d %s", r.Code, strings.TrimSpace(r.Stderr))
+	if got, err := os.ReadFile(fake); err != nil || strings.TrimSpace(string(got)) != "fake" {
+		t.Errorf("container A's fake /proc/self/timens_offsets = %q (%v), want it untouched (\"fake\")", got, err)
+	}
+}

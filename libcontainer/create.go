@@ -47,7 +47,7 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 	if !cfg.Process.Terminal && opts.ConsoleSocket != "" {
 		return nil, nil, errors.New("cannot use console socket if ocirun will not detach or allocate tty")
 	}
-	lsm := detectLSM()
+	lsm := detectLSM(&cfg.Process, cfg.MountLabel)
 	if err := lsm.checkContainer(cfg, r.Log); err != nil {
 		return nil, nil, err
 	}

@@ -76,7 +76,7 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 	cfg := *c.state.Config
 	proc := *opts.Process
 	inheritProcess(&proc, &cfg.Process)
-	lsm := detectLSM()
+	lsm := detectLSM(&proc, "")
 	if err := lsm.checkProcess(&proc); err != nil {
 		return 0, nil, err
 	}

@@ -18,8 +18,18 @@ type hostLSM struct {
 	AppArmor bool `json:"apparmor,omitempty"`
 }
 
-func detectLSM() hostLSM {
-	return hostLSM{SELinux: label.Enabled(), AppArmor: apparmor.IsEnabled()}
+// detectLSM asks the host only about the LSMs that p and mountLabel use (the
+// others stay false, and nothing reads them): go-selinux scans mountinfo,
+// which is long on a host running many containers.
+func detectLSM(p *configs.Process, mountLabel string) hostLSM {
+	var h hostLSM
+	if p.SelinuxLabel != "" || mountLabel != "" {
+		h.SELinux = label.Enabled()
+	}
+	if p.ApparmorProfile != "" {
+		h.AppArmor = apparmor.IsEnabled()
+	}
+	return h
 }
 
 // checkProcess refuses a process label or profile the host cannot apply, as

@@ -136,8 +136,6 @@ func execProcess(ctx *cli.Context, base *configs.Process) (*specs.Process, error
 		Cwd:             base.Cwd,
 		Terminal:        ctx.Bool("tty"),
 		NoNewPrivileges: base.NoNewPrivs,
-		ApparmorProfile: base.ApparmorProfile,
-		SelinuxLabel:    base.SelinuxLabel,
 		User:            specs.User{UID: base.UID, GID: base.GID, AdditionalGids: base.AdditionalGids, Umask: base.Umask},
 	}
 	if ctx.IsSet("no-new-privs") {

@@ -47,6 +47,10 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 	if !cfg.Process.Terminal && opts.ConsoleSocket != "" {
 		return nil, nil, errors.New("cannot use console socket if ocirun will not detach or allocate tty")
 	}
+	lsm := detectLSM(&cfg.Process, cfg.MountLabel)
+	if err := lsm.checkContainer(cfg, r.Log); err != nil {
+		return nil, nil, err
+	}
 	if err := os.MkdirAll(r.Path, 0o700); err != nil {
 		return nil, nil, err
 	}
@@ -63,7 +67,7 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 			return nil, nil, err
 		}
 	}
-	p := &initProcess{root: r, id: id, dir: dir, cfg: cfg, opts: opts, log: r.Log, trace: r.Trace}
+	p := &initProcess{root: r, id: id, dir: dir, cfg: cfg, opts: opts, log: r.Log, trace: r.Trace, lsm: lsm}
 	defer func() {
 		if err != nil {
 			p.cleanup()

@@ -17,6 +17,9 @@ import (
 
 // ExecOpts describe one `ocirun exec`.
 type ExecOpts struct {
+	// Process is what to run. The security fields it leaves empty are the
+	// container's (see inheritProcess); NoNewPrivs, a plain bool, is taken
+	// as given: the caller resolves an omitted one to the container's.
 	Process       *configs.Process
 	ConsoleSocket string
 	PidFile       string
@@ -72,10 +75,11 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 	}
 	cfg := *c.state.Config
 	proc := *opts.Process
-	if proc.Seccomp == nil {
-		proc.Seccomp = cfg.Process.Seccomp
+	inheritProcess(&proc, &cfg.Process)
+	lsm := detectLSM(&proc, "")
+	if err := lsm.checkProcess(&proc); err != nil {
+		return 0, nil, err
 	}
-	proc.Attrs = execAttrs(cfg.Process.Attrs, proc.Attrs)
 	cfg.Process = proc
 	// Join the init's namespaces, whether the container created them or
 	// joined them itself; the time and user namespaces included.
@@ -98,7 +102,7 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 		return 0, nil, err
 	}
 	p := &initProcess{
-		id: c.ID, dir: c.dir, cfg: &cfg, log: opts.log(), exec: true, cg: cg, trace: opts.Trace,
+		id: c.ID, dir: c.dir, cfg: &cfg, log: opts.log(), exec: true, cg: cg, trace: opts.Trace, lsm: lsm,
 		opts: &CreateOpts{
 			Bundle:        c.state.Bundle,
 			ConsoleSocket: opts.ConsoleSocket,
@@ -129,6 +133,31 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 	}
 	p.closeParentEnds()
 	return p.initPid, master, nil
+}
+
+// inheritProcess fills in what an exec'd process leaves out with the
+// container's own settings, field by field as runc does: capabilities,
+// AppArmor profile, SELinux label and rlimits when omitted, always the
+// container's seccomp filter, and the attributes of execAttrs. A client
+// sending a bare process.json must not get the runtime's full capability
+// set and no LSM; a value it does give wins.
+func inheritProcess(p, container *configs.Process) {
+	if p.Capabilities == nil {
+		p.Capabilities = container.Capabilities
+	}
+	if p.ApparmorProfile == "" {
+		p.ApparmorProfile = container.ApparmorProfile
+	}
+	if p.SelinuxLabel == "" {
+		p.SelinuxLabel = container.SelinuxLabel
+	}
+	if len(p.Rlimits) == 0 {
+		p.Rlimits = container.Rlimits
+	}
+	if p.Seccomp == nil {
+		p.Seccomp = container.Seccomp
+	}
+	p.Attrs = execAttrs(container.Attrs, p.Attrs)
 }
 
 // execLeaf: on cgroup v2 a cgroup with controllers enabled for its children

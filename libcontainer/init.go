@@ -3,6 +3,7 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -77,6 +78,11 @@ func initMain(sock int, log *slog.Logger) error {
 	if cfg == nil {
 		return errors.New("protocol: config message without config")
 	}
+	// The parent refused what the host cannot apply; checked again here so a
+	// label never reaches a kernel that would not enforce it.
+	if err := m.LSM.checkProcess(&cfg.Process); err != nil {
+		return err
+	}
 	preserve, _ := strconv.Atoi(os.Getenv(envPreserve))
 	fifoFd, _ := envFd(envFifoFd)
 	// The user program gets exactly the config's environment.
@@ -97,6 +103,9 @@ func initMain(sock int, log *slog.Logger) error {
 			if err := setupConsole(sock, cfg, false); err != nil {
 				return err
 			}
+		}
+		if err := apparmor.ApplyProfile(cfg.Process.ApparmorProfile); err != nil {
+			return err
 		}
 	} else {
 		if proc, err = buildContainer(sock, m, rec, log); err != nil {
@@ -179,19 +188,16 @@ func initMain(sock int, log *slog.Logger) error {
 func buildContainer(sock int, m *message, rec *trace.Recorder, log *slog.Logger) (*os.File, error) {
 	cfg := m.Config
 	if !m.NoNewKeyring {
-		if err := joinSessionKeyring(m.ID); err != nil {
+		if err := joinSessionKeyring(m.ID, cfg.Process.SelinuxLabel); err != nil {
 			return nil, err
 		}
 	}
 	rec.Mark("keyring")
-	if cfg.MountLabel != "" {
-		if label.Enabled() {
-			for i := range cfg.Mounts {
-				m := &cfg.Mounts[i]
-				m.Data = label.MountData(m.Device, m.Data, cfg.MountLabel)
-			}
-		} else {
-			log.Debug("SELinux is disabled: linux.mountLabel not applied", "label", cfg.MountLabel)
+	// Without SELinux on the host the parent warned about the mount label.
+	if cfg.MountLabel != "" && m.LSM.SELinux {
+		for i := range cfg.Mounts {
+			m := &cfg.Mounts[i]
+			m.Data = label.MountData(m.Device, m.Data, cfg.MountLabel)
 		}
 	}
 	if err := rootfs.Prepare(cfg, m.Cgroup); err != nil {
@@ -270,6 +276,11 @@ func finishContainer(sock int, cfg *configs.Config, rec *trace.Recorder) error {
 			return os.NewSyscallError("setdomainname", err)
 		}
 	}
+	// The profile applies at execve; set in runc's order, before sysctls and
+	// the masked and read-only paths.
+	if err := apparmor.ApplyProfile(cfg.Process.ApparmorProfile); err != nil {
+		return err
+	}
 	if len(cfg.Sysctl) > 0 {
 		if err := rootfs.WriteSysctls(cfg.Sysctl); err != nil {
 			return err
@@ -308,26 +319,14 @@ func setupConsole(sock int, cfg *configs.Config, mountConsole bool) error {
 	return sendMsg(sock, &message{Type: msgConsole}, int(master.Fd()))
 }
 
-// setupProcess applies rlimits, oom score, no_new_privs, the user and the
-// capabilities, in the order that keeps each step possible.
+// setupProcess applies rlimits, no_new_privs, the SELinux exec label, the
+// user and the capabilities, in the order that keeps each step possible.
+// oom_score_adj is not here: the parent wrote it from the host.
 func setupProcess(sock int, p *configs.Process, bpf []byte, log *slog.Logger) error {
-	if err := apparmor.ApplyProfile(p.ApparmorProfile); err != nil {
-		return err
-	}
-	if skipped, err := label.SetProcessLabel(p.SelinuxLabel); err != nil {
-		return err
-	} else if skipped {
-		log.Debug("SELinux is disabled: process.selinuxLabel not applied", "label", p.SelinuxLabel)
-	}
 	for _, rl := range p.Rlimits {
 		lim := unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}
 		if err := unix.Setrlimit(rl.Type, &lim); err != nil {
 			return fmt.Errorf("process.rlimits: setrlimit %s (soft %d, hard %d): %w", rl.Name, rl.Soft, rl.Hard, err)
-		}
-	}
-	if p.OOMScoreAdj != nil {
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
-			return fmt.Errorf("set oom_score_adj: %w", err)
 		}
 	}
 	if p.NoNewPrivs {
@@ -336,6 +335,9 @@ func setupProcess(sock int, p *configs.Process, bpf []byte, log *slog.Logger) er
 		}
 	}
 	if err := applyEarlyAttrs(p); err != nil {
+		return err
+	}
+	if err := label.SetProcessLabel(p.SelinuxLabel); err != nil {
 		return err
 	}
 	var caps *capabilities.Caps
@@ -417,7 +419,7 @@ func setUser(p *configs.Process) error {
 	// setgroups is denied in a user namespace whose setgroups file says so
 	// (rootless); there the only group is the mapped one.
 	if err := unix.Setgroups(gids); err != nil {
-		if b, _ := os.ReadFile("/proc/self/setgroups"); !(errors.Is(err, unix.EPERM) && strings.TrimSpace(string(b)) == "deny") {
+		if !errors.Is(err, unix.EPERM) || !setgroupsDenied() {
 			return os.NewSyscallError("setgroups", err)
 		}
 	}
@@ -430,6 +432,19 @@ func setUser(p *configs.Process) error {
 		return fmt.Errorf("setuid %d: %w", p.UID, err)
 	}
 	return nil
+}
+
+// setgroupsDenied reads /proc/self/setgroups through a private procfs
+// handle: the container's /proc could hold a fake "deny" that would let the
+// process keep the runtime's supplementary groups.
+func setgroupsDenied() bool {
+	f, err := sys.OpenProcPid(os.Getpid(), "setgroups", unix.O_RDONLY)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	return err == nil && strings.TrimSpace(string(b)) == "deny"
 }
 
 // lookPath resolves args[0] with the container's PATH (already in our env),
@@ -464,8 +479,16 @@ func execUser(path string, cfg *configs.Config, preserve int) error {
 }
 
 // joinSessionKeyring gives the container a session keyring of its own, so it
-// cannot read or link the keys of the host session it was started from.
-func joinSessionKeyring(id string) error {
+// cannot read or link the keys of the host session it was started from. With
+// a process label (the parent checked SELinux is on) the keyring is created
+// with it, or the labelled process could not use its own keyring.
+func joinSessionKeyring(id, processLabel string) error {
+	if processLabel != "" {
+		if err := label.SetKeyLabel(processLabel); err != nil {
+			return err
+		}
+		defer func() { _ = label.SetKeyLabel("") }()
+	}
 	key, err := unix.KeyctlJoinSessionKeyring("_ses." + id)
 	if errors.Is(err, unix.ENOSYS) {
 		return nil // kernel without keyrings: nothing to isolate

@@ -18,6 +18,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/console"
 	"github.com/ocirun/ocirun/libcontainer/exeseal"
+	"github.com/ocirun/ocirun/libcontainer/internal/sys"
 	"github.com/ocirun/ocirun/libcontainer/rootfs"
 	"github.com/ocirun/ocirun/libcontainer/seccomp"
 	"github.com/ocirun/ocirun/libcontainer/trace"
@@ -41,6 +42,7 @@ type initProcess struct {
 	forked  bool
 	exec    bool // an exec into a running container, not a create
 	trace   *trace.Tracer
+	lsm     hostLSM // decided on the host before init starts
 }
 
 func spansTotal(spans []trace.Span) time.Duration {
@@ -213,6 +215,11 @@ func (p *initProcess) drive() (*os.File, error) {
 		p.initPid, p.forked = m.Pid, true
 		_ = p.cmd.Wait()
 	}
+	if adj := p.cfg.Process.OOMScoreAdj; adj != nil {
+		if err := setOOMScoreAdj(p.initPid, *adj); err != nil {
+			return nil, err
+		}
+	}
 	var bpf []byte
 	if sc := p.cfg.Process.Seccomp; sc != nil {
 		for _, name := range seccomp.UnknownSyscalls(sc) {
@@ -225,7 +232,7 @@ func (p *initProcess) drive() (*os.File, error) {
 		bpf = seccomp.EncodeBPF(prog)
 		p.trace.Mark("seccomp-compile")
 	}
-	if err := sendMsg(p.sock, &message{Type: msgConfig, SeccompBPF: bpf, Exec: p.exec, ID: p.id, Bundle: p.opts.Bundle, NoNewKeyring: p.opts.NoNewKeyring, Trace: p.trace != nil, Config: p.cfg, Cgroup: p.cgroupMount()}); err != nil {
+	if err := sendMsg(p.sock, &message{Type: msgConfig, SeccompBPF: bpf, Exec: p.exec, ID: p.id, Bundle: p.opts.Bundle, NoNewKeyring: p.opts.NoNewKeyring, Trace: p.trace != nil, Config: p.cfg, Cgroup: p.cgroupMount(), LSM: p.lsm}); err != nil {
 		return nil, p.initError(err)
 	}
 	var master *os.File
@@ -281,6 +288,23 @@ func (p *initProcess) drive() (*os.File, error) {
 			return master, fmt.Errorf("protocol: unexpected %q", m.Type)
 		}
 	}
+}
+
+// setOOMScoreAdj writes init's oom_score_adj from here, on the host, through
+// a private procfs handle and before init reads its config: init writing it
+// itself would go through the container's /proc, where a fake file can catch
+// the write (an exec into a container that mounted over its /proc). init is
+// our child and not yet reaped, so its pid cannot have been reused.
+func setOOMScoreAdj(pid, adj int) error {
+	f, err := sys.OpenProcPid(pid, "oom_score_adj", unix.O_WRONLY)
+	if err != nil {
+		return fmt.Errorf("process.oomScoreAdj: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(strconv.Itoa(adj)); err != nil {
+		return fmt.Errorf("process.oomScoreAdj %d: %w", adj, err)
+	}
+	return nil
 }
 
 // initError marks a transport failure as init's: it died or broke the

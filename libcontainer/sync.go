@@ -25,8 +25,11 @@ import (
 //	  ── bootstrap (binary) ───────────────▶   C: setns / unshare
 //	  ◀──────────────────────── idmap-please ─   only with a new user namespace
 //	  ── idmap-done ───────────────────────▶     (the parent wrote uid/gid maps)
-//	  ◀─────────────────────────────── child ─   pid of the forked init (0: no fork)
-//	  ── config ───────────────────────────▶   Go: mounts, devices
+//	  ◀─────────────────────────────── child ─   pid of the forked init (0: no fork);
+//	                                             the parent writes its oom_score_adj
+//	                                             through the host's /proc
+//	  ── config ───────────────────────────▶   Go: mounts, devices (with the host's
+//	                                             LSM answer: SELinux, AppArmor)
 //	  ◀──────────────────────── hooks-please ─   rootfs ready, before pivot_root
 //	  ── hooks-done ───────────────────────▶     (prestart, createRuntime, createContainer ran)
 //	  ◀───────────────────── console + fd ───   terminal: true only
@@ -71,6 +74,9 @@ type message struct {
 	SeccompBPF []byte `json:"seccompBPF,omitempty"`
 	// Cgroup tells init how to mount /sys/fs/cgroup.
 	Cgroup *rootfs.CgroupMount `json:"cgroup,omitempty"`
+	// LSM is the host's answer to "which LSMs are enabled", which init
+	// cannot find out from inside the container.
+	LSM hostLSM `json:"lsm"`
 }
 
 func writeFrame(fd int, payload []byte, fds ...int) error {

@@ -69,13 +69,11 @@ func runExec(ctx *cli.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// What the process leaves out (capabilities, LSM labels, rlimits) is
+	// the container's: libcontainer fills it in.
 	proc, err := specconv.ToProcess(p)
 	if err != nil {
 		return 0, err
-	}
-	if ctx.String("process") == "" {
-		// runc's exec starts from the container's process: same rlimits.
-		proc.Rlimits = c.Config().Process.Rlimits
 	}
 	detach := ctx.Bool("detach")
 	sigs := make(chan os.Signal, 128)
@@ -122,11 +120,11 @@ func execProcess(ctx *cli.Context, base *configs.Process) (*specs.Process, error
 		if err != nil {
 			return nil, err
 		}
-		var p specs.Process
-		if err := json.Unmarshal(b, &p); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", path, err)
+		p, err := decodeProcess(b, base)
+		if err != nil {
+			return nil, fmt.Errorf("--process %s: %w", path, err)
 		}
-		return &p, nil
+		return p, nil
 	}
 	args := ctx.Args().Slice()[1:]
 	if len(args) == 0 {
@@ -137,10 +135,12 @@ func execProcess(ctx *cli.Context, base *configs.Process) (*specs.Process, error
 		Env:             append(append([]string{}, containerEnv...), ctx.StringSlice("env")...),
 		Cwd:             base.Cwd,
 		Terminal:        ctx.Bool("tty"),
-		NoNewPrivileges: base.NoNewPrivs || ctx.Bool("no-new-privs"),
-		ApparmorProfile: base.ApparmorProfile,
-		SelinuxLabel:    base.SelinuxLabel,
+		NoNewPrivileges: base.NoNewPrivs,
 		User:            specs.User{UID: base.UID, GID: base.GID, AdditionalGids: base.AdditionalGids, Umask: base.Umask},
+	}
+	if ctx.IsSet("no-new-privs") {
+		// As runc: --no-new-privs=false is an explicit choice too.
+		p.NoNewPrivileges = ctx.Bool("no-new-privs")
 	}
 	if cwd := ctx.String("cwd"); cwd != "" {
 		p.Cwd = cwd
@@ -187,6 +187,27 @@ func execProcess(ctx *cli.Context, base *configs.Process) (*specs.Process, error
 		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
 	}
 	return p, nil
+}
+
+// decodeProcess reads a process.json. noNewPrivileges is a plain bool in the
+// spec: a file without the key inherits the container's, so a bare process
+// never runs with fewer restrictions than the container (runc 1.1 reads the
+// missing key as false); an explicit false still wins.
+func decodeProcess(b []byte, base *configs.Process) (*specs.Process, error) {
+	var p specs.Process
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, err
+	}
+	var keys struct {
+		NoNewPrivileges *bool `json:"noNewPrivileges"`
+	}
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return nil, err
+	}
+	if keys.NoNewPrivileges == nil {
+		p.NoNewPrivileges = base.NoNewPrivs
+	}
+	return &p, nil
 }
 
 // parseUser parses uid[:gid] (numbers only, as runc without a passwd lookup).

@@ -45,9 +45,13 @@ func ociFeatures() *features.Features {
 			Capabilities: specconv.KnownCapabilities(),
 			Cgroup:       &features.Cgroup{V1: &t, V2: &t, Systemd: &t, SystemdUser: &f, Rdma: &t},
 			Seccomp:      seccompFeatures(),
-			Apparmor:     &features.Apparmor{Enabled: &f},
-			Selinux:      &features.Selinux{Enabled: &t},
-			IntelRdt:     &features.IntelRdt{Enabled: &f},
+			// Whether support is built in, not whether this host enforces
+			// the LSM (features.md: decided at build time): ocirun applies
+			// profiles and labels where the host has them and refuses them
+			// where it has not, as runc, which reports both true.
+			Apparmor: &features.Apparmor{Enabled: &t},
+			Selinux:  &features.Selinux{Enabled: &t},
+			IntelRdt: &features.IntelRdt{Enabled: &f},
 			MountExtensions: &features.MountExtensions{
 				IDMap: &features.IDMap{Enabled: &f},
 			},

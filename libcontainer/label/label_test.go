@@ -1,6 +1,9 @@
 package label
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestMountData(t *testing.T) {
 	const l = "system_u:object_r:container_file_t:s0:c1,c2"
@@ -21,15 +24,18 @@ func TestMountData(t *testing.T) {
 	}
 }
 
-func TestSetProcessLabelDisabled(t *testing.T) {
+// A label is never silently skipped: on a kernel without SELinux the write
+// fails, naming the field (the parent refuses it before init gets there).
+func TestSetProcessLabelNotSkipped(t *testing.T) {
 	if Enabled() {
-		t.Skip("SELinux is enabled here: the label would be applied, not skipped")
+		t.Skip("SELinux is enabled here: the label would be applied")
 	}
-	skipped, err := SetProcessLabel("system_u:system_r:container_t:s0")
-	if err != nil || !skipped {
-		t.Fatalf("SetProcessLabel on a host without SELinux: skipped=%v err=%v, want skipped", skipped, err)
+	const l = "system_u:system_r:container_t:s0"
+	err := SetProcessLabel(l)
+	if err == nil || !strings.Contains(err.Error(), `process.selinuxLabel "`+l+`"`) {
+		t.Fatalf("SetProcessLabel on a host without SELinux: %v, want an error naming process.selinuxLabel", err)
 	}
-	if skipped, err := SetProcessLabel(""); skipped || err != nil {
-		t.Fatalf("empty label: skipped=%v err=%v", skipped, err)
+	if err := SetProcessLabel(""); err != nil {
+		t.Fatalf("empty label: %v", err)
 	}
 }

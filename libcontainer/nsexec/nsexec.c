@@ -177,16 +177,6 @@ static void join_namespaces(struct nspath *ns, int n)
 	}
 }
 
-static void write_file(const char *path, const char *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		bail("open %s", path);
-	if (write(fd, data, len) != (ssize_t)len)
-		bail("write %s", path);
-	close(fd);
-}
-
 void ocirun_nsexec(void)
 {
 	const char *env = getenv("_OCIRUN_INITPIPE");
@@ -262,6 +252,17 @@ badlen:
 		bail("bad bootstrap record type %u length %u", type, rlen);
 	}
 
+	// Opened now, in the runtime's own mount namespace: after a setns into a
+	// mount namespace given by path, /proc could be a fake tree that its
+	// container mounted, and the offsets would land in a dummy file. The fd
+	// stays bound to this task, and the write is checked against the
+	// opener's (our host) credentials.
+	int toff_fd = -1;
+	if (timens_offsets && toff_len > 0) {
+		toff_fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+		if (toff_fd < 0)
+			bail("open /proc/self/timens_offsets");
+	}
 	if (nns > 0)
 		join_namespaces(ns, nns);
 
@@ -281,12 +282,15 @@ badlen:
 	uint32_t rest = clone_flags & ~CLONE_NEWUSER;
 	if (rest && unshare(rest) < 0)
 		bail("unshare namespaces 0x%x", rest);
-	if (timens_offsets && toff_len > 0) {
+	if (toff_fd >= 0) {
 		char *buf = strndup(timens_offsets, toff_len);
 		if (!buf)
 			bail("strndup");
-		write_file("/proc/self/timens_offsets", buf, strlen(buf));
+		size_t n = strlen(buf);
+		if (write(toff_fd, buf, n) != (ssize_t)n)
+			bail("write /proc/self/timens_offsets");
 		free(buf);
+		close(toff_fd);
 	}
 	free(boot);
 

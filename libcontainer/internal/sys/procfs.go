@@ -50,3 +50,28 @@ func CheckFsMagic(f *os.File, magic int64) error {
 	}
 	return nil
 }
+
+// OpenProcPid opens /proc/<pid>/<rel> with flags through a private procfs
+// handle, reopened by fd: no mount over /proc or inside it can redirect it.
+func OpenProcPid(pid int, rel string, flags int) (*os.File, error) {
+	proc, err := procfs.OpenProcRoot()
+	if err != nil {
+		return nil, fmt.Errorf("open procfs handle: %w", err)
+	}
+	defer proc.Close()
+	var h *os.File
+	if pid == os.Getpid() {
+		h, err = proc.OpenSelf(rel)
+	} else {
+		h, err = proc.OpenPid(pid, rel)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	f, err := pathrs.Reopen(h, flags|unix.O_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("reopen /proc/%d/%s: %w", pid, rel, err)
+	}
+	return f, nil
+}

@@ -6,7 +6,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 SOURCES := $(shell find cmd libcontainer specconv -name '*.go' -o -name '*.c' -o -name '*.h') go.mod go.sum
 
-.PHONY: all deps demo test unit integration lint fuzz install clean bench test-containerd test-podman test-cgroupv2
+.PHONY: all deps demo test unit integration lint fuzz install clean bench test-containerd test-podman test-cgroupv2 test-lsm
 
 all: ocirun
 
@@ -53,6 +53,12 @@ test-podman: ocirun
 CGROUPV2_TESTS ?= ^Test(Cgroup|Lifecycle|Exec|RunExitCode|RunDetached|NewNamespaces|JoinNamespaces|UserNamespace|TimeNamespace|Seccomp|Devices|ProcessDefaults|ProcessSettings|KillAll|Hooks|Terminal|Checkpoint|Restore|Systemd)
 test-cgroupv2:
 	contrib/test-cgroupv2.sh -test.run '$(CGROUPV2_TESTS)'
+
+# The AppArmor and SELinux tests (tests/integration/lsm_*) where the LSM is
+# real: the same VM booted once with each (skipped when ../shared/vm is
+# absent). A test that skips there fails the target.
+test-lsm:
+	contrib/test-lsm.sh
 
 # Side-by-side benchmark of ./ocirun with runc and crun when installed
 # (BENCH_FLAGS=-quick for a smoke run, -publish to refresh contrib/bench/latest.*).

@@ -131,7 +131,7 @@ func TestLSMAppArmorExec(t *testing.T) {
 	t.Parallel()
 	parser := requireAppArmor(t)
 	prof, other := loadProfile(t, parser), loadProfile(t, parser)
-	b := bundle.New(t, withSecret(t), withProfile(prof), bundle.WithProbe("sleep", "60"))
+	b := bundle.New(t, withSecret(t), withProfile(prof), bundle.WithProbe("sleep", "600"))
 	b.RunDetached(t)
 	checkExecLabels(t, b, prof+" (enforce)", "--apparmor", "apparmorProfile", other, other+" (enforce)")
 	if r := b.Run(t, "exec", b.ID, "cat", aaSecret); r.Code == 0 || !strings.Contains(r.Stderr, "Permission denied") {
@@ -155,7 +155,7 @@ func TestLSMAppArmorMissingProfile(t *testing.T) {
 		t.Errorf("run error does not name process.apparmorProfile and %q:\n%s", missing, r.Stderr)
 	}
 
-	b = bundle.New(t, bundle.WithProbe("sleep", "60"))
+	b = bundle.New(t, bundle.WithProbe("sleep", "600"))
 	b.RunDetached(t)
 	r = b.Run(t, "exec", "--apparmor", missing, b.ID, "true")
 	if r.Code == 0 {
@@ -188,7 +188,7 @@ func TestLSMAppArmorFakeProc(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		b := bundle.New(t, withProfile(prof), bundle.WithProbe("sleep", "60"),
+		b := bundle.New(t, withProfile(prof), bundle.WithProbe("sleep", "600"),
 			withMount(specs.Mount{Destination: "/proc", Type: "bind", Source: fake, Options: []string{"rbind"}}))
 		r := b.Run(t, "run", "-d", "--bundle", b.Dir, b.ID)
 		if r.Code != 0 {
@@ -224,7 +224,7 @@ func TestLSMNoAppArmorProfileRefused(t *testing.T) {
 		t.Errorf("run error does not name process.apparmorProfile:\n%s", r.Stderr)
 	}
 
-	b = bundle.New(t, bundle.WithProbe("sleep", "60"))
+	b = bundle.New(t, bundle.WithProbe("sleep", "600"))
 	b.RunDetached(t)
 	if r := b.Run(t, "exec", "--apparmor", "ocirun-test-profile", b.ID, "true"); r.Code == 0 {
 		t.Errorf("exec --apparmor on a host without AppArmor succeeded: %v", r)

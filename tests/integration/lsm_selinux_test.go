@@ -72,7 +72,7 @@ func TestLSMSELinuxProcessLabel(t *testing.T) {
 func TestLSMSELinuxExec(t *testing.T) {
 	t.Parallel()
 	requireSELinux(t)
-	b := bundle.New(t, withSELinuxLabel(seLabel), bundle.WithProbe("sleep", "60"))
+	b := bundle.New(t, withSELinuxLabel(seLabel), bundle.WithProbe("sleep", "600"))
 	b.RunDetached(t)
 	if got := hostAttr(t, b.MustState(t).Pid); got != seLabel {
 		t.Errorf("container init: host sees label %q, want %q", got, seLabel)
@@ -88,7 +88,7 @@ func TestLSMSELinuxExec(t *testing.T) {
 func TestLSMSELinuxMountLabel(t *testing.T) {
 	t.Parallel()
 	requireSELinux(t)
-	b := bundle.New(t, withSELinuxLabel(seLabel), bundle.WithProbe("sleep", "60"), bundle.WithSpec(func(s *specs.Spec) {
+	b := bundle.New(t, withSELinuxLabel(seLabel), bundle.WithProbe("sleep", "600"), bundle.WithSpec(func(s *specs.Spec) {
 		s.Linux.MountLabel = seMountLabel
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/run", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=755"}})
 	}))
@@ -134,7 +134,7 @@ func TestLSMNoSELinuxLabelRefused(t *testing.T) {
 		t.Errorf("run error does not name process.selinuxLabel:\n%s", r.Stderr)
 	}
 
-	b = bundle.New(t, bundle.WithProbe("sleep", "60"))
+	b = bundle.New(t, bundle.WithProbe("sleep", "600"))
 	b.RunDetached(t)
 	if r := b.Run(t, "exec", "--process-label", seLabel, b.ID, "true"); r.Code == 0 {
 		t.Errorf("exec --process-label on a host without SELinux succeeded: %v", r)

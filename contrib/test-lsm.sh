@@ -110,7 +110,7 @@ boot() {
 	OCIRUN_VM_APPEND="${OCIRUN_VM_APPEND:-} $append" "$vm" -m "${OCIRUN_VM_MEM:-512}" -c "${OCIRUN_VM_CPUS:-2}" \
 		-t "${OCIRUN_VM_TIMEOUT:-300}" -a "$tmp/ocirun" -a "$tmp/probe" -a "$tmp/integration.test" "${vm_args[@]}" \
 		-e OCIRUN_LSM="$name" -e OCIRUN_TEST_RUNTIME=/payload/ocirun -e OCIRUN_TEST_PROBE=/payload/probe \
-		"$repo/contrib/test-lsm-guest.sh" -test.v -test.timeout 4m -test.parallel 4 -test.run "$re" "${args[@]}" 2>&1 |
+		"$repo/contrib/test-lsm-guest.sh" -test.v -test.timeout 4m -test.parallel 2 -test.run "$re" "${args[@]}" 2>&1 |
 		tee "$log" || rc=$?
 	if grep -q -- '--- SKIP' "$log"; then
 		echo "$prog: $name: tests skipped inside the VM, which exists to run them:"

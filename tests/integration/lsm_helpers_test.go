@@ -43,9 +43,9 @@ func randomSuffix(t *testing.T) string {
 	return hex.EncodeToString(r[:])
 }
 
-// processJSON writes an `exec --process` file running args as root, with
+// lsmProcessFile writes an `exec --process` file running args as root, with
 // extra fields merged in, and returns its path.
-func processJSON(t *testing.T, extra map[string]any, args ...string) string {
+func lsmProcessFile(t *testing.T, extra map[string]any, args ...string) string {
 	t.Helper()
 	p := map[string]any{
 		"args": args, "env": []string{"PATH=/bin"}, "cwd": "/",
@@ -101,9 +101,9 @@ func checkExecLabels(t *testing.T, b *bundle.Bundle, want, flag, field, other, w
 		want  string
 	}{
 		{"flags", nil, cat, want},
-		{"--process", []string{"--process", processJSON(t, nil, cat...)}, nil, want},
+		{"--process", []string{"--process", lsmProcessFile(t, nil, cat...)}, nil, want},
 		{flag, []string{flag, other}, cat, wantOther},
-		{"--process with " + field, []string{"--process", processJSON(t, map[string]any{field: other}, cat...)}, nil, wantOther},
+		{"--process with " + field, []string{"--process", lsmProcessFile(t, map[string]any{field: other}, cat...)}, nil, wantOther},
 	} {
 		r := b.Run(t, append(append(append([]string{"exec"}, tc.flags...), b.ID), tc.args...)...)
 		if r.Code != 0 {
@@ -115,7 +115,7 @@ func checkExecLabels(t *testing.T, b *bundle.Bundle, want, flag, field, other, w
 		}
 	}
 	// containerd's call: --process --detach --pid-file; read from the host.
-	pid, r := execDetached(t, b, []string{"--process", processJSON(t, nil, "sleep", "30")})
+	pid, r := execDetached(t, b, []string{"--process", lsmProcessFile(t, nil, "sleep", "30")})
 	if pid == 0 {
 		t.Errorf("exec --process --detach: %v", r)
 	} else if got := hostAttr(t, pid); got != want {

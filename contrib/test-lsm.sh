@@ -103,6 +103,10 @@ echo "$prog: built in $(($(date +%s) - start))s"
 
 # boot LSM KERNEL-ARGS TEST-REGEXP: one VM run of the tests matching
 # TEST-REGEXP, with vm_args; fails when a test failed, skipped or none ran.
+# As test-cgroupv2.sh: 2 vCPUs, 2 tests at a time. Under TCG every create or
+# exec costs seconds (most of it sealing the binary into a memfd: the 6.1
+# kernel's overlayfs has no lowerdir+), and each runtime call must stay
+# within the suite's 30 s command timeout on a busy host.
 boot() {
 	local name=$1 append=$2 re=$3 log=$tmp/$1.log rc=0 t0
 	t0=$(date +%s)

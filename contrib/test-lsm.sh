@@ -71,7 +71,8 @@ unpack() {
 # semodule: every module it enables, from its own format to CIL (the pp
 # converter of policycoreutils), then all of them into one binary (secilc).
 selinux_policy() {
-	local pol out pp secilc sepol notdefault cil m
+	local pol out pp secilc sepol notdefault cil m t0
+	t0=$(date +%s)
 	pol=$(unpack selinux-policy-default)
 	# 33: the newest version the 6.1 guest kernel loads.
 	out=$pol.policy.33
@@ -87,11 +88,12 @@ selinux_policy() {
 	cil=$(mktemp -d "$tmp/cil.XXXXXX")
 	while read -r m; do
 		case " $notdefault " in *" $m "*) continue ;; esac
-		busybox bzcat "$pol/usr/share/selinux/default/$m.pp.bz2" | LD_LIBRARY_PATH=$sepol "$pp" >"$cil/$m.cil" ||
+		/bin/busybox bzcat "$pol/usr/share/selinux/default/$m.pp.bz2" | LD_LIBRARY_PATH=$sepol "$pp" >"$cil/$m.cil" ||
 			die "converting SELinux module $m to CIL failed"
 	done < <(tr -s ' ' '\n' <"$pol/usr/share/selinux/default/.modules" | grep .)
 	LD_LIBRARY_PATH=$sepol "$secilc" -c 33 -f /dev/null -o "$out.tmp" "$cil"/*.cil >&2 || die "secilc failed"
 	mv "$out.tmp" "$out"
+	echo "$prog: fetched and compiled Debian's SELinux policy in $(($(date +%s) - t0))s (cached in $lsm)" >&2
 	printf '%s\n' "$out"
 }
 

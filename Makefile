@@ -16,7 +16,7 @@ FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 # The man pages' date: the commit's, so that a rebuild is identical.
 DOCDATE ?= $(shell git log -1 --format=%cs 2>/dev/null)
 
-.PHONY: all deps demo test unit integration lint fuzz install uninstall man completions deb clean bench test-containerd test-podman test-cgroupv2
+.PHONY: all deps demo test unit integration lint fuzz install uninstall man completions deb clean bench test-containerd test-podman test-cgroupv2 test-lsm
 
 all: ocirun
 
@@ -77,6 +77,12 @@ test-podman: ocirun
 CGROUPV2_TESTS ?= ^Test(Cgroup|Lifecycle|Exec|RunExitCode|RunDetached|NewNamespaces|JoinNamespaces|UserNamespace|TimeNamespace|Seccomp|Devices|ProcessDefaults|ProcessSettings|KillAll|Hooks|Terminal|Checkpoint|Restore|Systemd)
 test-cgroupv2:
 	contrib/test-cgroupv2.sh -test.run '$(CGROUPV2_TESTS)'
+
+# The AppArmor and SELinux tests (tests/integration/lsm_*) where the LSM is
+# real: the same VM booted once with each (skipped when ../shared/vm is
+# absent). A test that skips there fails the target.
+test-lsm:
+	contrib/test-lsm.sh
 
 # Side-by-side benchmark of ./ocirun with runc and crun when installed
 # (BENCH_FLAGS=-quick for a smoke run, -publish to refresh contrib/bench/latest.*).

@@ -13,69 +13,16 @@
 # and exits 0 when ../shared/vm is not beside the repository.
 set -euo pipefail
 
-repo=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) || repo=$(cd "$(dirname "$0")/.." && pwd)
-vm=$repo/../shared/vm/run-in-vm.sh
-if [ ! -x "$vm" ]; then
-	echo "SKIP: test-cgroupv2: $vm not found (the VM runner lives in ../shared beside the repository)"
-	exit 0
-fi
-
-die() {
-	echo "test-cgroupv2: $*" >&2
-	exit 2
-}
-
-# Debian packages: qemu for the VM, busybox-static for the guest userland and
-# the initramfs cpio.
-missing=()
-command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
-[ -x /bin/busybox ] || missing+=(busybox-static)
-if [ ${#missing[@]} -gt 0 ]; then
-	[ "$(id -u)" = 0 ] || die "missing ${missing[*]}: install them (apt-get install --no-install-recommends ${missing[*]})"
-	echo "test-cgroupv2: installing ${missing[*]}"
-	apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null ||
-		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; } ||
-		die "apt-get install ${missing[*]} failed"
-fi
-
-# The guest kernel: a /boot one, else the run-in-vm.sh cache, else fetch it
-# (apt-get download: needs package lists, so update once if that fails).
-cache=${OCIRUN_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ocirun-vm}
-if [ -z "${OCIRUN_VM_KERNEL:-}" ] && ! ls /boot/vmlinuz-* >/dev/null 2>&1 &&
-	! ls "$cache"/*/boot/vmlinuz-* >/dev/null 2>&1; then
-	echo "test-cgroupv2: fetching the guest kernel into $cache"
-	"$vm" --fetch-kernel || { [ "$(id -u)" = 0 ] && apt-get update >/dev/null && "$vm" --fetch-kernel; } ||
-		die "run-in-vm.sh --fetch-kernel failed"
-fi
+prog=test-cgroupv2
+# shellcheck source=contrib/vm-lib.sh
+. "$(dirname "$0")/vm-lib.sh"
+vm_prepare
 
 tmp=$(mktemp -d -t ocirun-cgroupv2-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-cd "$repo"
 start=$(date +%s)
-# Everything the guest runs must be static: it has no libc and no Go. ocirun
-# needs cgo (nsexec, libseccomp.a from libseccomp-dev).
-CGO_ENABLED=1 go build -trimpath -tags netgo,osusergo -ldflags "-extldflags -static" -o "$tmp/ocirun" ./cmd/ocirun ||
-	die "static build of ocirun failed (libseccomp-dev provides libseccomp.a)"
-CGO_ENABLED=0 go build -trimpath -o "$tmp/probe" ./tests/cmd/probe || die "build of the probe failed"
-CGO_ENABLED=0 go test -c -trimpath -o "$tmp/integration.test" ./tests/integration || die "build of the integration tests failed"
+vm_build "$tmp"
 echo "test-cgroupv2: built in $(($(date +%s) - start))s; booting the VM"
-
-# Dynamically linked host programs go into the guest with their shared
-# libraries, each resolved and put at the path the loader looks in.
-declare -A added=()
-vm_args=()
-add_file() { # SRC DEST
-	[ -n "${added[$2]:-}" ] && return
-	added[$2]=1
-	vm_args+=(-a "$(readlink -f "$1"):$2")
-}
-add_program() { # SRC DEST
-	add_file "$1" "$2"
-	local lib
-	for lib in $(ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
-		add_file "$lib" "$lib"
-	done
-}
 
 # checkpoint/restore: criu, plus GNU tar as /bin/tar (criu dumps tmpfs mounts
 # with it; busybox tar lacks its options; busybox --install keeps an existing

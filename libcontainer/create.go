@@ -153,8 +153,13 @@ var nsFlags = map[string]uint32{
 	configs.NEWTIME:   unix.CLONE_NEWTIME,
 }
 
-func bootstrapFor(cfg *configs.Config) ([]byte, error) {
-	var b nsexec.Bootstrap
+// bootstrapFor encodes what the C stage does: the namespaces and, with a
+// process mode, that init stays in C (cinit.go).
+func bootstrapFor(cfg *configs.Config, process uint32) ([]byte, error) {
+	b := nsexec.Bootstrap{Process: process}
+	if process == nsexec.ProcessCreate {
+		b.ProcContexts = procMounts(cfg)
+	}
 	for _, ns := range cfg.Namespaces {
 		flag := nsFlags[ns.Type]
 		if ns.Path != "" {

@@ -259,6 +259,22 @@ func finishContainer(sock int, cfg *configs.Config, rec *trace.Recorder) error {
 			return err
 		}
 	}
+	// The profile applies at execve; set in runc's order, after the hostname
+	// and before sysctls and the masked and read-only paths.
+	applyProfile := func() error { return apparmor.ApplyProfile(cfg.Process.ApparmorProfile) }
+	if err := setupNamespaces(cfg, applyProfile); err != nil {
+		return err
+	}
+	rec.Mark("finalize")
+	return nil
+}
+
+// setupNamespaces sets up what belongs to the container's namespaces once
+// its root is in place: lo, hostname, domain name, sysctls, the read-only
+// root and the masked and read-only paths. The Go init does it from inside;
+// for a C init, a parent thread that joined the namespaces does (cinit.go).
+// beforeSysctls, if not nil, runs after the hostname.
+func setupNamespaces(cfg *configs.Config, beforeSysctls func() error) error {
 	if ns, ok := cfg.Namespace(configs.NEWNET); ok && ns.Path == "" {
 		// A new network namespace has only lo, and down: programs expect
 		// 127.0.0.1 to work, as runc and crun set it up.
@@ -276,47 +292,59 @@ func finishContainer(sock int, cfg *configs.Config, rec *trace.Recorder) error {
 			return os.NewSyscallError("setdomainname", err)
 		}
 	}
-	// The profile applies at execve; set in runc's order, before sysctls and
-	// the masked and read-only paths.
-	if err := apparmor.ApplyProfile(cfg.Process.ApparmorProfile); err != nil {
-		return err
+	if beforeSysctls != nil {
+		if err := beforeSysctls(); err != nil {
+			return err
+		}
 	}
 	if len(cfg.Sysctl) > 0 {
 		if err := rootfs.WriteSysctls(cfg.Sysctl); err != nil {
 			return err
 		}
 	}
-	if err := rootfs.Finalize(cfg); err != nil {
-		return err
-	}
-	rec.Mark("finalize")
-	return nil
+	return rootfs.Finalize(cfg)
 }
 
 // setupConsole opens a pty in the container's devpts, makes it our
 // controlling terminal and sends the master to the parent. A new container
 // also gets the slave bind-mounted on /dev/console.
 func setupConsole(sock int, cfg *configs.Config, mountConsole bool) error {
-	master, slave, err := console.OpenPty()
+	master, slave, err := openConsole(cfg, mountConsole)
 	if err != nil {
 		return err
 	}
 	defer master.Close()
 	defer slave.Close()
-	if cfg.Process.ConsoleHeight > 0 || cfg.Process.ConsoleWidth > 0 {
-		if err := console.SetSize(master, uint16(cfg.Process.ConsoleHeight), uint16(cfg.Process.ConsoleWidth)); err != nil {
-			return err
-		}
-	}
-	if mountConsole {
-		if err := rootfs.MountConsole(slave); err != nil {
-			return err
-		}
-	}
 	if err := console.SetupControllingTerminal(slave); err != nil {
 		return err
 	}
 	return sendMsg(sock, &message{Type: msgConsole}, int(master.Fd()))
+}
+
+// openConsole opens a pty pair in the caller's /dev (the container's), with
+// the configured size, and a new container's slave on /dev/console.
+func openConsole(cfg *configs.Config, mountConsole bool) (master, slave *os.File, err error) {
+	master, slave, err = console.OpenPty()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			master.Close()
+			slave.Close()
+		}
+	}()
+	if cfg.Process.ConsoleHeight > 0 || cfg.Process.ConsoleWidth > 0 {
+		if err := console.SetSize(master, uint16(cfg.Process.ConsoleHeight), uint16(cfg.Process.ConsoleWidth)); err != nil {
+			return nil, nil, err
+		}
+	}
+	if mountConsole {
+		if err := rootfs.MountConsole(slave); err != nil {
+			return nil, nil, err
+		}
+	}
+	return master, slave, nil
 }
 
 // setupProcess applies rlimits, no_new_privs, the SELinux exec label, the

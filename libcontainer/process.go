@@ -19,6 +19,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/console"
 	"github.com/ocirun/ocirun/libcontainer/exeseal"
 	"github.com/ocirun/ocirun/libcontainer/internal/sys"
+	"github.com/ocirun/ocirun/libcontainer/nsexec"
 	"github.com/ocirun/ocirun/libcontainer/rootfs"
 	"github.com/ocirun/ocirun/libcontainer/seccomp"
 	"github.com/ocirun/ocirun/libcontainer/trace"
@@ -41,6 +42,8 @@ type initProcess struct {
 	created time.Time
 	forked  bool
 	exec    bool // an exec into a running container, not a create
+	cinit   bool // init stays in C after the namespaces (cinit.go)
+	fifoFd  int  // exec.fifo's fd number in init
 	trace   *trace.Tracer
 	lsm     hostLSM // decided on the host before init starts
 }
@@ -142,7 +145,8 @@ func (p *initProcess) spawn(fifo *os.File) error {
 	}
 	if fifo != nil {
 		extra = append(extra, fifo)
-		env = append(env, envFifoFd+"="+strconv.Itoa(base+3))
+		p.fifoFd = base + 3
+		env = append(env, envFifoFd+"="+strconv.Itoa(p.fifoFd))
 	}
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/fd/" + strconv.Itoa(base+2),
@@ -180,7 +184,15 @@ func (p *initProcess) spawn(fifo *os.File) error {
 
 // drive runs the parent's side of the protocol until init says ready.
 func (p *initProcess) drive() (*os.File, error) {
-	boot, err := bootstrapFor(p.cfg)
+	p.cinit = p.useCInit()
+	var process uint32
+	if p.cinit {
+		process = nsexec.ProcessCreate
+		if p.exec {
+			process = nsexec.ProcessExec
+		}
+	}
+	boot, err := bootstrapFor(p.cfg, process)
 	if err != nil {
 		return nil, err
 	}
@@ -232,6 +244,9 @@ func (p *initProcess) drive() (*os.File, error) {
 		bpf = seccomp.EncodeBPF(prog)
 		p.trace.Mark("seccomp-compile")
 	}
+	if p.cinit {
+		return p.driveC(bpf)
+	}
 	if err := sendMsg(p.sock, &message{Type: msgConfig, SeccompBPF: bpf, Exec: p.exec, ID: p.id, Bundle: p.opts.Bundle, NoNewKeyring: p.opts.NoNewKeyring, Trace: p.trace != nil, Config: p.cfg, Cgroup: p.cgroupMount(), LSM: p.lsm}); err != nil {
 		return nil, p.initError(err)
 	}
@@ -243,17 +258,7 @@ func (p *initProcess) drive() (*os.File, error) {
 		}
 		switch m.Type {
 		case msgHooksPlease:
-			// The rootfs is built: the limits go on now, before the hooks
-			// (which may adjust the cgroup) and before init turns into the
-			// container's process, as runc does. Not earlier: a tight memory,
-			// pids or cpu limit must not starve the runtime's own setup.
-			if p.cfg.Cgroups.Resources != nil {
-				if err := p.cg.Set(p.cfg.Cgroups.Resources); err != nil {
-					return master, err
-				}
-				p.trace.Mark("cgroup-limits")
-			}
-			if err := p.createHooks(); err != nil {
+			if err := p.limitsAndHooks(); err != nil {
 				return master, err
 			}
 			if err := sendMsg(p.sock, &message{Type: msgHooksDone}); err != nil {
@@ -311,6 +316,20 @@ func setOOMScoreAdj(pid, adj int) error {
 // protocol (its own stderr, the container's, may say more).
 func (p *initProcess) initError(err error) error {
 	return fmt.Errorf("init: %w", err)
+}
+
+// limitsAndHooks runs once the rootfs is built: the limits go on now, before
+// the hooks (which may adjust the cgroup) and before init turns into the
+// container's process, as runc does. Not earlier: a tight memory, pids or
+// cpu limit must not starve the runtime's own setup.
+func (p *initProcess) limitsAndHooks() error {
+	if p.cfg.Cgroups.Resources != nil {
+		if err := p.cg.Set(p.cfg.Cgroups.Resources); err != nil {
+			return err
+		}
+		p.trace.Mark("cgroup-limits")
+	}
+	return p.createHooks()
 }
 
 func (p *initProcess) createHooks() error {

@@ -77,6 +77,12 @@ type message struct {
 	// LSM is the host's answer to "which LSMs are enabled", which init
 	// cannot find out from inside the container.
 	LSM hostLSM `json:"lsm"`
+	// Step, Arg, Errno and Detail are a failed step of the C process stage,
+	// which the parent words (stepError).
+	Step   string `json:"step,omitempty"`
+	Arg    int    `json:"arg,omitempty"`
+	Errno  int    `json:"errno,omitempty"`
+	Detail string `json:"detail,omitempty"`
 }
 
 func writeFrame(fd int, payload []byte, fds ...int) error {

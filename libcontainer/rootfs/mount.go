@@ -148,6 +148,10 @@ func (p *preparer) newMount(m *configs.Mount) (mnt *os.File, isDir, hostBind boo
 	case m.Device == "sysfs" && !p.cfg.HasNamespace(configs.NEWNET):
 		mnt, err = bindTree("/sys", true)
 		hostBind = true
+	case m.Device == "proc" && len(p.procCtx) > 0:
+		ctx := p.procCtx[0]
+		p.procCtx = p.procCtx[1:]
+		mnt, err = sys.NewFsMountFrom(ctx, m.Device, m.Source, fsOptions(m))
 	default:
 		mnt, err = sys.NewFsMount(m.Device, m.Source, fsOptions(m))
 		if src := hostFallback[m.Device]; src != "" && errors.Is(err, unix.EPERM) && inUserNS() {

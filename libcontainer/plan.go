@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/moby/sys/capability"
 
@@ -22,8 +23,7 @@ const envGoInit = "OCIRUN_GO_INIT"
 // useCInit reports whether init runs in C after the namespaces (the parent
 // builds the rootfs and compiles the rest into a plan). The Go init stays
 // where the parent cannot join the container's namespaces to build its
-// rootfs (a user namespace: a multithreaded process cannot enter one) and
-// where init must run programs before execve (startContainer hooks).
+// rootfs (a user namespace: a multithreaded process cannot enter one).
 func (p *initProcess) useCInit() bool {
 	if os.Getenv(envGoInit) == "1" {
 		return false
@@ -32,7 +32,7 @@ func (p *initProcess) useCInit() bool {
 		return true
 	}
 	_, userns := p.cfg.Namespace(configs.NEWUSER)
-	return !userns && len(p.cfg.Hooks.StartContainer) == 0 && os.Geteuid() == 0
+	return !userns && os.Geteuid() == 0
 }
 
 // procMounts counts the config's proc mounts: each needs a procfs context
@@ -118,6 +118,9 @@ func (p *initProcess) compilePlan(bpf []byte) (*nsexec.Plan, error) {
 			plan.Keyring = "_ses." + p.id
 		}
 		plan.RootFd = p.cfg.NoPivot
+		if err := p.planHooks(plan); err != nil {
+			return nil, err
+		}
 	}
 	if proc.Terminal {
 		plan.Console = nsexec.ConsoleFd
@@ -196,4 +199,34 @@ func planAttrs(plan *nsexec.Plan, a *configs.ProcAttrs) {
 		m.MaxNode = uint64(len(m.Nodes)*64 + 1)
 		plan.MemPolicy = m
 	}
+}
+
+// pidMark stands for init's pid in the hooks' state: init fills in its pid
+// as its own pid namespace sees it, as the Go init's os.Getpid does.
+const pidMark = `"pid":-1357924680`
+
+// planHooks adds the startContainer hooks, which init runs itself after
+// `start`, inside the container.
+func (p *initProcess) planHooks(plan *nsexec.Plan) error {
+	hs := p.cfg.Hooks.StartContainer
+	if len(hs) == 0 {
+		return nil
+	}
+	for _, h := range hs {
+		var timeout uint32
+		if h.Timeout != nil {
+			if *h.Timeout <= 0 {
+				return fmt.Errorf("hooks.startContainer %q: timeout %d: must be a positive number of seconds", h.Path, *h.Timeout)
+			}
+			timeout = uint32(*h.Timeout)
+		}
+		plan.Hooks = append(plan.Hooks, nsexec.Hook{Path: h.Path, Args: h.Args, Env: h.Env, Timeout: timeout})
+	}
+	state := string(hookState(p.id, -1357924680, Created, p.opts.Bundle, p.cfg))
+	pre, post, ok := strings.Cut(state, pidMark)
+	if !ok {
+		return fmt.Errorf("hook state %q has no pid", state)
+	}
+	plan.StatePre, plan.StatePost = pre+`"pid":`, post
+	return nil
 }

@@ -44,6 +44,10 @@
 #define PLAN_CONSOLE 21     // u32 mode, u16 rows, u16 cols
 #define PLAN_ROOTFD 22      // no payload: the frame's fd is the rootfs (no pivot_root)
 #define PLAN_TRACE 23       // no payload
+#define PLAN_HOOK 24        // u32 timeout, path: a startContainer hook
+#define PLAN_HOOK_ARG 25    // string: an argv entry of the last hook
+#define PLAN_HOOK_ENV 26    // string: an env entry of the last hook
+#define PLAN_HOOK_STATE 27  // "pre\0post\0": the hooks' state around init's pid
 
 // PLAN_SECCOMP when
 #define SECCOMP_EARLY 1  // before the final capabilities (no no_new_privs)

@@ -32,6 +32,10 @@ const (
 	planConsole
 	planRootFd
 	planTrace
+	planHook
+	planHookArg
+	planHookEnv
+	planHookState
 )
 
 // Where the process stage loads the seccomp filter.
@@ -129,6 +133,17 @@ type Plan struct {
 	// RootFd: the frame carries the rootfs (no pivot_root), after the console.
 	RootFd bool
 	Trace  bool
+	// Hooks are the startContainer hooks; each gets StatePre, init's pid
+	// in its own pid namespace and StatePost on stdin.
+	Hooks               []Hook
+	StatePre, StatePost string
+}
+
+// Hook is one startContainer hook; Timeout is in seconds, 0 for none.
+type Hook struct {
+	Path      string
+	Args, Env []string
+	Timeout   uint32
 }
 
 type encoder struct {
@@ -248,6 +263,25 @@ func (p *Plan) Encode() ([]byte, error) {
 	}
 	if p.Trace {
 		e.add(planTrace, nil)
+	}
+	for i, h := range p.Hooks {
+		field := fmt.Sprintf("hooks.startContainer[%d]", i)
+		if strings.IndexByte(h.Path, 0) >= 0 || h.Path == "" {
+			return nil, fmt.Errorf("plan: %s.path %q", field, h.Path)
+		}
+		e.add(planHook, append(u32s(h.Timeout), h.Path+"\x00"...))
+		for _, a := range h.Args {
+			e.str(planHookArg, field+".args", a)
+		}
+		for _, v := range h.Env {
+			e.str(planHookEnv, field+".env", v)
+		}
+	}
+	if len(p.Hooks) > 0 {
+		if strings.IndexByte(p.StatePre+p.StatePost, 0) >= 0 {
+			return nil, fmt.Errorf("plan: hook state contains a NUL byte")
+		}
+		e.add(planHookState, []byte(p.StatePre+"\x00"+p.StatePost+"\x00"))
 	}
 	if e.err != nil {
 		return nil, fmt.Errorf("plan: %w", e.err)

@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hooks.h"
 #include "nsexec.h"
 
 #ifndef PROC_SUPER_MAGIC
@@ -58,6 +59,7 @@
 #define MAX_FDS 4
 #define MAX_RLIMITS 32
 #define MAX_LSM 2
+#define MAX_HOOKS 64
 
 struct sched_attr_raw {
 	uint32_t size, policy;
@@ -118,6 +120,9 @@ struct plan {
 	int console_fd;
 	int root_fd;
 	int trace;
+	struct hook hooks[MAX_HOOKS];
+	int nhooks;
+	const char *state_pre, *state_post;
 };
 
 static struct timespec t_start, t_last;
@@ -381,6 +386,40 @@ static void parse_plan(struct plan *p, char *buf, uint32_t len, int *fds, int nf
 		case PLAN_TRACE:
 			p->trace = 1;
 			break;
+		case PLAN_HOOK:
+			need(rlen, 6, type);
+			if (p->nhooks == MAX_HOOKS) {
+				errno = 0;
+				bail("plan: too many hooks");
+			}
+			memcpy(&p->hooks[p->nhooks].timeout, d, 4);
+			p->hooks[p->nhooks].path = rec_string(d + 4, rlen - 4, type);
+			p->nhooks++;
+			break;
+		case PLAN_HOOK_ARG:
+		case PLAN_HOOK_ENV: {
+			if (p->nhooks == 0) {
+				errno = 0;
+				bail("plan: hook record %u before a hook", type);
+			}
+			struct hook *h = &p->hooks[p->nhooks - 1];
+			if (type == PLAN_HOOK_ARG)
+				append_str(&h->argv, &h->argc, rec_string(d, rlen, type));
+			else
+				append_str(&h->envp, &h->envc, rec_string(d, rlen, type));
+			break;
+		}
+		case PLAN_HOOK_STATE: {
+			need(rlen, 2, type);
+			p->state_pre = d;
+			size_t l = strnlen(d, rlen);
+			if (l + 1 >= rlen || d[rlen - 1] != 0 || strlen(d + l + 1) != rlen - l - 2) {
+				errno = 0;
+				bail("plan: bad hook state record");
+			}
+			p->state_post = d + l + 1;
+			break;
+		}
 		default:
 			errno = 0;
 			bail("unknown plan record type %u", type);
@@ -828,6 +867,8 @@ void ocirun_process(uint32_t mode, uint32_t proc_contexts)
 
 	if (mode == PROCESS_CREATE)
 		wait_fifo(&p, proc);
+	if (p.nhooks > 0)
+		run_start_hooks(p.hooks, p.nhooks, p.state_pre ? p.state_pre : "", p.state_post ? p.state_post : "");
 	if (p.bpf && p.sc_when == SECCOMP_LAST) {
 		int r = load_seccomp(&p);
 		if (r < 0)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ocirun/ocirun/libcontainer/console"
+	"github.com/ocirun/ocirun/libcontainer/label"
 	"github.com/ocirun/ocirun/libcontainer/nsexec"
 	"github.com/ocirun/ocirun/libcontainer/rootfs"
 )
@@ -124,7 +126,17 @@ func (p *initProcess) buildRootfs(procCtx []*os.File) (b builtRootfs, err error)
 		return b, err
 	}
 	defer t.Close()
-	if err := t.Do(func() error { return rootfs.Prepare(p.cfg, p.cgroupMount(), procCtx...) }); err != nil {
+	cfg := p.cfg
+	if cfg.MountLabel != "" && p.lsm.SELinux {
+		// The mounts as init's Go would have labelled them, on a copy.
+		c := *cfg
+		c.Mounts = slices.Clone(cfg.Mounts)
+		for i := range c.Mounts {
+			c.Mounts[i].Data = label.MountData(c.Mounts[i].Device, c.Mounts[i].Data, cfg.MountLabel)
+		}
+		cfg = &c
+	}
+	if err := t.Do(func() error { return rootfs.Prepare(cfg, p.cgroupMount(), procCtx...) }); err != nil {
 		return b, err
 	}
 	p.trace.MarkIn("mounts", "init")
@@ -217,11 +229,11 @@ func (p *initProcess) stepError(m *message) error {
 			rl := proc.Rlimits[m.Arg]
 			return fmt.Errorf("process.rlimits: setrlimit %s (soft %d, hard %d): %w", rl.Name, rl.Soft, rl.Hard, errno)
 		}
-	case "oom":
+	case "keylabel":
 		if errno == unix.EXDEV {
-			return errors.New("set oom_score_adj: oom_score_adj is not procfs's own")
+			return errors.New("keycreate attribute file is not procfs's own: refusing to write the label")
 		}
-		return fmt.Errorf("set oom_score_adj: %w", errno)
+		return fmt.Errorf("process.selinuxLabel %q: keyring label: %w", proc.SelinuxLabel, errno)
 	case "nnp":
 		return os.NewSyscallError("prctl(PR_SET_NO_NEW_PRIVS)", errno)
 	case "personality":

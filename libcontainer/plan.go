@@ -8,10 +8,8 @@ import (
 
 	"github.com/moby/sys/capability"
 
-	"github.com/ocirun/ocirun/libcontainer/apparmor"
 	"github.com/ocirun/ocirun/libcontainer/capabilities"
 	"github.com/ocirun/ocirun/libcontainer/configs"
-	"github.com/ocirun/ocirun/libcontainer/label"
 	"github.com/ocirun/ocirun/libcontainer/nsexec"
 	"github.com/ocirun/ocirun/libcontainer/seccomp"
 )
@@ -90,9 +88,6 @@ func (p *initProcess) compilePlan(bpf []byte) (*nsexec.Plan, error) {
 	for i, rl := range proc.Rlimits {
 		plan.Rlimits = append(plan.Rlimits, nsexec.Rlimit{Resource: uint32(rl.Type), Index: uint32(i), Soft: rl.Soft, Hard: rl.Hard})
 	}
-	if proc.OOMScoreAdj != nil {
-		plan.OOMScoreAdj = strconv.Itoa(*proc.OOMScoreAdj)
-	}
 	if err := p.planLSM(plan); err != nil {
 		return nil, err
 	}
@@ -132,14 +127,15 @@ func (p *initProcess) compilePlan(bpf []byte) (*nsexec.Plan, error) {
 	return plan, nil
 }
 
-// planLSM decides on the host, before init is in the container, which LSM
-// attributes init writes, and refuses a profile the host cannot apply.
+// planLSM adds the LSM attributes init writes. Whether the host enforces
+// them was decided on the host (p.lsm), and a label it cannot apply was
+// refused before anything was created.
 func (p *initProcess) planLSM(plan *nsexec.Plan) error {
 	proc := &p.cfg.Process
+	if err := p.lsm.checkProcess(proc); err != nil {
+		return err
+	}
 	if profile := proc.ApparmorProfile; profile != "" {
-		if !apparmor.IsEnabled() {
-			return fmt.Errorf("process.apparmorProfile %q: AppArmor is not enabled on this host", profile)
-		}
 		// The per-LSM file exists since 5.8; attr/exec is the older interface.
 		file := "attr/apparmor/exec"
 		if _, err := os.Stat("/proc/thread-self/attr/apparmor"); err != nil {
@@ -148,11 +144,10 @@ func (p *initProcess) planLSM(plan *nsexec.Plan) error {
 		plan.LSM = append(plan.LSM, nsexec.LSMAttr{Kind: nsexec.LSMAppArmor, File: file, Value: "exec " + profile})
 	}
 	if l := proc.SelinuxLabel; l != "" {
-		if !label.Enabled() {
-			p.log.Debug("SELinux is disabled: process.selinuxLabel not applied", "label", l)
-		} else {
-			plan.LSM = append(plan.LSM, nsexec.LSMAttr{Kind: nsexec.LSMSELinux, File: "attr/exec", Value: l})
-		}
+		plan.LSM = append(plan.LSM, nsexec.LSMAttr{Kind: nsexec.LSMSELinux, File: "attr/exec", Value: l})
+		// The container's session keyring carries the process label, as runc
+		// makes it: a labelled process could not use it otherwise.
+		plan.KeyLabel = l
 	}
 	return nil
 }

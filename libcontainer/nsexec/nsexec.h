@@ -29,7 +29,7 @@
 #define PLAN_CAPS 6         // u64 bounding, effective, inheritable, permitted, ambient; u32 last cap
 #define PLAN_NNP 7          // no payload
 #define PLAN_RLIMIT 8       // u32 resource, u32 index, u64 soft, u64 hard
-#define PLAN_OOM 9          // string: the oom_score_adj value
+#define PLAN_KEYLABEL 9     // string: the SELinux label of the session keyring
 #define PLAN_LSM 10         // u32 kind, then "file\0value\0" (file relative to thread-self)
 #define PLAN_SECCOMP 11     // u32 when, u32 flags, struct sock_filter[]
 #define PLAN_PERSONALITY 12 // u32

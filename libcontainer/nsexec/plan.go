@@ -17,7 +17,7 @@ const (
 	planCaps
 	planNNP
 	planRlimit
-	planOOM
+	planKeyLabel
 	planLSM
 	planSeccomp
 	planPersonality
@@ -110,9 +110,8 @@ type Plan struct {
 	Groups      []uint32
 	Caps        *Caps
 	NoNewPrivs  bool
-	Rlimits     []Rlimit
-	OOMScoreAdj string
-	LSM         []LSMAttr
+	Rlimits []Rlimit
+	LSM     []LSMAttr
 	// SeccompWhen is 0 without a filter.
 	SeccompWhen  uint32
 	SeccompFlags uint32
@@ -125,8 +124,10 @@ type Plan struct {
 	Umask        uint32
 	PreserveFDs  uint32
 	// FifoFd is the inherited exec.fifo fd; 0 for exec.
-	FifoFd  uint32
-	Keyring string
+	FifoFd uint32
+	// Keyring is the session keyring init joins ("" for none), created with
+	// KeyLabel as its SELinux label when there is one.
+	Keyring, KeyLabel string
 	// Console is 0, ConsoleFd or ConsoleNew.
 	Console    uint32
 	Rows, Cols uint16
@@ -212,9 +213,6 @@ func (p *Plan) Encode() ([]byte, error) {
 	for _, r := range p.Rlimits {
 		e.add(planRlimit, u64s(u32s(r.Resource, r.Index), r.Soft, r.Hard))
 	}
-	if p.OOMScoreAdj != "" {
-		e.str(planOOM, "process.oomScoreAdj", p.OOMScoreAdj)
-	}
 	for _, l := range p.LSM {
 		if strings.IndexByte(l.File+l.Value, 0) >= 0 || l.File == "" || l.Value == "" {
 			return nil, fmt.Errorf("plan: bad LSM attribute %q = %q", l.File, l.Value)
@@ -252,6 +250,9 @@ func (p *Plan) Encode() ([]byte, error) {
 	}
 	if p.Keyring != "" {
 		e.str(planKeyring, "keyring", p.Keyring)
+		if p.KeyLabel != "" {
+			e.str(planKeyLabel, "process.selinuxLabel", p.KeyLabel)
+		}
 	}
 	if p.Console != 0 {
 		b := u32s(p.Console)

@@ -89,7 +89,7 @@ struct plan {
 		uint64_t soft, hard;
 	} rl[MAX_RLIMITS];
 	int nrl;
-	const char *oom;
+	const char *keylabel;
 	struct {
 		uint32_t kind;
 		const char *file, *value;
@@ -274,8 +274,8 @@ static void parse_plan(struct plan *p, char *buf, uint32_t len, int *fds, int nf
 			memcpy(&p->rl[p->nrl].hard, d + 16, 8);
 			p->nrl++;
 			break;
-		case PLAN_OOM:
-			p->oom = rec_string(d, rlen, type);
+		case PLAN_KEYLABEL:
+			p->keylabel = rec_string(d, rlen, type);
 			break;
 		case PLAN_LSM: {
 			need(rlen, 6, type);
@@ -794,8 +794,21 @@ void ocirun_process(uint32_t mode, uint32_t proc_contexts)
 	}
 	if (mode == PROCESS_CREATE && chdir("/") < 0)
 		bail_step("chdir-root", 0, errno);
-	if (p.keyring)
+	if (p.keyring) {
+		if (p.keylabel) {
+			if (proc < 0)
+				proc = open_proc();
+			write_proc(proc, "self/attr/keycreate", p.keylabel, "keylabel", 0);
+		}
 		join_keyring(p.keyring);
+		if (p.keylabel) {
+			// Back to the default for keyrings the process makes itself.
+			int fd = open_proc_file(proc, "self/attr/keycreate", "keylabel", 1);
+			if (write(fd, "", 0) < 0)
+				bail_step("keylabel", 1, errno);
+			close(fd);
+		}
+	}
 	if (p.console == CONSOLE_FD)
 		take_terminal(p.console_fd);
 	else if (p.console == CONSOLE_NEW)
@@ -815,11 +828,6 @@ void ocirun_process(uint32_t mode, uint32_t proc_contexts)
 		struct rlimit r = {p.rl[i].soft, p.rl[i].hard};
 		if (setrlimit(p.rl[i].res, &r) < 0)
 			bail_step("rlimit", p.rl[i].index, errno);
-	}
-	if (p.oom) {
-		if (proc < 0)
-			proc = open_proc();
-		write_proc(proc, "self/oom_score_adj", p.oom, "oom", 0);
 	}
 	if (p.nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		bail_step("nnp", 0, errno);

@@ -104,14 +104,14 @@ type MemPolicy struct {
 // and execve, decided and checked by the parent. Nil and zero fields are
 // steps not taken.
 type Plan struct {
-	Args, Env   []string
-	Cwd         string
-	UID, GID    uint32
-	Groups      []uint32
-	Caps        *Caps
-	NoNewPrivs  bool
-	Rlimits []Rlimit
-	LSM     []LSMAttr
+	Args, Env  []string
+	Cwd        string
+	UID, GID   uint32
+	Groups     []uint32
+	Caps       *Caps
+	NoNewPrivs bool
+	Rlimits    []Rlimit
+	LSM        []LSMAttr
 	// SeccompWhen is 0 without a filter.
 	SeccompWhen  uint32
 	SeccompFlags uint32

@@ -73,22 +73,11 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 	if !opts.Process.Terminal && opts.ConsoleSocket != "" {
 		return 0, nil, errors.New("cannot use console socket if ocirun will not detach or allocate tty")
 	}
-	cfg := *c.state.Config
 	proc := *opts.Process
-	inheritProcess(&proc, &cfg.Process)
+	inheritProcess(&proc, &c.state.Config.Process)
 	lsm := detectLSM(&proc, "")
 	if err := lsm.checkProcess(&proc); err != nil {
 		return 0, nil, err
-	}
-	cfg.Process = proc
-	// Join the init's namespaces, whether the container created them or
-	// joined them itself; the time and user namespaces included.
-	cfg.Namespaces = nil
-	for _, ns := range c.state.Config.Namespaces {
-		cfg.Namespaces = append(cfg.Namespaces, configs.Namespace{
-			Type: ns.Type,
-			Path: fmt.Sprintf("/proc/%d/ns/%s", c.state.InitPid, nsFiles[ns.Type]),
-		})
 	}
 	paths, err := subCgroupPaths(c.state.CgroupPaths, opts.SubCgroup)
 	if err != nil {
@@ -101,29 +90,26 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	p := &initProcess{
-		id: c.ID, dir: c.dir, cfg: &cfg, log: opts.log(), exec: true, cg: cg, trace: opts.Trace, lsm: lsm,
-		opts: &CreateOpts{
-			Bundle:        c.state.Bundle,
-			ConsoleSocket: opts.ConsoleSocket,
-			PidFile:       opts.PidFile,
-			PreserveFDs:   opts.PreserveFDs,
-			Foreground:    !opts.Detach,
+	p := &execInit{
+		initProcess: initProcess{
+			id: c.ID, bundle: c.state.Bundle, annotations: c.state.Annotations, proc: &proc,
+			consoleSocket: opts.ConsoleSocket, preserveFDs: opts.PreserveFDs,
+			log: opts.log(), trace: opts.Trace, lsm: lsm, running: true,
 		},
+		cg:    cg,
+		joins: newExecJoins(c.state.Config.Namespaces, c.state.InitPid),
 	}
 	defer func() {
 		if err != nil {
-			p.cleanup()
+			p.kill()
+			p.closeParentEnds()
 			if master != nil {
 				master.Close()
 				master = nil
 			}
 		}
 	}()
-	if err := p.spawn(nil); err != nil {
-		return 0, nil, err
-	}
-	if master, err = p.drive(); err != nil {
+	if master, err = p.run(); err != nil {
 		return 0, nil, err
 	}
 	if opts.PidFile != "" {

@@ -185,13 +185,11 @@ func buildContainer(conn *proto.Conn, m *proto.Config, rec *trace.Recorder, log 
 	}
 	rec.Mark("keyring")
 	// Without SELinux on the host the parent warned about the mount label.
-	if cfg.MountLabel != "" && m.LSM.SELinux {
-		for i := range cfg.Mounts {
-			m := &cfg.Mounts[i]
-			m.Data = label.MountData(m.Device, m.Data, cfg.MountLabel)
-		}
+	var opts rootfs.Options
+	if m.LSM.SELinux {
+		opts.MountLabel = cfg.MountLabel
 	}
-	if err := rootfs.Prepare(cfg, m.Cgroup); err != nil {
+	if err := rootfs.Prepare(cfg, m.Cgroup, opts); err != nil {
 		return nil, err
 	}
 	rec.Mark("mounts")

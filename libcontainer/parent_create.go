@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -12,7 +11,6 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/internal/proto"
-	"github.com/ocirun/ocirun/libcontainer/label"
 	"github.com/ocirun/ocirun/libcontainer/nsexec"
 	"github.com/ocirun/ocirun/libcontainer/rootfs"
 )
@@ -181,7 +179,11 @@ func (p *createInit) buildRootfs(procCtx []*os.File) (b builtRootfs, err error) 
 		return b, err
 	}
 	defer t.Close()
-	if err := t.Do(func() error { return rootfs.Prepare(p.labelledMounts(), p.cgroupMount(), procCtx...) }); err != nil {
+	opts := rootfs.Options{ProcContexts: procCtx}
+	if p.lsm.SELinux {
+		opts.MountLabel = p.cfg.MountLabel
+	}
+	if err := t.Do(func() error { return rootfs.Prepare(p.cfg, p.cgroupMount(), opts) }); err != nil {
 		return b, err
 	}
 	p.trace.MarkIn("mounts", "init")
@@ -223,21 +225,6 @@ func (p *createInit) buildRootfs(procCtx []*os.File) (b builtRootfs, err error) 
 		b.master, err = p.consoleMaster(b.master)
 	}
 	return b, err
-}
-
-// labelledMounts is the config with linux.mountLabel in its mounts' data,
-// on a copy, where the host enforces SELinux.
-func (p *createInit) labelledMounts() *configs.Config {
-	cfg := p.cfg
-	if cfg.MountLabel == "" || !p.lsm.SELinux {
-		return cfg
-	}
-	c := *cfg
-	c.Mounts = slices.Clone(cfg.Mounts)
-	for i := range c.Mounts {
-		c.Mounts[i].Data = label.MountData(c.Mounts[i].Device, c.Mounts[i].Data, cfg.MountLabel)
-	}
-	return &c
 }
 
 // limitsAndHooks runs once the rootfs is built: the limits go on now, before

@@ -40,15 +40,24 @@ type preparer struct {
 	devRO  bool
 	// procCtx are fsopen("proc") contexts opened in the container's pid
 	// namespace, for a caller that is not in it (see Prepare).
-	procCtx []*os.File
+	procCtx    []*os.File
+	mountLabel string
+}
+
+// Options are what Prepare needs beyond the config: the host's decisions.
+type Options struct {
+	// MountLabel is linux.mountLabel where the host enforces SELinux ("" for
+	// none): the container's new filesystems get it as their context.
+	MountLabel string
+	// ProcContexts are one fsopen("proc") context per proc mount, opened in
+	// the container's pid namespace, for a caller that is not in it: procfs
+	// shows the pid namespace of whoever opened the context.
+	ProcContexts []*os.File
 }
 
 // Prepare sets up the mounts and /dev of cfg.Rootfs. It must run in the
-// container's own mount namespace, before Pivot. A caller outside the
-// container's pid namespace (a parent thread) passes one procfs context per
-// proc mount, opened by init: procfs shows the pid namespace of whoever
-// opened the context.
-func Prepare(cfg *configs.Config, cg *CgroupMount, procCtx ...*os.File) error {
+// container's own mount namespace, before Pivot.
+func Prepare(cfg *configs.Config, cg *CgroupMount, opts Options) error {
 	rootPath, err := filepath.EvalSymlinks(cfg.Rootfs)
 	if err != nil {
 		return fmt.Errorf("rootfs %q: %w", cfg.Rootfs, err)
@@ -74,7 +83,7 @@ func Prepare(cfg *configs.Config, cg *CgroupMount, procCtx ...*os.File) error {
 	if err != nil {
 		return fmt.Errorf("open rootfs: %w", err)
 	}
-	p := &preparer{cfg: cfg, cg: cg, rootPath: rootPath, root: root, procCtx: procCtx}
+	p := &preparer{cfg: cfg, cg: cg, rootPath: rootPath, root: root, procCtx: opts.ProcContexts, mountLabel: opts.MountLabel}
 	defer p.close()
 
 	for i := range cfg.Mounts {

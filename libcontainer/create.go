@@ -15,8 +15,6 @@ import (
 type CreateOpts struct {
 	Bundle        string
 	ConsoleSocket string
-	// NotifySocket is the caller's $NOTIFY_SOCKET (sd_notify passthrough).
-	NotifySocket string
 	PidFile      string
 	PreserveFDs  int
 	NoNewKeyring bool
@@ -49,8 +47,8 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 		}
 		return nil, nil, err
 	}
-	if opts.NotifySocket != "" {
-		if err := setupNotify(dir, opts.NotifySocket, cfg); err != nil {
+	if cfg.NotifySocket != "" {
+		if err := os.Mkdir(r.NotifyDir(id), 0o755); err != nil {
 			os.RemoveAll(dir)
 			return nil, nil, err
 		}

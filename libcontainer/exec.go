@@ -15,11 +15,14 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/trace"
 )
 
+// ErrExecPaused is an exec into a paused container without IgnorePaused.
+var ErrExecPaused = errors.New("cannot exec in a paused container")
+
 // ExecOpts describe one `ocirun exec`.
 type ExecOpts struct {
-	// Process is what to run. The security fields it leaves empty are the
-	// container's (see inheritProcess); NoNewPrivs, a plain bool, is taken
-	// as given: the caller resolves an omitted one to the container's.
+	// Process is what to run, complete: specconv.ExecProcess and
+	// DecodeExecProcess give it the container's settings where it leaves
+	// them out.
 	Process       *configs.Process
 	ConsoleSocket string
 	PidFile       string
@@ -62,7 +65,7 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 	case Running, Created:
 	case Paused:
 		if !opts.IgnorePaused {
-			return 0, nil, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
+			return 0, nil, ErrExecPaused
 		}
 	default:
 		return 0, nil, errors.New("cannot exec in a stopped container")
@@ -74,7 +77,6 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 		return 0, nil, errors.New("cannot use console socket if ocirun will not detach or allocate tty")
 	}
 	proc := *opts.Process
-	inheritProcess(&proc, &c.state.Config.Process)
 	lsm := detectLSM(&proc, "")
 	if err := lsm.checkProcess(&proc); err != nil {
 		return 0, nil, err
@@ -120,32 +122,6 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 	p.closeParentEnds()
 	return p.initPid, master, nil
 }
-
-// inheritProcess fills in what an exec'd process leaves out with the
-// container's own settings, field by field as runc does: capabilities,
-// AppArmor profile, SELinux label and rlimits when omitted, always the
-// container's seccomp filter, and the attributes of execAttrs. A client
-// sending a bare process.json must not get the runtime's full capability
-// set and no LSM; a value it does give wins.
-func inheritProcess(p, container *configs.Process) {
-	if p.Capabilities == nil {
-		p.Capabilities = container.Capabilities
-	}
-	if p.ApparmorProfile == "" {
-		p.ApparmorProfile = container.ApparmorProfile
-	}
-	if p.SelinuxLabel == "" {
-		p.SelinuxLabel = container.SelinuxLabel
-	}
-	if len(p.Rlimits) == 0 {
-		p.Rlimits = container.Rlimits
-	}
-	if p.Seccomp == nil {
-		p.Seccomp = container.Seccomp
-	}
-	p.Attrs = execAttrs(container.Attrs, p.Attrs)
-}
-
 // execLeaf: on cgroup v2 a cgroup with controllers enabled for its children
 // takes no processes (EBUSY). That is the container's cgroup when it runs
 // its own cgroup manager (systemd in a container moves itself to
@@ -199,7 +175,7 @@ func subCgroupPaths(base map[string]string, sub map[string]string) (map[string]s
 	for ctrl, rel := range sub {
 		clean := filepath.Clean(rel)
 		if filepath.IsAbs(rel) || clean == ".." || strings.HasPrefix(clean, "../") {
-			return nil, fmt.Errorf("--cgroup %q: must be a path below the container's cgroup", rel)
+			return nil, fmt.Errorf("sub-cgroup %q: must be a path below the container's cgroup", rel)
 		}
 		matched := false
 		for mnt, p := range base {
@@ -209,12 +185,12 @@ func subCgroupPaths(base map[string]string, sub map[string]string) (map[string]s
 			matched = true
 			dir := filepath.Join(p, clean)
 			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-				return nil, fmt.Errorf("--cgroup %s: sub-cgroup %s does not exist", rel, dir)
+				return nil, fmt.Errorf("sub-cgroup %s: %s does not exist", rel, dir)
 			}
 			out[mnt] = dir
 		}
 		if !matched {
-			return nil, fmt.Errorf("--cgroup %s:%s: no such controller in the container's cgroups", ctrl, rel)
+			return nil, fmt.Errorf("sub-cgroup %s:%s: no such controller in the container's cgroups", ctrl, rel)
 		}
 	}
 	return out, nil

@@ -233,7 +233,7 @@ func stepError(proc *configs.Process, m *proto.Error) error {
 			return errors.New("LSM attribute file is not procfs's own: refusing to write the label")
 		}
 		if m.Arg == nsexec.LSMAppArmor {
-			return fmt.Errorf("apparmor: set profile %q: %w", proc.ApparmorProfile, errno)
+			return fmt.Errorf("process.apparmorProfile %q: %w", proc.ApparmorProfile, errno)
 		}
 		return fmt.Errorf("process.selinuxLabel %q: %w", proc.SelinuxLabel, errno)
 	case "rlimit":

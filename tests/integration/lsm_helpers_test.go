@@ -84,6 +84,17 @@ func execDetached(t *testing.T, b *bundle.Bundle, flags []string, args ...string
 	if err != nil {
 		t.Fatalf("pid file %q: %v", data, err)
 	}
+	// exec -d returns once init is ready, which is right before its execve:
+	// the label is the program's only from then on.
+	comm := "/proc/" + strconv.Itoa(pid) + "/comm"
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if b, err := os.ReadFile(comm); err != nil || strings.TrimSpace(string(b)) == filepath.Base(args[0]) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("exec'd pid %d never became %s", pid, args[0])
+		}
+	}
 	return pid, r
 }
 

@@ -15,9 +15,9 @@ import (
 type CreateOpts struct {
 	Bundle        string
 	ConsoleSocket string
-	PidFile      string
-	PreserveFDs  int
-	NoNewKeyring bool
+	PidFile       string
+	PreserveFDs   int
+	NoNewKeyring  bool
 	// Foreground: the caller stays (run without -d): it receives the pty master
 	// instead of a console socket, and reaps the init as a subreaper.
 	Foreground bool

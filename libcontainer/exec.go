@@ -122,6 +122,7 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 	p.closeParentEnds()
 	return p.initPid, master, nil
 }
+
 // execLeaf: on cgroup v2 a cgroup with controllers enabled for its children
 // takes no processes (EBUSY). That is the container's cgroup when it runs
 // its own cgroup manager (systemd in a container moves itself to

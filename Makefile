@@ -16,7 +16,7 @@ FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 # The man pages' date: the commit's, so that a rebuild is identical.
 DOCDATE ?= $(shell git log -1 --format=%cs 2>/dev/null)
 
-.PHONY: all deps demo test unit integration lint fuzz install uninstall man completions deb clean bench test-containerd test-podman test-cgroupv2 test-lsm
+.PHONY: all deps demo test unit integration lint fuzz install uninstall man completions deb clean bench test-containerd test-podman test-cgroupv2 test-lsm integration-goinit
 
 all: ocirun
 
@@ -62,6 +62,11 @@ unit:
 
 integration: ocirun
 	$(GO) test -count=1 -timeout 20m ./tests/...
+
+# The black-box suite with every container built by the Go init (the one
+# for user namespaces) instead of the C process stage.
+integration-goinit: ocirun
+	OCIRUN_GO_INIT=1 $(GO) test -count=1 -timeout 20m ./tests/integration/...
 
 # Real clients: a private containerd (ctr) and podman drive ./ocirun.
 test-containerd: ocirun

@@ -7,35 +7,21 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
-	"github.com/ocirun/ocirun/libcontainer/nsexec"
 )
 
 // CreateOpts are the create/run flags that shape the init process.
 type CreateOpts struct {
 	Bundle        string
 	ConsoleSocket string
-	// NotifySocket is the caller's $NOTIFY_SOCKET (sd_notify passthrough).
-	NotifySocket string
-	PidFile      string
-	PreserveFDs  int
-	NoNewKeyring bool
+	PidFile       string
+	PreserveFDs   int
+	NoNewKeyring  bool
 	// Foreground: the caller stays (run without -d): it receives the pty master
 	// instead of a console socket, and reaps the init as a subreaper.
 	Foreground bool
 }
-
-// Env names through which the parent hands fds to `ocirun init`.
-const (
-	envInitPipe = "_OCIRUN_INITPIPE"
-	envLogPipe  = "_OCIRUN_LOGPIPE"
-	envFifoFd   = "_OCIRUN_FIFOFD"
-	envPreserve = "_OCIRUN_PRESERVE_FDS"
-	envExeFd    = "_OCIRUN_EXEFD"
-)
 
 // Create builds the container up to the point where its init waits on
 // exec.fifo. On any error nothing is left: no state dir, cgroup or process.
@@ -61,13 +47,20 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 		}
 		return nil, nil, err
 	}
-	if opts.NotifySocket != "" {
-		if err := setupNotify(dir, opts.NotifySocket, cfg); err != nil {
+	if cfg.NotifySocket != "" {
+		if err := os.Mkdir(r.NotifyDir(id), 0o755); err != nil {
 			os.RemoveAll(dir)
 			return nil, nil, err
 		}
 	}
-	p := &initProcess{root: r, id: id, dir: dir, cfg: cfg, opts: opts, log: r.Log, trace: r.Trace, lsm: lsm}
+	p := &createInit{
+		initProcess: initProcess{
+			id: id, bundle: opts.Bundle, annotations: cfg.Annotations, proc: &cfg.Process,
+			consoleSocket: opts.ConsoleSocket, preserveFDs: opts.PreserveFDs,
+			log: r.Log, trace: r.Trace, lsm: lsm,
+		},
+		dir: dir, cfg: cfg, opts: opts,
+	}
 	defer func() {
 		if err != nil {
 			p.cleanup()
@@ -140,58 +133,4 @@ func hostID(maps []configs.IDMap, id uint32) uint32 {
 		}
 	}
 	return id
-}
-
-var nsFlags = map[string]uint32{
-	configs.NEWPID:    unix.CLONE_NEWPID,
-	configs.NEWNET:    unix.CLONE_NEWNET,
-	configs.NEWIPC:    unix.CLONE_NEWIPC,
-	configs.NEWUTS:    unix.CLONE_NEWUTS,
-	configs.NEWNS:     unix.CLONE_NEWNS,
-	configs.NEWCGROUP: unix.CLONE_NEWCGROUP,
-	configs.NEWUSER:   unix.CLONE_NEWUSER,
-	configs.NEWTIME:   unix.CLONE_NEWTIME,
-}
-
-func bootstrapFor(cfg *configs.Config) ([]byte, error) {
-	var b nsexec.Bootstrap
-	for _, ns := range cfg.Namespaces {
-		flag := nsFlags[ns.Type]
-		if ns.Path != "" {
-			b.Join = append(b.Join, nsexec.NSPath{Flag: flag, Path: ns.Path})
-		} else {
-			b.CloneFlags |= flag
-		}
-		if ns.Type == configs.NEWPID || ns.Type == configs.NEWTIME {
-			b.Fork = true
-		}
-	}
-	if len(cfg.TimeOffsets) > 0 && hasNewNS(cfg, configs.NEWTIME) {
-		for _, clock := range []string{"monotonic", "boottime"} {
-			if off, ok := cfg.TimeOffsets[clock]; ok {
-				b.TimeOffsets += fmt.Sprintf("%s %d %d\n", clock, off.Secs, off.Nanosecs)
-			}
-		}
-	}
-	return b.Encode()
-}
-
-// writeIDMaps writes the user namespace maps of pid from outside it, as only
-// a process with privileges over the parent namespace can.
-func writeIDMaps(pid int, cfg *configs.Config) error {
-	write := func(file string, maps []configs.IDMap) error {
-		var data []byte
-		for _, m := range maps {
-			data = fmt.Appendf(data, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
-		}
-		path := fmt.Sprintf("/proc/%d/%s", pid, file)
-		if err := os.WriteFile(path, data, 0); err != nil {
-			return fmt.Errorf("write %s: %w", file, err)
-		}
-		return nil
-	}
-	if err := write("uid_map", cfg.UIDMappings); err != nil {
-		return err
-	}
-	return write("gid_map", cfg.GIDMappings)
 }

@@ -15,11 +15,14 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/trace"
 )
 
+// ErrExecPaused is an exec into a paused container without IgnorePaused.
+var ErrExecPaused = errors.New("cannot exec in a paused container")
+
 // ExecOpts describe one `ocirun exec`.
 type ExecOpts struct {
-	// Process is what to run. The security fields it leaves empty are the
-	// container's (see inheritProcess); NoNewPrivs, a plain bool, is taken
-	// as given: the caller resolves an omitted one to the container's.
+	// Process is what to run, complete: specconv.ExecProcess and
+	// DecodeExecProcess give it the container's settings where it leaves
+	// them out.
 	Process       *configs.Process
 	ConsoleSocket string
 	PidFile       string
@@ -62,7 +65,7 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 	case Running, Created:
 	case Paused:
 		if !opts.IgnorePaused {
-			return 0, nil, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
+			return 0, nil, ErrExecPaused
 		}
 	default:
 		return 0, nil, errors.New("cannot exec in a stopped container")
@@ -73,22 +76,10 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 	if !opts.Process.Terminal && opts.ConsoleSocket != "" {
 		return 0, nil, errors.New("cannot use console socket if ocirun will not detach or allocate tty")
 	}
-	cfg := *c.state.Config
 	proc := *opts.Process
-	inheritProcess(&proc, &cfg.Process)
 	lsm := detectLSM(&proc, "")
 	if err := lsm.checkProcess(&proc); err != nil {
 		return 0, nil, err
-	}
-	cfg.Process = proc
-	// Join the init's namespaces, whether the container created them or
-	// joined them itself; the time and user namespaces included.
-	cfg.Namespaces = nil
-	for _, ns := range c.state.Config.Namespaces {
-		cfg.Namespaces = append(cfg.Namespaces, configs.Namespace{
-			Type: ns.Type,
-			Path: fmt.Sprintf("/proc/%d/ns/%s", c.state.InitPid, nsFiles[ns.Type]),
-		})
 	}
 	paths, err := subCgroupPaths(c.state.CgroupPaths, opts.SubCgroup)
 	if err != nil {
@@ -101,29 +92,26 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	p := &initProcess{
-		id: c.ID, dir: c.dir, cfg: &cfg, log: opts.log(), exec: true, cg: cg, trace: opts.Trace, lsm: lsm,
-		opts: &CreateOpts{
-			Bundle:        c.state.Bundle,
-			ConsoleSocket: opts.ConsoleSocket,
-			PidFile:       opts.PidFile,
-			PreserveFDs:   opts.PreserveFDs,
-			Foreground:    !opts.Detach,
+	p := &execInit{
+		initProcess: initProcess{
+			id: c.ID, bundle: c.state.Bundle, annotations: c.state.Annotations, proc: &proc,
+			consoleSocket: opts.ConsoleSocket, preserveFDs: opts.PreserveFDs,
+			log: opts.log(), trace: opts.Trace, lsm: lsm, running: true,
 		},
+		cg:    cg,
+		joins: newExecJoins(c.state.Config.Namespaces, c.state.InitPid),
 	}
 	defer func() {
 		if err != nil {
-			p.cleanup()
+			p.kill()
+			p.closeParentEnds()
 			if master != nil {
 				master.Close()
 				master = nil
 			}
 		}
 	}()
-	if err := p.spawn(nil); err != nil {
-		return 0, nil, err
-	}
-	if master, err = p.drive(); err != nil {
+	if master, err = p.run(); err != nil {
 		return 0, nil, err
 	}
 	if opts.PidFile != "" {
@@ -133,31 +121,6 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 	}
 	p.closeParentEnds()
 	return p.initPid, master, nil
-}
-
-// inheritProcess fills in what an exec'd process leaves out with the
-// container's own settings, field by field as runc does: capabilities,
-// AppArmor profile, SELinux label and rlimits when omitted, always the
-// container's seccomp filter, and the attributes of execAttrs. A client
-// sending a bare process.json must not get the runtime's full capability
-// set and no LSM; a value it does give wins.
-func inheritProcess(p, container *configs.Process) {
-	if p.Capabilities == nil {
-		p.Capabilities = container.Capabilities
-	}
-	if p.ApparmorProfile == "" {
-		p.ApparmorProfile = container.ApparmorProfile
-	}
-	if p.SelinuxLabel == "" {
-		p.SelinuxLabel = container.SelinuxLabel
-	}
-	if len(p.Rlimits) == 0 {
-		p.Rlimits = container.Rlimits
-	}
-	if p.Seccomp == nil {
-		p.Seccomp = container.Seccomp
-	}
-	p.Attrs = execAttrs(container.Attrs, p.Attrs)
 }
 
 // execLeaf: on cgroup v2 a cgroup with controllers enabled for its children
@@ -213,7 +176,7 @@ func subCgroupPaths(base map[string]string, sub map[string]string) (map[string]s
 	for ctrl, rel := range sub {
 		clean := filepath.Clean(rel)
 		if filepath.IsAbs(rel) || clean == ".." || strings.HasPrefix(clean, "../") {
-			return nil, fmt.Errorf("--cgroup %q: must be a path below the container's cgroup", rel)
+			return nil, fmt.Errorf("sub-cgroup %q: must be a path below the container's cgroup", rel)
 		}
 		matched := false
 		for mnt, p := range base {
@@ -223,12 +186,12 @@ func subCgroupPaths(base map[string]string, sub map[string]string) (map[string]s
 			matched = true
 			dir := filepath.Join(p, clean)
 			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-				return nil, fmt.Errorf("--cgroup %s: sub-cgroup %s does not exist", rel, dir)
+				return nil, fmt.Errorf("sub-cgroup %s: %s does not exist", rel, dir)
 			}
 			out[mnt] = dir
 		}
 		if !matched {
-			return nil, fmt.Errorf("--cgroup %s:%s: no such controller in the container's cgroups", ctrl, rel)
+			return nil, fmt.Errorf("sub-cgroup %s:%s: no such controller in the container's cgroups", ctrl, rel)
 		}
 	}
 	return out, nil

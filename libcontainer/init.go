@@ -18,6 +18,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/console"
 	"github.com/ocirun/ocirun/libcontainer/hooks"
+	"github.com/ocirun/ocirun/libcontainer/internal/proto"
 	"github.com/ocirun/ocirun/libcontainer/internal/sys"
 	"github.com/ocirun/ocirun/libcontainer/label"
 	"github.com/ocirun/ocirun/libcontainer/rootfs"
@@ -25,9 +26,11 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/trace"
 )
 
-// Init is the Go stage of `ocirun init`. The C stage already joined and
-// created the namespaces. It never returns: it execs the user program or
-// reports an error to the parent and exits.
+// Init is the Go stage of `ocirun init`, which builds a new container from
+// inside where the parent cannot (a user namespace) or is told not to
+// (OCIRUN_GO_INIT=1); exec and every other create stay in C (nsexec). The C
+// stage already joined and created the namespaces. It never returns: it
+// execs the user program or reports an error to the parent and exits.
 func Init() {
 	runtime.GOMAXPROCS(1)
 	runtime.LockOSThread()
@@ -49,10 +52,11 @@ func Init() {
 	} else {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := initMain(sock, log); err != nil {
+	conn := proto.GoInit(sock)
+	if err := initMain(conn, log); err != nil {
 		// After "ready" the parent is gone and the socket closed: the
 		// container's stderr is the only place left to say why.
-		if sendMsg(sock, &message{Type: msgError, Msg: err.Error()}) != nil {
+		if conn.Done() || conn.Fail(err) != nil {
 			fmt.Fprintln(os.Stderr, "ocirun init:", err)
 		}
 		os.Exit(1)
@@ -69,18 +73,20 @@ func envFd(name string) (int, error) {
 	return fd, nil
 }
 
-func initMain(sock int, log *slog.Logger) error {
-	m, _, err := expect(sock, msgConfig)
+func initMain(conn *proto.Conn, log *slog.Logger) error {
+	msg, _, err := conn.Recv()
 	if err != nil {
 		return err
 	}
+	m := msg.(proto.Config)
 	cfg := m.Config
 	if cfg == nil {
 		return errors.New("protocol: config message without config")
 	}
 	// The parent refused what the host cannot apply; checked again here so a
 	// label never reaches a kernel that would not enforce it.
-	if err := m.LSM.checkProcess(&cfg.Process); err != nil {
+	lsm := hostLSM{SELinux: m.LSM.SELinux, AppArmor: m.LSM.AppArmor}
+	if err := lsm.checkProcess(&cfg.Process); err != nil {
 		return err
 	}
 	preserve, _ := strconv.Atoi(os.Getenv(envPreserve))
@@ -96,30 +102,18 @@ func initMain(sock int, log *slog.Logger) error {
 	if m.Trace {
 		rec = trace.NewRecorder()
 	}
-	var proc *os.File
-	if m.Exec {
-		// The C stage joined the container's mount namespace: we are in its root.
-		if cfg.Process.Terminal {
-			if err := setupConsole(sock, cfg, false); err != nil {
-				return err
-			}
-		}
-		if err := apparmor.ApplyProfile(cfg.Process.ApparmorProfile); err != nil {
-			return err
-		}
-	} else {
-		if proc, err = buildContainer(sock, m, rec, log); err != nil {
-			return err
-		}
-		defer proc.Close()
+	proc, err := buildContainer(conn, &m, rec, log)
+	if err != nil {
+		return err
 	}
+	defer proc.Close()
 	// Every fd but stdio and the preserved ones closes at execve. Done now,
 	// before a seccomp filter that may deny close_range; whatever init opens
 	// from here on is O_CLOEXEC.
 	if err := unix.CloseRange(uint(3+preserve), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return os.NewSyscallError("close_range", err)
 	}
-	if err := setupProcess(sock, &cfg.Process, m.SeccompBPF, log); err != nil {
+	if err := setupProcess(conn, &cfg.Process, m.SeccompBPF, log); err != nil {
 		return err
 	}
 	rec.Mark("security")
@@ -135,14 +129,14 @@ func initMain(sock int, log *slog.Logger) error {
 	sc := cfg.Process.Seccomp
 	lateSeccomp := sc != nil && cfg.Process.NoNewPrivs && !sc.HasNotify()
 	if sc != nil && cfg.Process.NoNewPrivs && sc.HasNotify() {
-		if err := loadSeccomp(sock, sc, m.SeccompBPF); err != nil {
+		if err := loadSeccomp(conn, sc, m.SeccompBPF); err != nil {
 			return err
 		}
 		rec.Mark("seccomp")
 	}
 	execve := func() error {
 		if lateSeccomp {
-			if err := loadSeccomp(-1, sc, m.SeccompBPF); err != nil {
+			if err := loadSeccomp(nil, sc, m.SeccompBPF); err != nil {
 				return err
 			}
 		}
@@ -152,13 +146,10 @@ func initMain(sock int, log *slog.Logger) error {
 	if rec != nil {
 		spans = rec.Spans
 	}
-	if err := sendMsg(sock, &message{Type: msgReady, Spans: spans}); err != nil {
+	if err := conn.Send(proto.Ready{Spans: spans}); err != nil {
 		return err
 	}
-	unix.Close(sock)
-	if m.Exec {
-		return execve()
-	}
+	unix.Close(conn.Fd())
 
 	// Blocks until `ocirun start` opens the fifo for reading.
 	fifo, err := unix.Openat(int(proc.Fd()), "self/fd/"+strconv.Itoa(fifoFd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
@@ -185,7 +176,7 @@ func initMain(sock int, log *slog.Logger) error {
 // rootfs and the mounts, the hooks' turn, pivot_root, the console, hostname,
 // sysctls and the masked and read-only paths. It returns an O_PATH handle on
 // the procfs we started with, for reopening exec.fifo later.
-func buildContainer(sock int, m *message, rec *trace.Recorder, log *slog.Logger) (*os.File, error) {
+func buildContainer(conn *proto.Conn, m *proto.Config, rec *trace.Recorder, log *slog.Logger) (*os.File, error) {
 	cfg := m.Config
 	if !m.NoNewKeyring {
 		if err := joinSessionKeyring(m.ID, cfg.Process.SelinuxLabel); err != nil {
@@ -194,20 +185,18 @@ func buildContainer(sock int, m *message, rec *trace.Recorder, log *slog.Logger)
 	}
 	rec.Mark("keyring")
 	// Without SELinux on the host the parent warned about the mount label.
-	if cfg.MountLabel != "" && m.LSM.SELinux {
-		for i := range cfg.Mounts {
-			m := &cfg.Mounts[i]
-			m.Data = label.MountData(m.Device, m.Data, cfg.MountLabel)
-		}
+	var opts rootfs.Options
+	if m.LSM.SELinux {
+		opts.MountLabel = cfg.MountLabel
 	}
-	if err := rootfs.Prepare(cfg, m.Cgroup); err != nil {
+	if err := rootfs.Prepare(cfg, m.Cgroup, opts); err != nil {
 		return nil, err
 	}
 	rec.Mark("mounts")
-	if err := sendMsg(sock, &message{Type: msgHooksPlease}); err != nil {
+	if err := conn.Send(proto.HooksPlease{}); err != nil {
 		return nil, err
 	}
-	if _, _, err := expect(sock, msgHooksDone); err != nil {
+	if _, _, err := conn.Recv(); err != nil {
 		return nil, err
 	}
 	rec.Mark("hooks")
@@ -219,7 +208,7 @@ func buildContainer(sock int, m *message, rec *trace.Recorder, log *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	if err := finishContainer(sock, cfg, rec); err != nil {
+	if err := finishContainer(conn, cfg, rec); err != nil {
 		proc.Close()
 		return nil, err
 	}
@@ -253,12 +242,28 @@ func privateProc() (*os.File, error) {
 	return proc, nil
 }
 
-func finishContainer(sock int, cfg *configs.Config, rec *trace.Recorder) error {
+func finishContainer(conn *proto.Conn, cfg *configs.Config, rec *trace.Recorder) error {
 	if cfg.Process.Terminal {
-		if err := setupConsole(sock, cfg, true); err != nil {
+		if err := setupConsole(conn, cfg); err != nil {
 			return err
 		}
 	}
+	// The profile applies at execve; set in runc's order, after the hostname
+	// and before sysctls and the masked and read-only paths.
+	applyProfile := func() error { return apparmor.ApplyProfile(cfg.Process.ApparmorProfile) }
+	if err := setupNamespaces(cfg, applyProfile); err != nil {
+		return err
+	}
+	rec.Mark("finalize")
+	return nil
+}
+
+// setupNamespaces sets up what belongs to the container's namespaces once
+// its root is in place: lo, hostname, domain name, sysctls, the read-only
+// root and the masked and read-only paths. The Go init does it from inside;
+// for a C init, a parent thread that joined the namespaces does (cinit.go).
+// beforeSysctls, if not nil, runs after the hostname.
+func setupNamespaces(cfg *configs.Config, beforeSysctls func() error) error {
 	if ns, ok := cfg.Namespace(configs.NEWNET); ok && ns.Path == "" {
 		// A new network namespace has only lo, and down: programs expect
 		// 127.0.0.1 to work, as runc and crun set it up.
@@ -276,53 +281,65 @@ func finishContainer(sock int, cfg *configs.Config, rec *trace.Recorder) error {
 			return os.NewSyscallError("setdomainname", err)
 		}
 	}
-	// The profile applies at execve; set in runc's order, before sysctls and
-	// the masked and read-only paths.
-	if err := apparmor.ApplyProfile(cfg.Process.ApparmorProfile); err != nil {
-		return err
+	if beforeSysctls != nil {
+		if err := beforeSysctls(); err != nil {
+			return err
+		}
 	}
 	if len(cfg.Sysctl) > 0 {
 		if err := rootfs.WriteSysctls(cfg.Sysctl); err != nil {
 			return err
 		}
 	}
-	if err := rootfs.Finalize(cfg); err != nil {
-		return err
-	}
-	rec.Mark("finalize")
-	return nil
+	return rootfs.Finalize(cfg)
 }
 
-// setupConsole opens a pty in the container's devpts, makes it our
-// controlling terminal and sends the master to the parent. A new container
-// also gets the slave bind-mounted on /dev/console.
-func setupConsole(sock int, cfg *configs.Config, mountConsole bool) error {
-	master, slave, err := console.OpenPty()
+// setupConsole opens a pty in the container's devpts, mounts the slave on
+// /dev/console, makes it our controlling terminal and sends the master to
+// the parent.
+func setupConsole(conn *proto.Conn, cfg *configs.Config) error {
+	master, slave, err := openConsole(cfg, true)
 	if err != nil {
 		return err
 	}
 	defer master.Close()
 	defer slave.Close()
+	if err := console.SetupControllingTerminal(slave); err != nil {
+		return err
+	}
+	return conn.Send(proto.Console{}, int(master.Fd()))
+}
+
+// openConsole opens a pty pair in the caller's /dev (the container's), with
+// the configured size, and a new container's slave on /dev/console.
+func openConsole(cfg *configs.Config, mountConsole bool) (master, slave *os.File, err error) {
+	master, slave, err = console.OpenPty()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			master.Close()
+			slave.Close()
+		}
+	}()
 	if cfg.Process.ConsoleHeight > 0 || cfg.Process.ConsoleWidth > 0 {
 		if err := console.SetSize(master, uint16(cfg.Process.ConsoleHeight), uint16(cfg.Process.ConsoleWidth)); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
 	if mountConsole {
 		if err := rootfs.MountConsole(slave); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
-	if err := console.SetupControllingTerminal(slave); err != nil {
-		return err
-	}
-	return sendMsg(sock, &message{Type: msgConsole}, int(master.Fd()))
+	return master, slave, nil
 }
 
 // setupProcess applies rlimits, no_new_privs, the SELinux exec label, the
 // user and the capabilities, in the order that keeps each step possible.
 // oom_score_adj is not here: the parent wrote it from the host.
-func setupProcess(sock int, p *configs.Process, bpf []byte, log *slog.Logger) error {
+func setupProcess(conn *proto.Conn, p *configs.Process, bpf []byte, log *slog.Logger) error {
 	for _, rl := range p.Rlimits {
 		lim := unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}
 		if err := unix.Setrlimit(rl.Type, &lim); err != nil {
@@ -381,7 +398,7 @@ func setupProcess(sock int, p *configs.Process, bpf []byte, log *slog.Logger) er
 		if err := capabilities.RaisePermitted(); err != nil {
 			return err
 		}
-		if err := loadSeccomp(sock, p.Seccomp, bpf); err != nil {
+		if err := loadSeccomp(conn, p.Seccomp, bpf); err != nil {
 			return err
 		}
 	}
@@ -399,7 +416,7 @@ func setupProcess(sock int, p *configs.Process, bpf []byte, log *slog.Logger) er
 // loadSeccomp installs the filter on every thread; a NOTIFY profile's
 // listener fd goes to the parent (which hands it to listenerPath) and is
 // closed here, so the container can never answer its own notifications.
-func loadSeccomp(sock int, c *configs.Seccomp, bpf []byte) error {
+func loadSeccomp(conn *proto.Conn, c *configs.Seccomp, bpf []byte) error {
 	fd, err := seccomp.LoadProgram(bpf, c)
 	if err != nil {
 		return fmt.Errorf("linux.seccomp: %w", err)
@@ -408,7 +425,10 @@ func loadSeccomp(sock int, c *configs.Seccomp, bpf []byte) error {
 		return nil
 	}
 	defer unix.Close(fd)
-	return sendMsg(sock, &message{Type: msgSeccompFd}, fd)
+	if conn == nil {
+		return errors.New("linux.seccomp: a listener after the socket closed")
+	}
+	return conn.Send(proto.SeccompFd{}, fd)
 }
 
 func setUser(p *configs.Process) error {

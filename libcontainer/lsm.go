@@ -6,6 +6,7 @@ import (
 
 	"github.com/ocirun/ocirun/libcontainer/apparmor"
 	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/internal/proto"
 	"github.com/ocirun/ocirun/libcontainer/label"
 )
 
@@ -59,3 +60,6 @@ func (h hostLSM) checkContainer(cfg *configs.Config, log *slog.Logger) error {
 	}
 	return nil
 }
+
+// wire is the answer as the Go init receives it.
+func (h hostLSM) wire() proto.LSM { return proto.LSM{SELinux: h.SELinux, AppArmor: h.AppArmor} }

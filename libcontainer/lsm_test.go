@@ -3,7 +3,6 @@ package libcontainer
 import (
 	"bytes"
 	"log/slog"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -39,41 +38,5 @@ func TestHostLSMCheck(t *testing.T) {
 				t.Errorf("log %q, want %q", got, tc.wantLog)
 			}
 		})
-	}
-}
-
-func TestInheritProcess(t *testing.T) {
-	container := configs.Process{
-		Capabilities:    &configs.Capabilities{Bounding: []string{"CAP_CHOWN"}},
-		ApparmorProfile: "container-profile",
-		SelinuxLabel:    "system_u:system_r:container_t:s0:c1",
-		Rlimits:         []configs.Rlimit{{Type: 7, Name: "RLIMIT_NOFILE", Soft: 10, Hard: 20}},
-		Seccomp:         &configs.Seccomp{},
-		NoNewPrivs:      true,
-	}
-	own := configs.Process{
-		Args:            []string{"sh"},
-		Capabilities:    &configs.Capabilities{},
-		ApparmorProfile: "own-profile",
-		SelinuxLabel:    "system_u:system_r:other_t:s0",
-		Rlimits:         []configs.Rlimit{{Type: 7, Name: "RLIMIT_NOFILE", Soft: 1, Hard: 2}},
-	}
-
-	bare := configs.Process{Args: []string{"sh"}}
-	inheritProcess(&bare, &container)
-	want := container
-	want.Args = []string{"sh"}
-	// NoNewPrivs is the caller's to resolve (a bool cannot say "omitted").
-	want.NoNewPrivs = false
-	if !reflect.DeepEqual(bare, want) {
-		t.Errorf("bare process:\n got %+v\nwant %+v", bare, want)
-	}
-
-	given := own
-	inheritProcess(&given, &container)
-	want = own
-	want.Seccomp = container.Seccomp // never the exec's own
-	if !reflect.DeepEqual(given, want) {
-		t.Errorf("explicit values (an empty capability set included) must win:\n got %+v\nwant %+v", given, want)
 	}
 }

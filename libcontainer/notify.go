@@ -9,10 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
-
-	"golang.org/x/sys/unix"
-
-	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
 // sd_notify passthrough, as runc does it: when ocirun runs with NOTIFY_SOCKET
@@ -22,33 +18,9 @@ import (
 
 const notifyDir = "notify"
 
-// setupNotify bind-mounts <state>/notify over the directory of the host's
-// socket path inside the container and points the process's NOTIFY_SOCKET at
-// it. The socket itself is bound by `start`.
-func setupNotify(dir, hostSocket string, cfg *configs.Config) error {
-	if !filepath.IsAbs(hostSocket) {
-		return fmt.Errorf("NOTIFY_SOCKET %q: must be an absolute path", hostSocket)
-	}
-	src := filepath.Join(dir, notifyDir)
-	if err := os.Mkdir(src, 0o755); err != nil {
-		return err
-	}
-	cfg.Mounts = append(cfg.Mounts, configs.Mount{
-		Source:      src,
-		Destination: filepath.Dir(hostSocket),
-		Device:      "bind",
-		Flags:       unix.MS_BIND | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY,
-	})
-	env := cfg.Process.Env[:0:0]
-	for _, kv := range cfg.Process.Env {
-		if !bytes.HasPrefix([]byte(kv), []byte("NOTIFY_SOCKET=")) {
-			env = append(env, kv)
-		}
-	}
-	cfg.Process.Env = append(env, "NOTIFY_SOCKET="+hostSocket)
-	cfg.NotifySocket = hostSocket
-	return nil
-}
+// NotifyDir is the host directory that holds the container's end of the
+// sd_notify passthrough; specconv binds it into the container.
+func (r *Root) NotifyDir(id string) string { return filepath.Join(r.dir(id), notifyDir) }
 
 // bindNotify listens on the socket the container will write to; it must
 // exist before the container's process starts.

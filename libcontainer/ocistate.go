@@ -72,14 +72,14 @@ func runHooks(kind string, hs []configs.Hook, state []byte) error {
 
 // sendSeccompFd hands the container's seccomp notify fd, with the container
 // process state the spec describes, to linux.seccomp.listenerPath.
-func (p *initProcess) sendSeccompFd(files []*os.File) error {
-	defer closeFiles(files)
-	sc := p.cfg.Process.Seccomp
-	if len(files) != 1 || sc == nil || sc.ListenerPath == "" {
+func (p *initProcess) sendSeccompFd(fd *os.File) error {
+	defer fd.Close()
+	sc := p.proc.Seccomp
+	if sc == nil || sc.ListenerPath == "" {
 		return errors.New("protocol: unexpected seccomp-fd message")
 	}
 	status := Created
-	if p.exec {
+	if p.running {
 		status = Running
 	}
 	st := specs.ContainerProcessState{
@@ -92,15 +92,15 @@ func (p *initProcess) sendSeccompFd(files []*os.File) error {
 			ID:          p.id,
 			Status:      specs.ContainerState(status.String()),
 			Pid:         p.initPid,
-			Bundle:      p.opts.Bundle,
-			Annotations: p.cfg.Annotations,
+			Bundle:      p.bundle,
+			Annotations: p.annotations,
 		},
 	}
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	if err := seccomp.SendNotifyFd(sc.ListenerPath, int(files[0].Fd()), b); err != nil {
+	if err := seccomp.SendNotifyFd(sc.ListenerPath, int(fd.Fd()), b); err != nil {
 		return fmt.Errorf("linux.seccomp.listenerPath %s: %w", sc.ListenerPath, err)
 	}
 	return nil

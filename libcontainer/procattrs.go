@@ -86,36 +86,6 @@ func setInitialAffinity(pid int, a *configs.ProcAttrs) error {
 	return nil
 }
 
-// execAttrs returns the attributes of a process `exec` starts in a
-// container: linux.personality and linux.memoryPolicy are the container's;
-// scheduler, I/O priority and exec affinity are the exec'd process's own,
-// or else the container's process's (as `runc exec` takes them from
-// config.json when no --process gives them).
-func execAttrs(container, exec *configs.ProcAttrs) *configs.ProcAttrs {
-	var out configs.ProcAttrs
-	if exec != nil {
-		out = *exec
-	}
-	if container != nil {
-		out.Personality = container.Personality
-		out.MemoryPolicy = container.MemoryPolicy
-		if out.Scheduler == nil {
-			out.Scheduler = container.Scheduler
-		}
-		if out.IOPriority == nil {
-			out.IOPriority = container.IOPriority
-		}
-		if out.ExecCPUAffinity == nil {
-			out.ExecCPUAffinity = container.ExecCPUAffinity
-		}
-	}
-	out.CPUAffinity = out.ExecCPUAffinity
-	if out == (configs.ProcAttrs{}) {
-		return nil
-	}
-	return &out
-}
-
 func setAffinity(pid int, cpus []configs.Range) error {
 	set := unix.NewCPUSet(int(maxRange(cpus)) + 1)
 	for _, r := range cpus {

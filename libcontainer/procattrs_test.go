@@ -1,7 +1,6 @@
 package libcontainer
 
 import (
-	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -11,48 +10,6 @@ import (
 
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
-
-func TestExecAttrs(t *testing.T) {
-	one := []configs.Range{{First: 1, Last: 1}}
-	zero := []configs.Range{{}}
-	container := &configs.ProcAttrs{
-		Scheduler:       &configs.Scheduler{Policy: unix.SCHED_BATCH, Name: "SCHED_BATCH"},
-		IOPriority:      &configs.IOPriority{Class: 2, Priority: 4},
-		Personality:     &configs.Personality{Domain: 8, Name: "LINUX32"},
-		MemoryPolicy:    &configs.MemoryPolicy{Mode: unix.MPOL_BIND, Name: "MPOL_BIND", Nodes: zero},
-		ExecCPUAffinity: &configs.CPUAffinity{Final: one},
-	}
-	own := &configs.ProcAttrs{
-		IOPriority:      &configs.IOPriority{Class: 3},
-		ExecCPUAffinity: &configs.CPUAffinity{Initial: zero},
-	}
-	for _, tc := range []struct {
-		name            string
-		container, exec *configs.ProcAttrs
-		want            *configs.ProcAttrs
-	}{
-		{"neither", nil, nil, nil},
-		{"container only", container, nil, &configs.ProcAttrs{
-			Scheduler: container.Scheduler, IOPriority: container.IOPriority, Personality: container.Personality,
-			MemoryPolicy: container.MemoryPolicy, ExecCPUAffinity: container.ExecCPUAffinity, CPUAffinity: container.ExecCPUAffinity,
-		}},
-		{"exec's own win", container, own, &configs.ProcAttrs{
-			Scheduler: container.Scheduler, IOPriority: own.IOPriority, Personality: container.Personality,
-			MemoryPolicy: container.MemoryPolicy, ExecCPUAffinity: own.ExecCPUAffinity, CPUAffinity: own.ExecCPUAffinity,
-		}},
-		{"exec only", nil, own, &configs.ProcAttrs{
-			IOPriority: own.IOPriority, ExecCPUAffinity: own.ExecCPUAffinity, CPUAffinity: own.ExecCPUAffinity,
-		}},
-		// linux.* fields come with the container, never with --process.
-		{"personality is the container's", &configs.ProcAttrs{}, &configs.ProcAttrs{Personality: &configs.Personality{Domain: 8}}, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := execAttrs(tc.container, tc.exec); !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("execAttrs = %+v, want %+v", got, tc.want)
-			}
-		})
-	}
-}
 
 // onFreshThread runs f on an OS thread of its own that dies afterwards
 // (locked and never unlocked), so what f changes never reaches other tests.

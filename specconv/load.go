@@ -44,6 +44,12 @@ type Options struct {
 	Bundle   string // absolute bundle dir; root.path is relative to it
 	NoPivot  bool
 	Rootless bool
+	// SystemdCgroup: systemd makes the container's cgroup (--systemd-cgroup).
+	SystemdCgroup bool
+	// NotifySocket is the caller's $NOTIFY_SOCKET, passed through to the
+	// container; NotifyDir is the host directory where the runtime puts the
+	// container's end (libcontainer.Root.NotifyDir).
+	NotifySocket, NotifyDir string
 }
 
 // ToConfig validates spec and returns the normalized config. Errors name the
@@ -92,8 +98,10 @@ func ToConfig(spec *specs.Spec, opts Options) (*configs.Config, error) {
 		func() error { return convertSysctl(spec.Linux.Sysctl, c) },
 		func() error { return convertDevices(spec.Linux.Devices, c) },
 		func() error { return convertCgroup(spec.Linux, c) },
+		func() error { c.Cgroups.Systemd = opts.SystemdCgroup; return nil },
 		func() error { return convertHooks(spec.Hooks, c) },
 		func() error { return checkRootless(opts, c) },
+		func() error { return addNotifySocket(opts, c) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
@@ -65,13 +63,7 @@ func runExec(ctx *cli.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	p, err := execProcess(ctx, &c.Config().Process)
-	if err != nil {
-		return 0, err
-	}
-	// What the process leaves out (capabilities, LSM labels, rlimits) is
-	// the container's: libcontainer fills it in.
-	proc, err := specconv.ToProcess(p)
+	proc, err := execProcess(ctx, &c.Config().Process)
 	if err != nil {
 		return 0, err
 	}
@@ -98,6 +90,9 @@ func runExec(ctx *cli.Context) (int, error) {
 		Log:           logger,
 		Trace:         tracer,
 	})
+	if errors.Is(err, libcontainer.ErrExecPaused) {
+		return 0, fmt.Errorf("%w (use --ignore-paused to override)", err)
+	}
 	if err != nil || detach {
 		return 0, err
 	}
@@ -111,103 +106,47 @@ func runExec(ctx *cli.Context) (int, error) {
 	return waitInit(pid, sigs), nil
 }
 
-// execProcess builds the process from --process or from the command line,
-// starting from the container's own process settings as runc does.
-func execProcess(ctx *cli.Context, base *configs.Process) (*specs.Process, error) {
-	containerEnv := base.Env
+// execProcess builds the process from --process or from the command line;
+// what it leaves out is the container's (specconv).
+func execProcess(ctx *cli.Context, base *configs.Process) (*configs.Process, error) {
 	if path := ctx.String("process"); path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, err
 		}
-		p, err := decodeProcess(b, base)
+		p, err := specconv.DecodeExecProcess(b, base)
 		if err != nil {
 			return nil, fmt.Errorf("--process %s: %w", path, err)
 		}
 		return p, nil
 	}
-	args := ctx.Args().Slice()[1:]
-	if len(args) == 0 {
-		return nil, errors.New("exec args cannot be empty")
-	}
-	p := &specs.Process{
-		Args:            args,
-		Env:             append(append([]string{}, containerEnv...), ctx.StringSlice("env")...),
-		Cwd:             base.Cwd,
-		Terminal:        ctx.Bool("tty"),
-		NoNewPrivileges: base.NoNewPrivs,
-		User:            specs.User{UID: base.UID, GID: base.GID, AdditionalGids: base.AdditionalGids, Umask: base.Umask},
+	f := specconv.ExecFlags{
+		Args:         ctx.Args().Slice()[1:],
+		Env:          ctx.StringSlice("env"),
+		Cwd:          ctx.String("cwd"),
+		Terminal:     ctx.Bool("tty"),
+		AppArmor:     ctx.String("apparmor"),
+		ProcessLabel: ctx.String("process-label"),
+		Caps:         ctx.StringSlice("cap"),
 	}
 	if ctx.IsSet("no-new-privs") {
-		// As runc: --no-new-privs=false is an explicit choice too.
-		p.NoNewPrivileges = ctx.Bool("no-new-privs")
-	}
-	if cwd := ctx.String("cwd"); cwd != "" {
-		p.Cwd = cwd
-	}
-	if v := ctx.String("apparmor"); v != "" {
-		p.ApparmorProfile = v
-	}
-	if v := ctx.String("process-label"); v != "" {
-		p.SelinuxLabel = v
-	}
-	if base.Capabilities != nil {
-		bc := base.Capabilities
-		p.Capabilities = &specs.LinuxCapabilities{
-			Bounding: bc.Bounding, Effective: bc.Effective, Inheritable: bc.Inheritable,
-			Permitted: bc.Permitted, Ambient: bc.Ambient,
-		}
-	}
-	if caps := ctx.StringSlice("cap"); len(caps) > 0 {
-		if p.Capabilities == nil {
-			p.Capabilities = &specs.LinuxCapabilities{}
-		}
-		// Never inheritable (CVE-2022-29162): an exec'd program must not pass
-		// the extra capability on through execve of a file with inheritable caps.
-		for _, c := range caps {
-			p.Capabilities.Bounding = append(p.Capabilities.Bounding, c)
-			p.Capabilities.Effective = append(p.Capabilities.Effective, c)
-			p.Capabilities.Permitted = append(p.Capabilities.Permitted, c)
-		}
+		nnp := ctx.Bool("no-new-privs")
+		f.NoNewPrivs = &nnp
 	}
 	if u := ctx.String("user"); u != "" {
 		uid, gid, err := parseUser(u)
 		if err != nil {
 			return nil, err
 		}
-		p.User.UID = uid
-		if gid != nil {
-			p.User.GID = *gid
-		}
+		f.UID, f.GID = &uid, gid
 	}
 	for _, g := range ctx.Int64Slice("additional-gids") {
 		if g < 0 || g > 1<<32-1 {
 			return nil, fmt.Errorf("--additional-gids: invalid gid %d", g)
 		}
-		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
+		f.AdditionalGids = append(f.AdditionalGids, uint32(g))
 	}
-	return p, nil
-}
-
-// decodeProcess reads a process.json. noNewPrivileges is a plain bool in the
-// spec: a file without the key inherits the container's, so a bare process
-// never runs with fewer restrictions than the container (runc 1.1 reads the
-// missing key as false); an explicit false still wins.
-func decodeProcess(b []byte, base *configs.Process) (*specs.Process, error) {
-	var p specs.Process
-	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, err
-	}
-	var keys struct {
-		NoNewPrivileges *bool `json:"noNewPrivileges"`
-	}
-	if err := json.Unmarshal(b, &keys); err != nil {
-		return nil, err
-	}
-	if keys.NoNewPrivileges == nil {
-		p.NoNewPrivileges = base.NoNewPrivs
-	}
-	return &p, nil
+	return specconv.ExecProcess(base, f)
 }
 
 // parseUser parses uid[:gid] (numbers only, as runc without a passwd lookup).

@@ -4,8 +4,6 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
 func TestParseSignal(t *testing.T) {
@@ -47,23 +45,3 @@ func TestParseUser(t *testing.T) {
 
 // A process.json without noNewPrivileges inherits the container's; an
 // explicit value, false included, wins.
-func TestDecodeProcessNoNewPrivs(t *testing.T) {
-	for _, tc := range []struct {
-		json      string
-		container bool
-		want      bool
-	}{
-		{`{"args":["sh"],"cwd":"/"}`, true, true},
-		{`{"args":["sh"],"cwd":"/"}`, false, false},
-		{`{"args":["sh"],"cwd":"/","noNewPrivileges":false}`, true, false},
-		{`{"args":["sh"],"cwd":"/","noNewPrivileges":true}`, false, true},
-	} {
-		p, err := decodeProcess([]byte(tc.json), &configs.Process{NoNewPrivs: tc.container})
-		if err != nil || p.NoNewPrivileges != tc.want {
-			t.Errorf("decodeProcess(%s) into a container with noNewPrivileges %v: %v, %v; want %v", tc.json, tc.container, p, err, tc.want)
-		}
-	}
-	if _, err := decodeProcess([]byte(`{"args":`), &configs.Process{}); err == nil {
-		t.Error("decodeProcess accepted truncated JSON")
-	}
-}

@@ -43,7 +43,7 @@ set up from outside are the caller's to recreate, e.g. from those hooks.`,
 		&cli.StringFlag{Name: "lsm-mount-context", Usage: "set the mount context used during restore"},
 	},
 	Action: func(ctx *cli.Context) error {
-		id, bundle, cfg, err := loadBundle(ctx)
+		id, bundle, cfg, err := loadBundle(ctx, "")
 		if err != nil {
 			return err
 		}

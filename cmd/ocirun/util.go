@@ -60,8 +60,9 @@ var createFlags = []cli.Flag{
 }
 
 // loadBundle reads and validates --bundle's config.json for the container
-// ID (the one argument) the way create, run and restore share.
-func loadBundle(ctx *cli.Context) (id, bundle string, cfg *configs.Config, err error) {
+// ID (the one argument) the way create, run and restore share; create and
+// run pass the caller's NOTIFY_SOCKET through.
+func loadBundle(ctx *cli.Context, notifySocket string) (id, bundle string, cfg *configs.Config, err error) {
 	if err := checkArgs(ctx, 1); err != nil {
 		return "", "", nil, err
 	}
@@ -84,19 +85,21 @@ func loadBundle(ctx *cli.Context) (id, bundle string, cfg *configs.Config, err e
 		Bundle:   bundle,
 		NoPivot:  ctx.Bool("no-pivot"),
 		Rootless: os.Geteuid() != 0,
+		// A global flag: clients put it before the subcommand. Later
+		// commands find the driver in the saved state.
+		SystemdCgroup: ctx.Bool("systemd-cgroup"),
+		NotifySocket:  notifySocket,
+		NotifyDir:     root(ctx).NotifyDir(id),
 	})
 	if err != nil {
 		return "", "", nil, err
 	}
-	// A global flag: clients put it before the subcommand. Later commands
-	// find the driver in the saved state.
-	cfg.Cgroups.Systemd = ctx.Bool("systemd-cgroup")
 	return id, bundle, cfg, nil
 }
 
 // createContainer is the common part of create and run.
 func createContainer(ctx *cli.Context, foreground bool) (*libcontainer.Container, *os.File, error) {
-	id, bundle, cfg, err := loadBundle(ctx)
+	id, bundle, cfg, err := loadBundle(ctx, os.Getenv("NOTIFY_SOCKET"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -107,7 +110,6 @@ func createContainer(ctx *cli.Context, foreground bool) (*libcontainer.Container
 	return root(ctx).Create(id, cfg, &libcontainer.CreateOpts{
 		Bundle:        bundle,
 		ConsoleSocket: ctx.String("console-socket"),
-		NotifySocket:  os.Getenv("NOTIFY_SOCKET"),
 		PidFile:       ctx.String("pid-file"),
 		PreserveFDs:   ctx.Int("preserve-fds"),
 		NoNewKeyring:  ctx.Bool("no-new-keyring"),

@@ -187,3 +187,15 @@ func RaisePermitted() error {
 	}
 	return nil
 }
+
+// Masks returns the five sets as bit masks (bit n is capability n), for an
+// init that applies them without this package.
+func (c *Caps) Masks() (bounding, effective, inheritable, permitted, ambient uint64) {
+	mask := func(set []capability.Cap) (m uint64) {
+		for _, v := range set {
+			m |= 1 << uint(v)
+		}
+		return m
+	}
+	return mask(c.bounding), mask(c.effective), mask(c.inheritable), mask(c.permitted), mask(c.ambient)
+}

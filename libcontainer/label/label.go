@@ -1,5 +1,5 @@
-// Package label applies SELinux labels to the container process and its
-// mounts. Whether SELinux is enabled is the host's answer, decided by the
+// Package label applies SELinux labels to the container process (the
+// mounts' label is rootfs's). Whether SELinux is enabled is the host's answer, decided by the
 // runtime's parent: every function here applies what it is given.
 package label
 
@@ -36,23 +36,4 @@ func SetKeyLabel(label string) error {
 		return fmt.Errorf("process.selinuxLabel %q: keyring label: %w", label, err)
 	}
 	return nil
-}
-
-// labelable lists the filesystems that take a context= mount option. proc,
-// sysfs and cgroup keep their kernel labels (runc leaves them alone too), and
-// a bind mount shows the source's own labels.
-var labelable = map[string]bool{"tmpfs": true, "devpts": true, "mqueue": true, "overlay": true}
-
-// MountData adds the container's mount label to a mount's data, as the
-// mount(2) option context="LABEL" (quoted: contexts contain commas with MCS
-// categories). Other filesystems and an empty label leave data as it is.
-func MountData(fstype, data, mountLabel string) string {
-	if mountLabel == "" || !labelable[fstype] {
-		return data
-	}
-	opt := `context="` + mountLabel + `"`
-	if data == "" {
-		return opt
-	}
-	return data + "," + opt
 }

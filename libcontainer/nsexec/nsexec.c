@@ -2,7 +2,8 @@
 // Go runtime starts any thread, because a multithreaded process can neither join a
 // user namespace nor setns into a mount namespace, and unshare(CLONE_NEWPID) or
 // CLONE_NEWTIME only apply to children, which must be forked while we are alone.
-// Keep it to what needs a single thread; everything else is done in Go.
+// Keep it to what needs a single thread; the rest is the process stage
+// (process.c) when the parent sends a plan, or Go when it does not.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -25,107 +26,6 @@
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
-
-static int sync_fd = -1;
-
-// bail reports err to the parent as a protocol error frame and exits. The parent
-// shows the message; nothing else reads our stderr reliably at this point.
-static void bail(const char *fmt, ...)
-{
-	char msg[1024], frame[1200];
-	va_list ap;
-	int saved = errno;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (saved)
-		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), ": %s", strerror(saved));
-	// JSON-escape only what our own messages can contain: quotes and backslashes.
-	char esc[2100];
-	size_t j = 0;
-	for (size_t i = 0; msg[i] && j < sizeof(esc) - 2; i++) {
-		if (msg[i] == '"' || msg[i] == '\\')
-			esc[j++] = '\\';
-		esc[j++] = (msg[i] == '\n') ? ' ' : msg[i];
-	}
-	esc[j] = 0;
-	int n = snprintf(frame + 4, sizeof(frame) - 4, "{\"type\":\"error\",\"msg\":\"nsexec: %s\"}", esc);
-	if (n > (int)sizeof(frame) - 4)
-		n = sizeof(frame) - 4;
-	uint32_t len = n;
-	memcpy(frame, &len, 4);
-	if (sync_fd >= 0)
-		(void)!write(sync_fd, frame, 4 + n);
-	_exit(1);
-}
-
-static void read_full(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-	while (len > 0) {
-		ssize_t n = read(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EPIPE;
-			bail("read from parent");
-		}
-		p += n;
-		len -= n;
-	}
-}
-
-static void write_frame(const char *json)
-{
-	uint32_t len = strlen(json);
-	char buf[256];
-	if (len > sizeof(buf) - 4)
-		bail("frame too long");
-	memcpy(buf, &len, 4);
-	memcpy(buf + 4, json, len);
-	size_t off = 0, total = 4 + len;
-	while (off < total) {
-		ssize_t n = write(sync_fd, buf + off, total - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			bail("write to parent");
-		off += n;
-	}
-}
-
-// read_frame returns a malloc'd payload of at most max bytes.
-static char *read_frame(uint32_t *lenp, uint32_t max)
-{
-	uint32_t len;
-	read_full(sync_fd, &len, 4);
-	if (len > max) {
-		errno = 0;
-		bail("frame of %u bytes exceeds %u", len, max);
-	}
-	char *buf = malloc(len + 1);
-	if (!buf)
-		bail("malloc");
-	read_full(sync_fd, buf, len);
-	buf[len] = 0;
-	*lenp = len;
-	return buf;
-}
-
-static void expect_frame(const char *type)
-{
-	uint32_t len;
-	char want[64];
-	char *buf = read_frame(&len, 4096);
-	snprintf(want, sizeof(want), "\"type\":\"%s\"", type);
-	if (!strstr(buf, want)) {
-		errno = 0;
-		bail("expected %s from parent, got %.200s", type, buf);
-	}
-	free(buf);
-}
 
 struct nspath {
 	uint32_t flag;
@@ -191,13 +91,14 @@ void ocirun_nsexec(void)
 		bail("bad _OCIRUN_INITPIPE %s", env);
 
 	uint32_t len;
-	char *boot = read_frame(&len, BOOT_MAX);
+	char *boot = read_frame(&len, BOOT_MAX, NULL, NULL, 0);
 	uint32_t clone_flags = 0;
 	int fork_child = 0;
 	struct nspath ns[16];
 	int nns = 0;
 	const char *timens_offsets = NULL;
 	uint32_t toff_len = 0;
+	uint32_t process_mode = 0, proc_contexts = 0;
 
 	for (uint32_t off = 0; off < len;) {
 		if (len - off < 8) {
@@ -241,6 +142,20 @@ void ocirun_nsexec(void)
 			break;
 		case BOOT_FORK:
 			fork_child = 1;
+			break;
+		case BOOT_PROCESS:
+			if (rlen != 4)
+				goto badlen;
+			memcpy(&process_mode, data, 4);
+			if (process_mode != PROCESS_CREATE && process_mode != PROCESS_EXEC)
+				goto badlen;
+			break;
+		case BOOT_PROC_CONTEXTS:
+			if (rlen != 4)
+				goto badlen;
+			memcpy(&proc_contexts, data, 4);
+			if (proc_contexts > 4)
+				goto badlen;
 			break;
 		default:
 			errno = 0;
@@ -296,6 +211,8 @@ badlen:
 
 	if (!fork_child) {
 		write_frame("{\"type\":\"child\",\"pid\":0}");
+		if (process_mode)
+			ocirun_process(process_mode, proc_contexts);
 		return;
 	}
 	// A new (or joined) pid or time namespace only applies to our children: fork
@@ -303,11 +220,25 @@ badlen:
 	// CLONE_PARENT makes the init a child of the ocirun parent, not an orphan:
 	// `run` and `exec` wait for it directly, and a joined pid namespace's own
 	// init never inherits it as an unreaped zombie.
+	// The process stage writes to the socket too: it waits for EOF on this
+	// pipe, which comes when the "child" frame is out, so frames stay in order.
+	int order[2] = {-1, -1};
+	if (process_mode && pipe2(order, O_CLOEXEC) < 0)
+		bail("pipe");
 	pid_t child = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
 	if (child < 0)
 		bail("fork init");
-	if (child == 0)
+	if (child == 0) {
+		if (process_mode) {
+			char c;
+			close(order[1]);
+			while (read(order[0], &c, 1) < 0 && errno == EINTR)
+				;
+			close(order[0]);
+			ocirun_process(process_mode, proc_contexts);
+		}
 		return;
+	}
 	char msg[64];
 	snprintf(msg, sizeof(msg), "{\"type\":\"child\",\"pid\":%d}", child);
 	write_frame(msg);

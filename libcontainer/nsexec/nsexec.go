@@ -1,5 +1,6 @@
-// Package nsexec holds the C stage of `ocirun init` (joining and creating
-// namespaces before the Go runtime starts) and the encoding of its bootstrap frame.
+// Package nsexec holds the C stages of `ocirun init` (joining and creating
+// namespaces before the Go runtime starts; with a plan, the whole process
+// setup and execve without it) and the encoding of their frames.
 package nsexec
 
 /*
@@ -20,6 +21,8 @@ const (
 	recNSPath      = 2
 	recTimeOffsets = 3
 	recFork        = 4
+	recProcess     = 5
+	recProcCtx     = 6
 	maxBootstrap   = 1 << 20
 )
 
@@ -36,6 +39,12 @@ type Bootstrap struct {
 	Join        []NSPath
 	TimeOffsets string
 	Fork        bool
+	// Process keeps init in C after the namespaces (ProcessCreate or
+	// ProcessExec): it runs a Plan and execs; 0 returns to Go.
+	Process uint32
+	// ProcContexts is how many fsopen("proc") contexts the process stage of a
+	// create sends for the container's proc mounts (at most 4).
+	ProcContexts uint32
 }
 
 // Encode returns the bootstrap payload (without the frame's length prefix).
@@ -75,6 +84,13 @@ func (b *Bootstrap) Encode() ([]byte, error) {
 	}
 	if b.Fork {
 		add(recFork, nil)
+	}
+	if b.Process != 0 {
+		add(recProcess, binary.LittleEndian.AppendUint32(nil, b.Process))
+		if b.ProcContexts > 4 {
+			return nil, fmt.Errorf("bootstrap: %d proc mounts, at most 4", b.ProcContexts)
+		}
+		add(recProcCtx, binary.LittleEndian.AppendUint32(nil, b.ProcContexts))
 	}
 	if len(out) > maxBootstrap {
 		return nil, fmt.Errorf("bootstrap: %d bytes exceeds %d", len(out), maxBootstrap)

@@ -80,7 +80,7 @@ func runScenario(file string) (rep report) {
 		return report{Stage: "decode", Error: err.Error()}
 	}
 	fail := func(stage string, err error) report { return report{Stage: stage, Error: err.Error()} }
-	err = Prepare(&sc.Config, sc.Cgroup)
+	err = Prepare(&sc.Config, sc.Cgroup, Options{})
 	if sc.PrePivot {
 		rep.PrePivotMounts, _ = readMountinfo()
 	}

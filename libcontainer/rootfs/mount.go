@@ -148,8 +148,15 @@ func (p *preparer) newMount(m *configs.Mount) (mnt *os.File, isDir, hostBind boo
 	case m.Device == "sysfs" && !p.cfg.HasNamespace(configs.NEWNET):
 		mnt, err = bindTree("/sys", true)
 		hostBind = true
+	case m.Device == "proc" && len(p.procCtx) > 0:
+		ctx := p.procCtx[0]
+		p.procCtx = p.procCtx[1:]
+		mnt, err = sys.NewFsMountFrom(ctx, m.Device, m.Source, fsOptions(m, p.mountLabel))
 	default:
-		mnt, err = sys.NewFsMount(m.Device, m.Source, fsOptions(m))
+		mnt, err = sys.NewFsMount(m.Device, m.Source, fsOptions(m, p.mountLabel))
+		if err == nil && m.Device == "mqueue" && p.mountLabel != "" {
+			err = labelRoot(mnt, p.mountLabel)
+		}
 		if src := hostFallback[m.Device]; src != "" && errors.Is(err, unix.EPERM) && inUserNS() {
 			mnt, err = bindTree(src, m.Device == "sysfs")
 			if err != nil {
@@ -377,8 +384,9 @@ var sbFlags = []struct {
 	{unix.MS_MANDLOCK, "mand"},
 }
 
-// fsOptions turns m's data string and superblock flags into fsconfig options.
-func fsOptions(m *configs.Mount) []sys.FsOption {
+// fsOptions turns m's data string and superblock flags into fsconfig
+// options, with the SELinux context of a filesystem that takes one.
+func fsOptions(m *configs.Mount, mountLabel string) []sys.FsOption {
 	var opts []sys.FsOption
 	for _, f := range sbFlags {
 		if m.Flags&f.ms != 0 {
@@ -393,6 +401,9 @@ func fsOptions(m *configs.Mount) []sys.FsOption {
 			v = v[1 : len(v)-1]
 		}
 		opts = append(opts, sys.FsOption{Key: k, Value: v, HasValue: ok})
+	}
+	if mountLabel != "" && labelable[m.Device] {
+		opts = append(opts, sys.FsOption{Key: "context", Value: mountLabel, HasValue: true})
 	}
 	return opts
 }

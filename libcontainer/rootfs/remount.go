@@ -36,7 +36,7 @@ func (p *preparer) remount(m *configs.Mount, dest string) error {
 		return errors.New("remount: destination is not a mount point")
 	}
 	if !m.IsBind() {
-		opts := fsOptions(m)
+		opts := fsOptions(m, p.mountLabel)
 		if m.Flags&unix.MS_RDONLY != 0 {
 			opts = append(opts, sys.FsOption{Key: "ro"})
 		} else if m.ClearedFlags&unix.MS_RDONLY != 0 {

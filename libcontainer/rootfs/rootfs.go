@@ -38,11 +38,26 @@ type preparer struct {
 	// nodes exist, as runc does in finalizeRootfs.
 	devMnt *os.File
 	devRO  bool
+	// procCtx are fsopen("proc") contexts opened in the container's pid
+	// namespace, for a caller that is not in it (see Prepare).
+	procCtx    []*os.File
+	mountLabel string
+}
+
+// Options are what Prepare needs beyond the config: the host's decisions.
+type Options struct {
+	// MountLabel is linux.mountLabel where the host enforces SELinux ("" for
+	// none): the container's new filesystems get it as their context.
+	MountLabel string
+	// ProcContexts are one fsopen("proc") context per proc mount, opened in
+	// the container's pid namespace, for a caller that is not in it: procfs
+	// shows the pid namespace of whoever opened the context.
+	ProcContexts []*os.File
 }
 
 // Prepare sets up the mounts and /dev of cfg.Rootfs. It must run in the
 // container's own mount namespace, before Pivot.
-func Prepare(cfg *configs.Config, cg *CgroupMount) error {
+func Prepare(cfg *configs.Config, cg *CgroupMount, opts Options) error {
 	rootPath, err := filepath.EvalSymlinks(cfg.Rootfs)
 	if err != nil {
 		return fmt.Errorf("rootfs %q: %w", cfg.Rootfs, err)
@@ -68,7 +83,7 @@ func Prepare(cfg *configs.Config, cg *CgroupMount) error {
 	if err != nil {
 		return fmt.Errorf("open rootfs: %w", err)
 	}
-	p := &preparer{cfg: cfg, cg: cg, rootPath: rootPath, root: root}
+	p := &preparer{cfg: cfg, cg: cg, rootPath: rootPath, root: root, procCtx: opts.ProcContexts, mountLabel: opts.MountLabel}
 	defer p.close()
 
 	for i := range cfg.Mounts {
@@ -104,7 +119,14 @@ func (p *preparer) close() {
 // parentMountPrivate makes the mount holding the rootfs's parent private when it
 // is shared: pivot_root(2) and MS_MOVE refuse a shared parent mount.
 func parentMountPrivate(rootPath string) error {
-	mounts, err := mountinfo.GetMounts(nil)
+	// thread-self: a parent thread in the container's mount namespace reads
+	// its own view, not the process leader's (the host's).
+	f, err := os.Open("/proc/thread-self/mountinfo")
+	if err != nil {
+		return fmt.Errorf("read mountinfo: %w", err)
+	}
+	defer f.Close()
+	mounts, err := mountinfo.GetMountsFromReader(f, nil)
 	if err != nil {
 		return fmt.Errorf("read mountinfo: %w", err)
 	}

@@ -32,9 +32,42 @@ func TestSplitData(t *testing.T) {
 // data; fsconfig gets the bare context, commas and all.
 func TestFsOptionsContext(t *testing.T) {
 	m := &configs.Mount{Device: "tmpfs", Data: `mode=755,context="system_u:object_r:x:s0:c1,c2"`}
-	got := fsOptions(m)
+	got := fsOptions(m, "")
 	if len(got) != 2 || got[1].Key != "context" || got[1].Value != "system_u:object_r:x:s0:c1,c2" || !got[1].HasValue {
 		t.Fatalf("fsOptions = %+v", got)
+	}
+}
+
+// TestFsOptionsMountLabel: linux.mountLabel is the context of the
+// filesystems that take one when made, and of no other.
+func TestFsOptionsMountLabel(t *testing.T) {
+	const l = "system_u:object_r:container_file_t:s0:c1,c2"
+	for _, tc := range []struct {
+		fstype, data string
+		want         []string
+	}{
+		{"tmpfs", "", []string{"context=" + l}},
+		{"tmpfs", "mode=755,size=65536k", []string{"mode=755", "size=65536k", "context=" + l}},
+		{"devpts", "newinstance", []string{"newinstance", "context=" + l}},
+		{"mqueue", "", nil}, // labelled on its root instead: its superblock is the IPC namespace's
+		{"proc", "", nil},
+		{"sysfs", "", nil},
+		{"cgroup", "", nil},
+	} {
+		var got []string
+		for _, o := range fsOptions(&configs.Mount{Device: tc.fstype, Data: tc.data}, l) {
+			s := o.Key
+			if o.HasValue {
+				s += "=" + o.Value
+			}
+			got = append(got, s)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s %q: %q, want %q", tc.fstype, tc.data, got, tc.want)
+		}
+	}
+	if got := fsOptions(&configs.Mount{Device: "tmpfs", Data: "mode=755"}, ""); len(got) != 1 {
+		t.Errorf("no label: %+v", got)
 	}
 }
 

@@ -172,3 +172,10 @@ func EncodeBPF(prog []unix.SockFilter) []byte {
 }
 
 var errNoSeccomp = errors.New("seccomp: not available in this kernel")
+
+// LoadFlags returns the seccomp(2) flags c needs, checked against the kernel, so
+// a parent can load the program in a process that has no Go runtime.
+func LoadFlags(c *configs.Seccomp) (uint32, error) {
+	f, err := loadFlags(c)
+	return uint32(f), err
+}

@@ -9,8 +9,10 @@ import (
 	"time"
 )
 
-// Span is one timed phase. In is "" for the runtime itself, "init" for phases
-// measured inside the container's init and reported back over the socket.
+// Span is one timed phase. In is "" for the runtime itself, "init" for the
+// phases that build the container's init in its namespaces: measured inside
+// init and reported back over the socket, or by the parent's thread that
+// joined those namespaces to build the rootfs.
 type Span struct {
 	Cmd     string  `json:"cmd"`
 	Phase   string  `json:"phase"`
@@ -42,7 +44,10 @@ func Open(path, cmd string) (*Tracer, error) {
 }
 
 // Mark ends the phase that began at the previous Mark (or at Open).
-func (t *Tracer) Mark(phase string) {
+func (t *Tracer) Mark(phase string) { t.MarkIn(phase, "") }
+
+// MarkIn is Mark for a phase done for init (see Span.In).
+func (t *Tracer) MarkIn(phase, in string) {
 	if t == nil {
 		return
 	}
@@ -51,7 +56,7 @@ func (t *Tracer) Mark(phase string) {
 	start := t.last
 	t.last = now
 	t.mu.Unlock()
-	t.write(Span{Phase: phase, StartMS: ms(start.Sub(t.t0)), DurMS: ms(now.Sub(start))})
+	t.write(Span{Phase: phase, In: in, StartMS: ms(start.Sub(t.t0)), DurMS: ms(now.Sub(start))})
 }
 
 // Add records spans measured elsewhere (init's), relative to their own start.

@@ -68,7 +68,15 @@ func lsmProcessFile(t *testing.T, extra map[string]any, args ...string) string {
 // execDetached runs `exec -d --pid-file` with flags and args (after the id;
 // none with --process) and returns the exec'd process's host pid, or the
 // failed result (pid 0).
+// execDetached runs exec -d with the program args (or, with none, the one
+// a --process file in flags names: prog) and returns its pid once the
+// program runs.
 func execDetached(t *testing.T, b *bundle.Bundle, flags []string, args ...string) (int, bundle.Result) {
+	t.Helper()
+	return execDetachedProg(t, b, flags, args[0], args...)
+}
+
+func execDetachedProg(t *testing.T, b *bundle.Bundle, flags []string, prog string, args ...string) (int, bundle.Result) {
 	t.Helper()
 	pidFile := filepath.Join(t.TempDir(), "exec.pid")
 	full := append([]string{"exec", "-d", "--pid-file", pidFile}, flags...)
@@ -83,6 +91,17 @@ func execDetached(t *testing.T, b *bundle.Bundle, flags []string, args ...string
 	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
 	if err != nil {
 		t.Fatalf("pid file %q: %v", data, err)
+	}
+	// exec -d returns once init is ready, which is right before its execve:
+	// the label is the program's only from then on.
+	comm := "/proc/" + strconv.Itoa(pid) + "/comm"
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if b, err := os.ReadFile(comm); err != nil || strings.TrimSpace(string(b)) == filepath.Base(prog) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("exec'd pid %d never became %s", pid, prog)
+		}
 	}
 	return pid, r
 }
@@ -115,7 +134,7 @@ func checkExecLabels(t *testing.T, b *bundle.Bundle, want, flag, field, other, w
 		}
 	}
 	// containerd's call: --process --detach --pid-file; read from the host.
-	pid, r := execDetached(t, b, []string{"--process", lsmProcessFile(t, nil, "sleep", "30")})
+	pid, r := execDetachedProg(t, b, []string{"--process", lsmProcessFile(t, nil, "sleep", "30")}, "sleep")
 	if pid == 0 {
 		t.Errorf("exec --process --detach: %v", r)
 	} else if got := hostAttr(t, pid); got != want {

@@ -74,6 +74,17 @@ func NewFsMount(fstype, source string, opts []FsOption) (*os.File, error) {
 		return nil, &os.PathError{Op: "fsopen", Path: fstype, Err: err}
 	}
 	defer unix.Close(fsfd)
+	return fsMount(fsfd, fstype, source, opts)
+}
+
+// NewFsMountFrom is NewFsMount with a context another process opened
+// (fsopen), whose namespaces the new superblock gets.
+func NewFsMountFrom(ctx *os.File, fstype, source string, opts []FsOption) (*os.File, error) {
+	return fsMount(int(ctx.Fd()), fstype, source, opts)
+}
+
+func fsMount(fsfd int, fstype, source string, opts []FsOption) (*os.File, error) {
+	var err error
 	fail := func(op, what string, err error) error {
 		if msg := fsLog(fsfd); msg != "" {
 			what += " (" + msg + ")"

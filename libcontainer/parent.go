@@ -1,0 +1,361 @@
+package libcontainer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
+	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/console"
+	"github.com/ocirun/ocirun/libcontainer/exeseal"
+	"github.com/ocirun/ocirun/libcontainer/internal/proto"
+	"github.com/ocirun/ocirun/libcontainer/internal/sys"
+	"github.com/ocirun/ocirun/libcontainer/nsexec"
+	"github.com/ocirun/ocirun/libcontainer/seccomp"
+	"github.com/ocirun/ocirun/libcontainer/trace"
+)
+
+// Env names through which the parent hands fds to `ocirun init`.
+const (
+	envInitPipe = "_OCIRUN_INITPIPE"
+	envLogPipe  = "_OCIRUN_LOGPIPE"
+	envFifoFd   = "_OCIRUN_FIFOFD"
+	envPreserve = "_OCIRUN_PRESERVE_FDS"
+	envExeFd    = "_OCIRUN_EXEFD"
+)
+
+// initProcess is the parent's end of one starting `ocirun init`, whatever it
+// becomes: the spawn from the sealed binary in the container's cgroup, the
+// socket and its route, init's log pipe, the namespace stage's handshake and
+// the messages every route ends with. createInit (parent_create.go) and
+// execInit (parent_exec.go) drive the rest.
+type initProcess struct {
+	id          string
+	bundle      string
+	annotations map[string]string
+	// proc is the process init becomes: the container's, or the exec'd one.
+	proc          *configs.Process
+	consoleSocket string
+	preserveFDs   int
+	log           *slog.Logger
+	trace         *trace.Tracer
+	lsm           hostLSM // decided on the host before init starts
+	running       bool    // what the seccomp agent is told: an exec joins a running container
+
+	conn    *proto.Conn
+	sock    int // parent end of the socketpair
+	cmd     *exec.Cmd
+	logR    *os.File
+	logDone chan struct{}
+	initPid int
+	forked  bool
+	fifoFd  int // exec.fifo's fd number in init
+}
+
+func spansTotal(spans []trace.Span) time.Duration {
+	var ms float64
+	for _, s := range spans {
+		ms += s.DurMS
+	}
+	return time.Duration(ms * float64(time.Millisecond))
+}
+
+// spawn starts `ocirun init` from a sealed copy of our binary with the
+// socketpair, the log pipe, the exec fifo (nil for exec) and the preserved
+// fds, in cg, along route.
+func (p *initProcess) spawn(cg cgroups.Manager, fifo *os.File, route proto.Route) error {
+	p.trace.Mark("fifo")
+	exe, err := exeseal.CloneSelf()
+	if err != nil {
+		return fmt.Errorf("seal ocirun binary: %w", err)
+	}
+	defer exe.Close()
+	p.trace.Mark("seal")
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("socketpair", err)
+	}
+	p.sock = fds[0]
+	p.conn = proto.NewConn(p.sock, proto.Parent, route)
+	child := os.NewFile(uintptr(fds[1]), "init-sock")
+	defer child.Close()
+	logR, logW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer logW.Close()
+	p.logR = logR
+
+	// Preserved fds keep their numbers (3..3+N-1); ours follow them.
+	var extra []*os.File
+	for i := 0; i < p.preserveFDs; i++ {
+		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-fd"))
+	}
+	base := 3 + len(extra)
+	extra = append(extra, child, logW, exe)
+	env := []string{
+		envInitPipe + "=" + strconv.Itoa(base),
+		envLogPipe + "=" + strconv.Itoa(base+1),
+		envPreserve + "=" + strconv.Itoa(p.preserveFDs),
+		envExeFd + "=" + strconv.Itoa(base+2),
+		"GOMAXPROCS=1",
+	}
+	if fifo != nil {
+		extra = append(extra, fifo)
+		p.fifoFd = base + 3
+		env = append(env, envFifoFd+"="+strconv.Itoa(p.fifoFd))
+	}
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/fd/" + strconv.Itoa(base+2),
+		Args:        []string{"ocirun", "init"},
+		Env:         env,
+		Stdin:       os.Stdin,
+		Stdout:      os.Stdout,
+		Stderr:      os.Stderr,
+		ExtraFiles:  extra,
+		SysProcAttr: &unix.SysProcAttr{},
+	}
+	if cgfd, err := cg.CgroupFD(); err == nil {
+		// cgroup v2: born in its cgroup (CLONE_INTO_CGROUP), no window outside it.
+		defer cgfd.Close()
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(cgfd.Fd())
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start init: %w", err)
+	}
+	p.cmd = cmd
+	p.trace.Mark("clone")
+	p.logDone = make(chan struct{})
+	go forwardLogs(logR, p.log, p.logDone)
+	if err := setInitialAffinity(cmd.Process.Pid, p.proc.Attrs); err != nil {
+		return err
+	}
+	if !cmd.SysProcAttr.UseCgroupFD {
+		if err := cg.Apply(cmd.Process.Pid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// handshake runs the namespace stage: the bootstrap out, the id maps of a
+// new user namespace written from here (idmaps non-nil), the pid of the
+// init that goes on back. Then oom_score_adj, which we write from the host.
+func (p *initProcess) handshake(boot nsexec.Bootstrap, idmaps *configs.Config) error {
+	b, err := boot.Encode()
+	if err != nil {
+		return err
+	}
+	if err := p.conn.Send(proto.Bootstrap(b)); err != nil {
+		return p.initError(fmt.Errorf("send bootstrap: %w", err))
+	}
+	m, _, err := p.conn.Recv()
+	if err != nil {
+		return p.initError(err)
+	}
+	if _, ok := m.(proto.IdmapPlease); ok {
+		if err := writeIDMaps(p.cmd.Process.Pid, idmaps); err != nil {
+			return err
+		}
+		if err := p.conn.Send(proto.IdmapDone{}); err != nil {
+			return p.initError(err)
+		}
+		if m, _, err = p.conn.Recv(); err != nil {
+			return p.initError(err)
+		}
+	}
+	p.trace.Mark("namespace-stage")
+	p.initPid = p.cmd.Process.Pid
+	if child := m.(proto.Child); child.Pid > 0 {
+		// The C stage forked the real init (new pid/time namespace) and exits.
+		p.initPid, p.forked = child.Pid, true
+		_ = p.cmd.Wait()
+	}
+	if adj := p.proc.OOMScoreAdj; adj != nil {
+		if err := setOOMScoreAdj(p.initPid, *adj); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// seccompProgram compiles the process's filter, here: init has no
+// libseccomp work to do under the container's rlimits, and a C init none at all.
+func (p *initProcess) seccompProgram() ([]byte, error) {
+	sc := p.proc.Seccomp
+	if sc == nil {
+		return nil, nil
+	}
+	for _, name := range seccomp.UnknownSyscalls(sc) {
+		p.log.Debug("seccomp: syscall unknown to libseccomp, rule skipped", "syscall", name)
+	}
+	prog, err := seccomp.Compile(sc)
+	if err != nil {
+		return nil, fmt.Errorf("linux.seccomp: %w", err)
+	}
+	p.trace.Mark("seccomp-compile")
+	return seccomp.EncodeBPF(prog), nil
+}
+
+// finish reads what every route ends with: a pty master (exec with a
+// terminal), a seccomp listener, and ready. It returns the master for a
+// caller in the foreground.
+func (p *initProcess) finish(master *os.File) (*os.File, error) {
+	for {
+		m, files, err := p.conn.Recv()
+		if err != nil {
+			return master, p.recvError(err)
+		}
+		switch m := m.(type) {
+		case proto.Console:
+			if master, err = p.consoleMaster(files[0]); err != nil {
+				return nil, err
+			}
+		case proto.SeccompFd:
+			if err := p.sendSeccompFd(files[0]); err != nil {
+				return master, err
+			}
+		case proto.Ready:
+			p.trace.Add(m.Spans, "init", p.trace.Since()-spansTotal(m.Spans))
+			p.trace.Mark("init")
+			return master, nil
+		default:
+			closeFiles(files)
+			return master, fmt.Errorf("protocol: unexpected %q", m.Kind())
+		}
+	}
+}
+
+// recvError turns what init said went wrong into the user's error: the
+// words of a C init's failed step come from the config (stepError).
+func (p *initProcess) recvError(err error) error {
+	var e *proto.Error
+	if errors.As(err, &e) {
+		if e.Step != "" {
+			return stepError(p.proc, e)
+		}
+		return errors.New(e.Msg)
+	}
+	return p.initError(err)
+}
+
+// consoleMaster hands a pty master to the console socket, or returns it to
+// a caller in the foreground.
+func (p *initProcess) consoleMaster(f *os.File) (*os.File, error) {
+	if p.consoleSocket == "" {
+		return f, nil
+	}
+	defer f.Close()
+	if err := console.SendToSocket(p.consoleSocket, f); err != nil {
+		return nil, fmt.Errorf("send console to %s: %w", p.consoleSocket, err)
+	}
+	return nil, nil
+}
+
+// initError marks a transport failure as init's: it died or broke the
+// protocol (its own stderr, the container's, may say more).
+func (p *initProcess) initError(err error) error {
+	return fmt.Errorf("init: %w", err)
+}
+
+// kill ends a failed init and reaps it.
+func (p *initProcess) kill() {
+	if p.cmd != nil && p.cmd.Process != nil {
+		_ = p.cmd.Process.Kill()
+		if !p.forked {
+			_ = p.cmd.Wait()
+		}
+	}
+	if p.initPid > 0 && p.forked {
+		// CLONE_PARENT made the forked init our child: reap it too.
+		_ = unix.Kill(p.initPid, unix.SIGKILL)
+		_, _ = unix.Wait4(p.initPid, nil, 0, nil)
+	}
+}
+
+func (p *initProcess) closeParentEnds() {
+	if p.sock > 0 {
+		unix.Close(p.sock)
+		p.sock = -1
+	}
+	if p.logR != nil {
+		// Init keeps its end open until it execs: don't wait for EOF, take
+		// what it has written so far (all it wrote before "ready") and stop.
+		_ = p.logR.SetReadDeadline(time.Now())
+		if p.logDone != nil { // nil when init never started
+			<-p.logDone
+		}
+		p.logR.Close()
+		p.logR = nil
+	}
+}
+
+// forwardLogs copies init's slog JSON lines to our logger at their level.
+func forwardLogs(r *os.File, log *slog.Logger, done chan struct{}) {
+	defer close(done)
+	dec := json.NewDecoder(r)
+	for {
+		var line map[string]any
+		if err := dec.Decode(&line); err != nil {
+			return
+		}
+		msg, _ := line["msg"].(string)
+		lvl, _ := line["level"].(string)
+		var level slog.Level
+		_ = level.UnmarshalText([]byte(lvl))
+		log.Log(context.Background(), level, msg, "from", "init")
+	}
+}
+
+// setOOMScoreAdj writes init's oom_score_adj from here, on the host, through
+// a private procfs handle and before init reads its config: init writing it
+// itself would go through the container's /proc, where a fake file can catch
+// the write (an exec into a container that mounted over its /proc). init is
+// our child and not yet reaped, so its pid cannot have been reused.
+func setOOMScoreAdj(pid, adj int) error {
+	f, err := sys.OpenProcPid(pid, "oom_score_adj", unix.O_WRONLY)
+	if err != nil {
+		return fmt.Errorf("process.oomScoreAdj: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(strconv.Itoa(adj)); err != nil {
+		return fmt.Errorf("process.oomScoreAdj %d: %w", adj, err)
+	}
+	return nil
+}
+
+// writeIDMaps writes the user namespace maps of pid from outside it, as only
+// a process with privileges over the parent namespace can.
+func writeIDMaps(pid int, cfg *configs.Config) error {
+	write := func(file string, maps []configs.IDMap) error {
+		var data []byte
+		for _, m := range maps {
+			data = fmt.Appendf(data, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
+		}
+		path := fmt.Sprintf("/proc/%d/%s", pid, file)
+		if err := os.WriteFile(path, data, 0); err != nil {
+			return fmt.Errorf("write %s: %w", file, err)
+		}
+		return nil
+	}
+	if err := write("uid_map", cfg.UIDMappings); err != nil {
+		return err
+	}
+	return write("gid_map", cfg.GIDMappings)
+}
+
+func closeFiles(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}

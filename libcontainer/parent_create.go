@@ -1,0 +1,347 @@
+package libcontainer
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
+	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/internal/proto"
+	"github.com/ocirun/ocirun/libcontainer/nsexec"
+	"github.com/ocirun/ocirun/libcontainer/rootfs"
+)
+
+// createInit is the parent's side of a new container's init: its cgroup,
+// exec.fifo and rootfs, up to init waiting on the fifo.
+//
+// The usual route is C (proto.CCreate): a thread of ours joins init's
+// namespaces and builds the rootfs with the rootfs package while init, in
+// C, waits for the plan of the rest. A container with a user namespace,
+// which a multithreaded process cannot join, is built by the Go init
+// (proto.GoCreate), as is every container with OCIRUN_GO_INIT=1.
+type createInit struct {
+	initProcess
+	dir     string
+	cfg     *configs.Config
+	opts    *CreateOpts
+	cg      cgroups.Manager
+	created time.Time
+}
+
+// envGoInit forces the Go init for every container: a way to tell whether a
+// problem is the C process stage's, and to test the Go init.
+const envGoInit = "OCIRUN_GO_INIT"
+
+func (p *createInit) route() proto.Route {
+	_, userns := p.cfg.Namespace(configs.NEWUSER)
+	if userns || os.Getenv(envGoInit) == "1" || os.Geteuid() != 0 {
+		return proto.GoCreate
+	}
+	return proto.CCreate
+}
+
+func (p *createInit) cgroupPaths() map[string]string {
+	if p.cg == nil {
+		return nil
+	}
+	return p.cg.Paths()
+}
+
+// start prepares the cgroup, exec.fifo and sealed binary, and starts
+// `ocirun init` from the sealed copy.
+func (p *createInit) start() error {
+	p.created = time.Now().UTC()
+	cg, err := cgroups.New(&p.cfg.Cgroups, p.id)
+	if err != nil {
+		return err
+	}
+	p.cg = cg
+	if w, ok := cg.(interface{ SetWarn(func(string)) }); ok {
+		w.SetWarn(func(msg string) { p.log.Warn("systemd cgroup: " + msg) })
+	}
+	// Only placement now; the limits come when the rootfs is built
+	// (limitsAndHooks).
+	if err := cg.Apply(-1); err != nil {
+		return err
+	}
+	p.trace.Mark("cgroup")
+	fifoPath := filepath.Join(p.dir, fifoName)
+	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
+		return &os.PathError{Op: "mkfifo", Path: fifoPath, Err: err}
+	}
+	rootUID, rootGID := hostID(p.cfg.UIDMappings, 0), hostID(p.cfg.GIDMappings, 0)
+	if err := os.Chown(fifoPath, int(rootUID), int(rootGID)); err != nil {
+		return err
+	}
+	// Past our umask: init may have switched to a non-root user by the time it
+	// opens the fifo for writing.
+	if err := os.Chmod(fifoPath, 0o622); err != nil {
+		return err
+	}
+	// Handed over as O_PATH: init reopens it for writing at the very end, so
+	// nothing earlier in the container can open it.
+	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer fifo.Close()
+	return p.spawn(cg, fifo, p.route())
+}
+
+// drive runs the parent's side of the route until init says ready.
+func (p *createInit) drive() (*os.File, error) {
+	boot := bootstrap(p.cfg.Namespaces, p.cfg.TimeOffsets)
+	if p.conn.Route() == proto.CCreate {
+		boot.Process, boot.ProcContexts = nsexec.ProcessCreate, procMounts(p.cfg)
+	}
+	if err := p.handshake(boot, p.cfg); err != nil {
+		return nil, err
+	}
+	bpf, err := p.seccompProgram()
+	if err != nil {
+		return nil, err
+	}
+	if p.conn.Route() == proto.CCreate {
+		return p.driveC(bpf)
+	}
+	cfg := proto.Config{
+		Config: p.cfg, ID: p.id, Bundle: p.bundle, NoNewKeyring: p.opts.NoNewKeyring,
+		Trace: p.trace != nil, SeccompBPF: bpf, Cgroup: p.cgroupMount(), LSM: p.lsm.wire(),
+	}
+	if err := p.conn.Send(cfg); err != nil {
+		return nil, p.initError(err)
+	}
+	if _, _, err := p.conn.Recv(); err != nil { // hooks-please: the rootfs is built
+		return nil, p.recvError(err)
+	}
+	if err := p.limitsAndHooks(); err != nil {
+		return nil, err
+	}
+	if err := p.conn.Send(proto.HooksDone{}); err != nil {
+		return nil, p.initError(err)
+	}
+	return p.finish(nil)
+}
+
+// driveC builds the rootfs from here and sends the C init its plan.
+func (p *createInit) driveC(bpf []byte) (*os.File, error) {
+	plan, err := p.compilePlan(bpf)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.planCreate(plan); err != nil {
+		return nil, err
+	}
+	p.trace.Mark("plan")
+	_, ctxs, err := p.conn.Recv() // procfs: contexts of init's pid namespace
+	if err != nil {
+		return nil, p.recvError(err)
+	}
+	b, err := p.buildRootfs(ctxs)
+	closeFiles(ctxs)
+	var fds []int
+	if b.slave != nil {
+		defer b.slave.Close()
+		fds = append(fds, int(b.slave.Fd()))
+	}
+	if b.root != nil {
+		defer b.root.Close()
+		fds = append(fds, int(b.root.Fd()))
+	}
+	if err != nil {
+		return b.master, err
+	}
+	frame, err := plan.Encode()
+	if err != nil {
+		return b.master, err
+	}
+	if err := p.conn.Send(proto.Plan(frame), fds...); err != nil {
+		return b.master, p.initError(err)
+	}
+	return p.finish(b.master)
+}
+
+type builtRootfs struct {
+	master, slave, root *os.File
+}
+
+// buildRootfs makes the container's filesystem from a thread in init's
+// namespaces, as the Go init does from inside (buildContainer): mounts, the
+// cgroup limits and the hooks' turn (in our own namespaces), pivot_root, the
+// console, hostname, sysctls, masked and read-only paths.
+func (p *createInit) buildRootfs(procCtx []*os.File) (b builtRootfs, err error) {
+	t, err := startNSThread(p.initPid)
+	if err != nil {
+		return b, err
+	}
+	defer t.Close()
+	opts := rootfs.Options{ProcContexts: procCtx}
+	if p.lsm.SELinux {
+		opts.MountLabel = p.cfg.MountLabel
+	}
+	if err := t.Do(func() error { return rootfs.Prepare(p.cfg, p.cgroupMount(), opts) }); err != nil {
+		return b, err
+	}
+	p.trace.MarkIn("mounts", "init")
+	if err := p.limitsAndHooks(); err != nil {
+		return b, err
+	}
+	p.trace.MarkIn("hooks", "init")
+	err = t.Do(func() error {
+		if err := rootfs.Pivot(p.cfg); err != nil {
+			return err
+		}
+		p.trace.MarkIn("pivot", "init")
+		if p.cfg.Process.Terminal {
+			var err error
+			if b.master, b.slave, err = openConsole(p.cfg, true); err != nil {
+				return err
+			}
+		}
+		// The AppArmor profile is the process stage's to set, on init's own
+		// thread: it applies at execve, so after the sysctls is as good.
+		if err := setupNamespaces(p.cfg, nil); err != nil {
+			return err
+		}
+		if p.cfg.NoPivot {
+			// Init's root does not follow the move onto "/": it chroots to this.
+			r, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return err
+			}
+			b.root = r
+		}
+		return nil
+	})
+	if err != nil {
+		return b, err
+	}
+	p.trace.MarkIn("finalize", "init")
+	if b.master != nil {
+		b.master, err = p.consoleMaster(b.master)
+	}
+	return b, err
+}
+
+// limitsAndHooks runs once the rootfs is built: the limits go on now, before
+// the hooks (which may adjust the cgroup) and before init turns into the
+// container's process, as runc does. Not earlier: a tight memory, pids or
+// cpu limit must not starve the runtime's own setup.
+func (p *createInit) limitsAndHooks() error {
+	if p.cfg.Cgroups.Resources != nil {
+		if err := p.cg.Set(p.cfg.Cgroups.Resources); err != nil {
+			return err
+		}
+		p.trace.Mark("cgroup-limits")
+	}
+	h := p.cfg.Hooks
+	if len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer) == 0 {
+		return nil
+	}
+	state := hookState(p.id, p.initPid, Created, p.bundle, p.cfg)
+	// prestart is deprecated but still honoured, before createRuntime. Like runc,
+	// createContainer hooks run here too, in the runtime's namespaces.
+	for _, k := range []struct {
+		name string
+		hs   []configs.Hook
+	}{{"prestart", h.Prestart}, {"createRuntime", h.CreateRuntime}, {"createContainer", h.CreateContainer}} {
+		if err := runHooks(k.name, k.hs, state); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *createInit) cgroupMount() *rootfs.CgroupMount {
+	cm := &rootfs.CgroupMount{
+		V2:          cgroups.IsV2(),
+		NSCgroup:    hasNewNS(p.cfg, configs.NEWCGROUP),
+		Paths:       p.cgroupPaths(),
+		Controllers: map[string][]string{},
+	}
+	if hs, err := cgroups.Hierarchies(); err == nil {
+		for _, h := range hs {
+			cm.Controllers[h.Mountpoint] = h.Controllers
+		}
+	}
+	return cm
+}
+
+// cleanup undoes a failed create: processes, cgroup, state dir.
+func (p *createInit) cleanup() {
+	p.kill()
+	if p.cg != nil {
+		// Kill whatever else made it into the cgroup before removing it.
+		if pids, err := p.cg.GetPids(); err == nil {
+			for _, pid := range pids {
+				_ = unix.Kill(pid, unix.SIGKILL)
+			}
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			pids, err := p.cg.GetPids()
+			if err != nil || len(pids) == 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if err := p.cg.Destroy(); err != nil {
+			p.log.Warn("cleanup: remove cgroup", "error", err)
+		}
+	}
+	p.closeParentEnds()
+	os.RemoveAll(p.dir)
+}
+
+// procMounts counts the config's proc mounts: each needs a procfs context
+// from init, which alone is in the container's pid namespace.
+func procMounts(cfg *configs.Config) uint32 {
+	var n uint32
+	for i := range cfg.Mounts {
+		if cfg.Mounts[i].Device == "proc" && !cfg.Mounts[i].IsBind() {
+			n++
+		}
+	}
+	return n
+}
+
+var nsFlags = map[string]uint32{
+	configs.NEWPID:    unix.CLONE_NEWPID,
+	configs.NEWNET:    unix.CLONE_NEWNET,
+	configs.NEWIPC:    unix.CLONE_NEWIPC,
+	configs.NEWUTS:    unix.CLONE_NEWUTS,
+	configs.NEWNS:     unix.CLONE_NEWNS,
+	configs.NEWCGROUP: unix.CLONE_NEWCGROUP,
+	configs.NEWUSER:   unix.CLONE_NEWUSER,
+	configs.NEWTIME:   unix.CLONE_NEWTIME,
+}
+
+// bootstrap is what the namespace stage does with namespaces: join those
+// with a path, create the others, write the time offsets of a new time
+// namespace, and fork for a pid or time namespace.
+func bootstrap(namespaces []configs.Namespace, offsets map[string]configs.TimeOffset) nsexec.Bootstrap {
+	var b nsexec.Bootstrap
+	for _, ns := range namespaces {
+		flag := nsFlags[ns.Type]
+		if ns.Path != "" {
+			b.Join = append(b.Join, nsexec.NSPath{Flag: flag, Path: ns.Path})
+		} else {
+			b.CloneFlags |= flag
+		}
+		if ns.Type == configs.NEWPID || ns.Type == configs.NEWTIME {
+			b.Fork = true
+		}
+	}
+	if b.CloneFlags&unix.CLONE_NEWTIME != 0 {
+		for _, clock := range []string{"monotonic", "boottime"} {
+			if off, ok := offsets[clock]; ok {
+				b.TimeOffsets += fmt.Sprintf("%s %d %d\n", clock, off.Secs, off.Nanosecs)
+			}
+		}
+	}
+	return b
+}

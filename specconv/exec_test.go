@@ -113,7 +113,7 @@ func TestExecProcessFlags(t *testing.T) {
 	base := &configs.Process{
 		Args: []string{"init"}, Env: []string{"PATH=/bin", "A=1"}, Cwd: "/srv", UID: 1, GID: 2,
 		AdditionalGids: []uint32{10}, Umask: &umask, NoNewPrivs: true,
-		Capabilities: &configs.Capabilities{Bounding: []string{"CAP_CHOWN"}, Effective: []string{"CAP_CHOWN"}, Permitted: []string{"CAP_CHOWN"}},
+		Capabilities:    &configs.Capabilities{Bounding: []string{"CAP_CHOWN"}, Effective: []string{"CAP_CHOWN"}, Permitted: []string{"CAP_CHOWN"}},
 		ApparmorProfile: "container", SelinuxLabel: "system_u:system_r:container_t:s0",
 		Rlimits: []configs.Rlimit{{Type: 7, Name: "RLIMIT_NOFILE", Soft: 1, Hard: 2}},
 	}

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ocirun/ocirun/internal/plainjson"
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
@@ -130,7 +131,7 @@ func loadState(dir string) (*State, error) {
 		return nil, err
 	}
 	var st State
-	if err := json.Unmarshal(b, &st); err != nil {
+	if err := plainjson.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", filepath.Join(dir, stateFile), err)
 	}
 	return &st, nil
@@ -143,7 +144,7 @@ func loadConfig(dir string) (*configs.Config, error) {
 		return nil, err
 	}
 	var cfg configs.Config
-	if err := json.Unmarshal(b, &cfg); err != nil {
+	if err := plainjson.Unmarshal(b, &cfg); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", path, err)
 	}
 	return &cfg, nil

@@ -16,12 +16,14 @@
 package plainjson
 
 import (
+	"bytes"
 	"encoding"
 	"encoding/json"
 	"reflect"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 )
@@ -43,7 +45,7 @@ func decode(data []byte, v any) bool {
 		return false
 	}
 	d := decoder{data: data}
-	if d.value(rv.Elem(), 0) {
+	if d.value(rv.Elem(), typeInfoOf(rv.Elem().Type()), 0) {
 		d.space()
 		if d.off == len(d.data) {
 			return true
@@ -83,13 +85,12 @@ func (d *decoder) next() byte {
 	return 0
 }
 
-func (d *decoder) value(v reflect.Value, depth int) bool {
+func (d *decoder) value(v reflect.Value, ti *typeInfo, depth int) bool {
 	if depth > maxDepth {
 		return false
 	}
 	c := d.next()
-	t := v.Type()
-	ti := typeInfoOf(t)
+	t := ti.t
 	if ti.unmarshaler {
 		// As encoding/json: the raw value, null included, goes to the
 		// method of the addressable value.
@@ -118,7 +119,7 @@ func (d *decoder) value(v reflect.Value, depth int) bool {
 	switch t.Kind() {
 	case reflect.Pointer:
 		e := reflect.New(t.Elem())
-		if !d.value(e.Elem(), depth+1) {
+		if !d.value(e.Elem(), ti.elemInfo(), depth+1) {
 			return false
 		}
 		v.Set(e)
@@ -126,9 +127,9 @@ func (d *decoder) value(v reflect.Value, depth int) bool {
 	case reflect.Struct:
 		return c == '{' && d.object(v, ti, depth)
 	case reflect.Map:
-		return c == '{' && d.mapObject(v, t, depth)
+		return c == '{' && d.mapObject(v, ti, depth)
 	case reflect.Slice:
-		return c == '[' && d.array(v, depth)
+		return c == '[' && d.array(v, ti, depth)
 	case reflect.String:
 		if c != '"' {
 			return false
@@ -215,7 +216,7 @@ func (d *decoder) object(v reflect.Value, ti *typeInfo, depth int) bool {
 				return false
 			}
 			seen |= 1 << f.index
-			if !d.value(v.Field(f.index), depth+1) {
+			if !d.value(v.Field(f.index), f.info(), depth+1) {
 				return false
 			}
 		} else {
@@ -240,7 +241,8 @@ func (d *decoder) object(v reflect.Value, ti *typeInfo, depth int) bool {
 
 // mapObject decodes into a map with string keys; as encoding/json, each value
 // is decoded into a fresh zero element and a repeated key keeps the last.
-func (d *decoder) mapObject(v reflect.Value, t reflect.Type, depth int) bool {
+func (d *decoder) mapObject(v reflect.Value, ti *typeInfo, depth int) bool {
+	t := ti.t
 	kt := t.Key()
 	if kt.Kind() != reflect.String || reflect.PointerTo(kt).Implements(textUnmarshalerType) {
 		return false
@@ -266,7 +268,7 @@ func (d *decoder) mapObject(v reflect.Value, t reflect.Type, depth int) bool {
 		kv := reflect.New(kt).Elem()
 		kv.SetString(string(key))
 		elem.SetZero()
-		if !d.value(elem, depth+1) {
+		if !d.value(elem, ti.elemInfo(), depth+1) {
 			return false
 		}
 		v.SetMapIndex(kv, elem)
@@ -284,7 +286,7 @@ func (d *decoder) mapObject(v reflect.Value, t reflect.Type, depth int) bool {
 
 // array decodes into a slice; as encoding/json, [] gives an empty, non-nil
 // slice.
-func (d *decoder) array(v reflect.Value, depth int) bool {
+func (d *decoder) array(v reflect.Value, ti *typeInfo, depth int) bool {
 	d.off++ // [
 	v.Set(reflect.MakeSlice(v.Type(), 0, 0))
 	if d.next() == ']' {
@@ -296,7 +298,7 @@ func (d *decoder) array(v reflect.Value, depth int) bool {
 			v.Grow(1)
 		}
 		v.SetLen(i + 1)
-		if !d.value(v.Index(i), depth+1) {
+		if !d.value(v.Index(i), ti.elemInfo(), depth+1) {
 			return false
 		}
 		switch d.next() {
@@ -317,6 +319,21 @@ func (d *decoder) array(v reflect.Value, depth int) bool {
 func (d *decoder) str() ([]byte, bool) {
 	d.off++ // "
 	start := d.off
+	// The common string: printable ASCII up to the quote.
+	if i := bytes.IndexByte(d.data[start:], '"'); i >= 0 {
+		s := d.data[start : start+i]
+		plain := true
+		for _, c := range s {
+			if !printableASCII[c] {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			d.off = start + i + 1
+			return s, true
+		}
+	}
 	ascii := true
 	for d.off < len(d.data) {
 		c := d.data[d.off]
@@ -335,6 +352,22 @@ func (d *decoder) str() ([]byte, bool) {
 		d.off++
 	}
 	return nil, false
+}
+
+// printableASCII: the bytes a string holds as they are, without escapes or
+// UTF-8 checks.
+var printableASCII = [256]bool{
+	' ': true, '!': true, '#': true, '$': true, '%': true, '&': true, '\'': true, '(': true, ')': true,
+	'*': true, '+': true, ',': true, '-': true, '.': true, '/': true, '0': true, '1': true, '2': true,
+	'3': true, '4': true, '5': true, '6': true, '7': true, '8': true, '9': true, ':': true, ';': true,
+	'<': true, '=': true, '>': true, '?': true, '@': true, 'A': true, 'B': true, 'C': true, 'D': true,
+	'E': true, 'F': true, 'G': true, 'H': true, 'I': true, 'J': true, 'K': true, 'L': true, 'M': true,
+	'N': true, 'O': true, 'P': true, 'Q': true, 'R': true, 'S': true, 'T': true, 'U': true, 'V': true,
+	'W': true, 'X': true, 'Y': true, 'Z': true, '[': true, ']': true, '^': true, '_': true, '`': true,
+	'a': true, 'b': true, 'c': true, 'd': true, 'e': true, 'f': true, 'g': true, 'h': true, 'i': true,
+	'j': true, 'k': true, 'l': true, 'm': true, 'n': true, 'o': true, 'p': true, 'q': true, 'r': true,
+	's': true, 't': true, 'u': true, 'v': true, 'w': true, 'x': true, 'y': true, 'z': true, '{': true,
+	'|': true, '}': true, '~': true, 0x7f: true,
 }
 
 // escaped finishes a string with escapes, from its contents' start.
@@ -501,16 +534,39 @@ var (
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
-// typeInfo is what the decoder needs of a type, built on first use.
+// typeInfo is what the decoder needs of a type, built on first use. The
+// infos of element and field types are linked as they are first needed.
 type typeInfo struct {
+	t           reflect.Type
 	unmarshaler bool // *T implements json.Unmarshaler
 	unsupported bool // a value other than null is left to encoding/json
-	fields      []field
+	fields      []*field
+	elem        atomic.Pointer[typeInfo] // of t.Elem()
+}
+
+func (ti *typeInfo) elemInfo() *typeInfo {
+	e := ti.elem.Load()
+	if e == nil {
+		e = typeInfoOf(ti.t.Elem())
+		ti.elem.Store(e)
+	}
+	return e
 }
 
 type field struct {
 	name  string
 	index int
+	typ   reflect.Type
+	ti    atomic.Pointer[typeInfo]
+}
+
+func (f *field) info() *typeInfo {
+	ti := f.ti.Load()
+	if ti == nil {
+		ti = typeInfoOf(f.typ)
+		f.ti.Store(ti)
+	}
+	return ti
 }
 
 var typeInfos sync.Map // reflect.Type → *typeInfo
@@ -519,7 +575,7 @@ func typeInfoOf(t reflect.Type) *typeInfo {
 	if ti, ok := typeInfos.Load(t); ok {
 		return ti.(*typeInfo)
 	}
-	ti := &typeInfo{}
+	ti := &typeInfo{t: t}
 	pt := reflect.PointerTo(t)
 	switch {
 	case t.Kind() == reflect.Pointer:
@@ -541,7 +597,7 @@ func typeInfoOf(t reflect.Type) *typeInfo {
 // structFields lists the fields encoding/json decodes, by its rules for
 // names; ok is false for what those rules make hard to follow: embedded
 // fields, the ",string" option, two fields with one name, a non-ASCII name.
-func structFields(t reflect.Type) (fields []field, unsupported bool) {
+func structFields(t reflect.Type) (fields []*field, unsupported bool) {
 	for i := range t.NumField() {
 		sf := t.Field(i)
 		if sf.Anonymous {
@@ -571,15 +627,15 @@ func structFields(t reflect.Type) (fields []field, unsupported bool) {
 				return nil, true
 			}
 		}
-		fields = append(fields, field{name: name, index: i})
+		fields = append(fields, &field{name: name, index: i, typ: sf.Type})
 	}
 	return fields, false
 }
 
 func (ti *typeInfo) field(key []byte) *field {
-	for i := range ti.fields {
-		if ti.fields[i].name == string(key) {
-			return &ti.fields[i]
+	for _, f := range ti.fields {
+		if f.name == string(key) {
+			return f
 		}
 	}
 	return nil

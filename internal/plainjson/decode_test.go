@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -207,4 +208,13 @@ func FuzzJSONTag(f *testing.F) {
 			t.Errorf("jsonTag(%q) = %q, want %q", tag, got, want)
 		}
 	})
+}
+
+func TestPrintableASCII(t *testing.T) {
+	for c := range 256 {
+		want := c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\'
+		if printableASCII[c] != want {
+			t.Errorf("printableASCII[%#x] = %v", c, printableASCII[c])
+		}
+	}
 }

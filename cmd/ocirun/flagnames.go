@@ -22,6 +22,9 @@ import (
 // keep their type: urfave's bash completion type-asserts *cli.BoolFlag to
 // skip them.
 func cacheFlagNames(app *cli.App, args []string) {
+	// urfave adds these two to the flags of the app and of every command.
+	cli.HelpFlag = cachedNames([]cli.Flag{cli.HelpFlag})[0]
+	cli.VersionFlag = cachedNames([]cli.Flag{cli.VersionFlag})[0]
 	app.Flags = cachedNames(app.Flags)
 	for _, c := range app.Commands {
 		if slices.ContainsFunc(args, c.HasName) {

@@ -2,7 +2,11 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"os/exec"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/urfave/cli/v2"
@@ -18,10 +22,12 @@ func withFreshCommands(f func(app *cli.App)) {
 	for i, c := range cmds {
 		saved[i] = *c
 	}
+	help, version := cli.HelpFlag, cli.VersionFlag
 	defer func() {
 		for i, c := range cmds {
 			*c = saved[i]
 		}
+		cli.HelpFlag, cli.VersionFlag = help, version
 	}()
 	f(app)
 }
@@ -56,6 +62,9 @@ func TestCacheFlagNames(t *testing.T) {
 		if _, ok := app.Flags[0].(*stringFlag); !ok {
 			t.Errorf("--root: %T, want stringFlag", app.Flags[0])
 		}
+		if _, ok := cli.HelpFlag.(*boolFlag); !ok {
+			t.Errorf("--help: %T, want boolFlag", cli.HelpFlag)
+		}
 		cached = texts(app)
 	})
 	for cmd, fs := range orig {
@@ -69,25 +78,45 @@ func TestCacheFlagNames(t *testing.T) {
 		}
 	}
 
+	// Each run in a new process: urfave/cli keeps state across runs (its
+	// help command collects the help flag).
 	run := func(cache bool, args []string) string {
-		var out bytes.Buffer
-		withFreshCommands(func(app *cli.App) {
-			if cache {
-				cacheFlagNames(app, args)
-			}
-			app.Writer, app.ErrWriter = &out, &out
-			if err := app.Run(append([]string{"ocirun"}, args...)); err != nil {
-				out.WriteString("error: " + err.Error())
-			}
-		})
-		return out.String()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCacheFlagNamesRun$")
+		cmd.Env = append(os.Environ(), "OCIRUN_TEST_FLAGNAMES="+strconv.FormatBool(cache)+"\x1f"+strings.Join(args, "\x1f"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%q: %v: %s", args, err, out)
+		}
+		return string(out)
 	}
 	for _, args := range [][]string{
 		{"--help"}, {"--version"}, {"create", "--help"}, {"exec", "-h"}, {"help", "run"},
 		{"run", "--bogus"}, {"--root"}, {"update", "--help"}, {"events", "--help"}, {"delete", "-f", "-f=false", "--force"},
+		{"-v"}, {"-h"}, {"state", "-h"}, {"help"}, {"list", "--help", "x"},
 	} {
 		if want, got := run(false, args), run(true, args); got != want || want == "" {
 			t.Errorf("ocirun %q: output differs:\n%s\nwant:\n%s", args, got, want)
 		}
 	}
+}
+
+// TestCacheFlagNamesRun is TestCacheFlagNames's child: it runs the app once
+// and prints what it wrote.
+func TestCacheFlagNamesRun(t *testing.T) {
+	env := os.Getenv("OCIRUN_TEST_FLAGNAMES")
+	if env == "" {
+		t.Skip("run by TestCacheFlagNames")
+	}
+	args := strings.Split(env, "\x1f")
+	app := newApp()
+	if args[0] == "true" {
+		cacheFlagNames(app, args[1:])
+	}
+	var out bytes.Buffer
+	app.Writer, app.ErrWriter = &out, &out
+	if err := app.Run(append([]string{"ocirun"}, args[1:]...)); err != nil {
+		out.WriteString("error: " + err.Error())
+	}
+	os.Stdout.Write(out.Bytes())
+	os.Exit(0)
 }

@@ -2,7 +2,6 @@ package libcontainer
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -87,7 +86,7 @@ type State struct {
 // and rename is atomic without it.
 func saveState(dir string, st *State, withConfig bool) error {
 	if withConfig {
-		b, err := json.Marshal(st.Config)
+		b, err := plainjson.Marshal(st.Config)
 		if err != nil {
 			return err
 		}
@@ -95,7 +94,7 @@ func saveState(dir string, st *State, withConfig bool) error {
 			return err
 		}
 	}
-	b, err := json.Marshal(st)
+	b, err := plainjson.Marshal(st)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/ocirun/ocirun/internal/plainjson"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/hooks"
 	"github.com/ocirun/ocirun/libcontainer/seccomp"
@@ -62,7 +63,7 @@ func hookState(id string, pid int, status Status, bundle string, cfg *configs.Co
 		Bundle:      bundle,
 		Annotations: cfg.Annotations,
 	}
-	b, _ := json.Marshal(s)
+	b, _ := plainjson.Marshal(s)
 	return b
 }
 

@@ -2,7 +2,6 @@ package libcontainer
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ocirun/ocirun/internal/plainjson"
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
@@ -86,7 +86,7 @@ type State struct {
 // and rename is atomic without it.
 func saveState(dir string, st *State, withConfig bool) error {
 	if withConfig {
-		b, err := json.Marshal(st.Config)
+		b, err := plainjson.Marshal(st.Config)
 		if err != nil {
 			return err
 		}
@@ -94,7 +94,7 @@ func saveState(dir string, st *State, withConfig bool) error {
 			return err
 		}
 	}
-	b, err := json.Marshal(st)
+	b, err := plainjson.Marshal(st)
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func loadState(dir string) (*State, error) {
 		return nil, err
 	}
 	var st State
-	if err := json.Unmarshal(b, &st); err != nil {
+	if err := plainjson.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", filepath.Join(dir, stateFile), err)
 	}
 	return &st, nil
@@ -143,7 +143,7 @@ func loadConfig(dir string) (*configs.Config, error) {
 		return nil, err
 	}
 	var cfg configs.Config
-	if err := json.Unmarshal(b, &cfg); err != nil {
+	if err := plainjson.Unmarshal(b, &cfg); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", path, err)
 	}
 	return &cfg, nil

@@ -12,6 +12,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/ocirun/ocirun/internal/plainjson"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -24,7 +25,7 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 		return nil, err
 	}
 	var spec specs.Spec
-	if err := json.Unmarshal(data, &spec); err != nil {
+	if err := plainjson.Unmarshal(data, &spec); err != nil {
 		var syntaxErr *json.SyntaxError
 		var typeErr *json.UnmarshalTypeError
 		switch {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -29,51 +30,57 @@ type flagOpt struct {
 	flag  int
 }
 
-var mountFlags = map[string]flagOpt{
-	"ro":            {false, unix.MS_RDONLY},
-	"rw":            {true, unix.MS_RDONLY},
-	"nosuid":        {false, unix.MS_NOSUID},
-	"suid":          {true, unix.MS_NOSUID},
-	"nodev":         {false, unix.MS_NODEV},
-	"dev":           {true, unix.MS_NODEV},
-	"noexec":        {false, unix.MS_NOEXEC},
-	"exec":          {true, unix.MS_NOEXEC},
-	"sync":          {false, unix.MS_SYNCHRONOUS},
-	"async":         {true, unix.MS_SYNCHRONOUS},
-	"dirsync":       {false, unix.MS_DIRSYNC},
-	"remount":       {false, unix.MS_REMOUNT},
-	"mand":          {false, unix.MS_MANDLOCK},
-	"nomand":        {true, unix.MS_MANDLOCK},
-	"noatime":       {false, unix.MS_NOATIME},
-	"atime":         {true, unix.MS_NOATIME},
-	"nodiratime":    {false, unix.MS_NODIRATIME},
-	"diratime":      {true, unix.MS_NODIRATIME},
-	"relatime":      {false, unix.MS_RELATIME},
-	"norelatime":    {true, unix.MS_RELATIME},
-	"strictatime":   {false, unix.MS_STRICTATIME},
-	"nostrictatime": {true, unix.MS_STRICTATIME},
-	"lazytime":      {false, unix.MS_LAZYTIME},
-	"nolazytime":    {true, unix.MS_LAZYTIME},
-	"iversion":      {false, unix.MS_I_VERSION},
-	"noiversion":    {true, unix.MS_I_VERSION},
-	"silent":        {false, unix.MS_SILENT},
-	"loud":          {true, unix.MS_SILENT},
-	"bind":          {false, unix.MS_BIND},
-	"rbind":         {false, unix.MS_BIND | unix.MS_REC},
-	"nosymfollow":   {false, unix.MS_NOSYMFOLLOW},
-	"symfollow":     {true, unix.MS_NOSYMFOLLOW},
-}
+// The option tables of this package are built on first use: as package-level
+// maps, every ocirun command built them at start-up.
+var mountFlags = sync.OnceValue(func() map[string]flagOpt {
+	return map[string]flagOpt{
+		"ro":            {false, unix.MS_RDONLY},
+		"rw":            {true, unix.MS_RDONLY},
+		"nosuid":        {false, unix.MS_NOSUID},
+		"suid":          {true, unix.MS_NOSUID},
+		"nodev":         {false, unix.MS_NODEV},
+		"dev":           {true, unix.MS_NODEV},
+		"noexec":        {false, unix.MS_NOEXEC},
+		"exec":          {true, unix.MS_NOEXEC},
+		"sync":          {false, unix.MS_SYNCHRONOUS},
+		"async":         {true, unix.MS_SYNCHRONOUS},
+		"dirsync":       {false, unix.MS_DIRSYNC},
+		"remount":       {false, unix.MS_REMOUNT},
+		"mand":          {false, unix.MS_MANDLOCK},
+		"nomand":        {true, unix.MS_MANDLOCK},
+		"noatime":       {false, unix.MS_NOATIME},
+		"atime":         {true, unix.MS_NOATIME},
+		"nodiratime":    {false, unix.MS_NODIRATIME},
+		"diratime":      {true, unix.MS_NODIRATIME},
+		"relatime":      {false, unix.MS_RELATIME},
+		"norelatime":    {true, unix.MS_RELATIME},
+		"strictatime":   {false, unix.MS_STRICTATIME},
+		"nostrictatime": {true, unix.MS_STRICTATIME},
+		"lazytime":      {false, unix.MS_LAZYTIME},
+		"nolazytime":    {true, unix.MS_LAZYTIME},
+		"iversion":      {false, unix.MS_I_VERSION},
+		"noiversion":    {true, unix.MS_I_VERSION},
+		"silent":        {false, unix.MS_SILENT},
+		"loud":          {true, unix.MS_SILENT},
+		"bind":          {false, unix.MS_BIND},
+		"rbind":         {false, unix.MS_BIND | unix.MS_REC},
+		"nosymfollow":   {false, unix.MS_NOSYMFOLLOW},
+		"symfollow":     {true, unix.MS_NOSYMFOLLOW},
+	}
+})
 
-var propagationFlags = map[string]int{
-	"private":     unix.MS_PRIVATE,
-	"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
-	"shared":      unix.MS_SHARED,
-	"rshared":     unix.MS_SHARED | unix.MS_REC,
-	"slave":       unix.MS_SLAVE,
-	"rslave":      unix.MS_SLAVE | unix.MS_REC,
-	"unbindable":  unix.MS_UNBINDABLE,
-	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
-}
+var propagationFlags = sync.OnceValue(func() map[string]int {
+	return map[string]int{
+		"private":     unix.MS_PRIVATE,
+		"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
+		"shared":      unix.MS_SHARED,
+		"rshared":     unix.MS_SHARED | unix.MS_REC,
+		"slave":       unix.MS_SLAVE,
+		"rslave":      unix.MS_SLAVE | unix.MS_REC,
+		"unbindable":  unix.MS_UNBINDABLE,
+		"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
+	}
+})
 
 type attrOpt struct {
 	clear bool
@@ -84,30 +91,34 @@ type attrOpt struct {
 // enum the kernel replaces as a whole (clearing one of its bits alone is
 // EINVAL), so each negated atime option selects a mode: the kernel's default
 // relatime, or strictatime for "no relatime".
-var recAttrs = map[string]attrOpt{
-	"rro":            {false, unix.MOUNT_ATTR_RDONLY},
-	"rrw":            {true, unix.MOUNT_ATTR_RDONLY},
-	"rnosuid":        {false, unix.MOUNT_ATTR_NOSUID},
-	"rsuid":          {true, unix.MOUNT_ATTR_NOSUID},
-	"rnodev":         {false, unix.MOUNT_ATTR_NODEV},
-	"rdev":           {true, unix.MOUNT_ATTR_NODEV},
-	"rnoexec":        {false, unix.MOUNT_ATTR_NOEXEC},
-	"rexec":          {true, unix.MOUNT_ATTR_NOEXEC},
-	"rnodiratime":    {false, unix.MOUNT_ATTR_NODIRATIME},
-	"rdiratime":      {true, unix.MOUNT_ATTR_NODIRATIME},
-	"rrelatime":      {false, unix.MOUNT_ATTR_RELATIME},
-	"rnorelatime":    {false, unix.MOUNT_ATTR_STRICTATIME},
-	"rnoatime":       {false, unix.MOUNT_ATTR_NOATIME},
-	"ratime":         {false, unix.MOUNT_ATTR_RELATIME},
-	"rstrictatime":   {false, unix.MOUNT_ATTR_STRICTATIME},
-	"rnostrictatime": {false, unix.MOUNT_ATTR_RELATIME},
-	"rnosymfollow":   {false, unix.MOUNT_ATTR_NOSYMFOLLOW},
-	"rsymfollow":     {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
-}
+var recAttrs = sync.OnceValue(func() map[string]attrOpt {
+	return map[string]attrOpt{
+		"rro":            {false, unix.MOUNT_ATTR_RDONLY},
+		"rrw":            {true, unix.MOUNT_ATTR_RDONLY},
+		"rnosuid":        {false, unix.MOUNT_ATTR_NOSUID},
+		"rsuid":          {true, unix.MOUNT_ATTR_NOSUID},
+		"rnodev":         {false, unix.MOUNT_ATTR_NODEV},
+		"rdev":           {true, unix.MOUNT_ATTR_NODEV},
+		"rnoexec":        {false, unix.MOUNT_ATTR_NOEXEC},
+		"rexec":          {true, unix.MOUNT_ATTR_NOEXEC},
+		"rnodiratime":    {false, unix.MOUNT_ATTR_NODIRATIME},
+		"rdiratime":      {true, unix.MOUNT_ATTR_NODIRATIME},
+		"rrelatime":      {false, unix.MOUNT_ATTR_RELATIME},
+		"rnorelatime":    {false, unix.MOUNT_ATTR_STRICTATIME},
+		"rnoatime":       {false, unix.MOUNT_ATTR_NOATIME},
+		"ratime":         {false, unix.MOUNT_ATTR_RELATIME},
+		"rstrictatime":   {false, unix.MOUNT_ATTR_STRICTATIME},
+		"rnostrictatime": {false, unix.MOUNT_ATTR_RELATIME},
+		"rnosymfollow":   {false, unix.MOUNT_ATTR_NOSYMFOLLOW},
+		"rsymfollow":     {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
+	}
+})
 
-var extensions = map[string]int{
-	"tmpcopyup": configs.EXT_COPYUP,
-}
+var extensions = sync.OnceValue(func() map[string]int {
+	return map[string]int{
+		"tmpcopyup": configs.EXT_COPYUP,
+	}
+})
 
 var unsupportedOpts = []string{"idmap", "ridmap"}
 
@@ -115,16 +126,16 @@ var unsupportedOpts = []string{"idmap", "ridmap"}
 // (everything else is passed to the filesystem), sorted.
 func KnownMountOptions() []string {
 	out := []string{"defaults"}
-	for k := range mountFlags {
+	for k := range mountFlags() {
 		out = append(out, k)
 	}
-	for k := range propagationFlags {
+	for k := range propagationFlags() {
 		out = append(out, k)
 	}
-	for k := range recAttrs {
+	for k := range recAttrs() {
 		out = append(out, k)
 	}
-	for k := range extensions {
+	for k := range extensions() {
 		out = append(out, k)
 	}
 	slices.Sort(out)
@@ -140,7 +151,7 @@ func ParseMountOptions(opts []string) (MountOptions, error) {
 		data []string
 	)
 	for i, o := range opts {
-		if f, ok := mountFlags[o]; ok {
+		if f, ok := mountFlags()[o]; ok {
 			if f.clear {
 				m.Flags &^= f.flag
 				m.ClearedFlags |= f.flag
@@ -150,11 +161,11 @@ func ParseMountOptions(opts []string) (MountOptions, error) {
 			}
 			continue
 		}
-		if p, ok := propagationFlags[o]; ok {
+		if p, ok := propagationFlags()[o]; ok {
 			m.Propagation = append(m.Propagation, p)
 			continue
 		}
-		if a, ok := recAttrs[o]; ok {
+		if a, ok := recAttrs()[o]; ok {
 			if a.clear {
 				m.RecAttrClr |= a.attr
 				m.RecAttrSet &^= a.attr
@@ -172,7 +183,7 @@ func ParseMountOptions(opts []string) (MountOptions, error) {
 			m.RecAttrClr &^= a.attr
 			continue
 		}
-		if e, ok := extensions[o]; ok {
+		if e, ok := extensions()[o]; ok {
 			m.Extensions |= e
 			continue
 		}
@@ -248,21 +259,23 @@ func convertMounts(in []specs.Mount, bundle string, c *configs.Config) error {
 	return nil
 }
 
-var rootPropagation = map[string]int{
-	"private":     unix.MS_PRIVATE,
-	"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
-	"slave":       unix.MS_SLAVE,
-	"rslave":      unix.MS_SLAVE | unix.MS_REC,
-	"shared":      unix.MS_SHARED,
-	"rshared":     unix.MS_SHARED | unix.MS_REC,
-	"unbindable":  unix.MS_UNBINDABLE,
-	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
-}
+var rootPropagation = sync.OnceValue(func() map[string]int {
+	return map[string]int{
+		"private":     unix.MS_PRIVATE,
+		"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
+		"slave":       unix.MS_SLAVE,
+		"rslave":      unix.MS_SLAVE | unix.MS_REC,
+		"shared":      unix.MS_SHARED,
+		"rshared":     unix.MS_SHARED | unix.MS_REC,
+		"unbindable":  unix.MS_UNBINDABLE,
+		"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
+	}
+})
 
 // convertLinuxPaths handles the rootfs-related linux.* fields.
 func convertLinuxPaths(l *specs.Linux, opts Options, c *configs.Config) error {
 	if p := l.RootfsPropagation; p != "" {
-		flag, ok := rootPropagation[p]
+		flag, ok := rootPropagation()[p]
 		if !ok {
 			return fmt.Errorf("linux.rootfsPropagation: unknown mode %q, want one of [r]private, [r]slave, [r]shared, [r]unbindable", p)
 		}

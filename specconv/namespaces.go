@@ -6,27 +6,30 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
-var namespaceTypes = map[specs.LinuxNamespaceType]string{
-	specs.PIDNamespace:     configs.NEWPID,
-	specs.NetworkNamespace: configs.NEWNET,
-	specs.IPCNamespace:     configs.NEWIPC,
-	specs.UTSNamespace:     configs.NEWUTS,
-	specs.MountNamespace:   configs.NEWNS,
-	specs.CgroupNamespace:  configs.NEWCGROUP,
-	specs.UserNamespace:    configs.NEWUSER,
-	specs.TimeNamespace:    configs.NEWTIME,
-}
+var namespaceTypes = sync.OnceValue(func() map[specs.LinuxNamespaceType]string {
+	return map[specs.LinuxNamespaceType]string{
+		specs.PIDNamespace:     configs.NEWPID,
+		specs.NetworkNamespace: configs.NEWNET,
+		specs.IPCNamespace:     configs.NEWIPC,
+		specs.UTSNamespace:     configs.NEWUTS,
+		specs.MountNamespace:   configs.NEWNS,
+		specs.CgroupNamespace:  configs.NEWCGROUP,
+		specs.UserNamespace:    configs.NEWUSER,
+		specs.TimeNamespace:    configs.NEWTIME,
+	}
+})
 
 // KnownNamespaces lists the namespace types ToConfig accepts, sorted.
 func KnownNamespaces() []string {
 	var out []string
-	for t := range namespaceTypes {
+	for t := range namespaceTypes() {
 		out = append(out, string(t))
 	}
 	slices.Sort(out)
@@ -36,7 +39,7 @@ func KnownNamespaces() []string {
 func convertNamespaces(l *specs.Linux, opts Options, c *configs.Config) error {
 	for i, ns := range l.Namespaces {
 		field := fmt.Sprintf("linux.namespaces[%d]", i)
-		t, ok := namespaceTypes[ns.Type]
+		t, ok := namespaceTypes()[ns.Type]
 		if !ok {
 			return fmt.Errorf("%s.type: unknown namespace %q", field, ns.Type)
 		}

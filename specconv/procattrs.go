@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -20,37 +21,45 @@ const (
 	maxNode = 1023
 )
 
-var schedPolicies = map[specs.LinuxSchedulerPolicy]uint32{
-	specs.SchedOther:    unix.SCHED_NORMAL,
-	specs.SchedFIFO:     unix.SCHED_FIFO,
-	specs.SchedRR:       unix.SCHED_RR,
-	specs.SchedBatch:    unix.SCHED_BATCH,
-	specs.SchedIdle:     unix.SCHED_IDLE,
-	specs.SchedDeadline: unix.SCHED_DEADLINE,
-}
+var schedPolicies = sync.OnceValue(func() map[specs.LinuxSchedulerPolicy]uint32 {
+	return map[specs.LinuxSchedulerPolicy]uint32{
+		specs.SchedOther:    unix.SCHED_NORMAL,
+		specs.SchedFIFO:     unix.SCHED_FIFO,
+		specs.SchedRR:       unix.SCHED_RR,
+		specs.SchedBatch:    unix.SCHED_BATCH,
+		specs.SchedIdle:     unix.SCHED_IDLE,
+		specs.SchedDeadline: unix.SCHED_DEADLINE,
+	}
+})
 
-var schedFlags = map[specs.LinuxSchedulerFlag]uint64{
-	specs.SchedFlagResetOnFork:  unix.SCHED_FLAG_RESET_ON_FORK,
-	specs.SchedFlagReclaim:      unix.SCHED_FLAG_RECLAIM,
-	specs.SchedFlagDLOverrun:    unix.SCHED_FLAG_DL_OVERRUN,
-	specs.SchedFlagKeepPolicy:   unix.SCHED_FLAG_KEEP_POLICY,
-	specs.SchedFlagKeepParams:   unix.SCHED_FLAG_KEEP_PARAMS,
-	specs.SchedFlagUtilClampMin: unix.SCHED_FLAG_UTIL_CLAMP_MIN,
-	specs.SchedFlagUtilClampMax: unix.SCHED_FLAG_UTIL_CLAMP_MAX,
-}
+var schedFlags = sync.OnceValue(func() map[specs.LinuxSchedulerFlag]uint64 {
+	return map[specs.LinuxSchedulerFlag]uint64{
+		specs.SchedFlagResetOnFork:  unix.SCHED_FLAG_RESET_ON_FORK,
+		specs.SchedFlagReclaim:      unix.SCHED_FLAG_RECLAIM,
+		specs.SchedFlagDLOverrun:    unix.SCHED_FLAG_DL_OVERRUN,
+		specs.SchedFlagKeepPolicy:   unix.SCHED_FLAG_KEEP_POLICY,
+		specs.SchedFlagKeepParams:   unix.SCHED_FLAG_KEEP_PARAMS,
+		specs.SchedFlagUtilClampMin: unix.SCHED_FLAG_UTIL_CLAMP_MIN,
+		specs.SchedFlagUtilClampMax: unix.SCHED_FLAG_UTIL_CLAMP_MAX,
+	}
+})
 
 // Kernel IOPRIO_CLASS_* numbers (linux/ioprio.h; not in x/sys).
-var ioprioClasses = map[specs.IOPriorityClass]int{
-	specs.IOPRIO_CLASS_RT:   1,
-	specs.IOPRIO_CLASS_BE:   2,
-	specs.IOPRIO_CLASS_IDLE: 3,
-}
+var ioprioClasses = sync.OnceValue(func() map[specs.IOPriorityClass]int {
+	return map[specs.IOPriorityClass]int{
+		specs.IOPRIO_CLASS_RT:   1,
+		specs.IOPRIO_CLASS_BE:   2,
+		specs.IOPRIO_CLASS_IDLE: 3,
+	}
+})
 
 // Kernel PER_* personas (linux/personality.h).
-var personalities = map[specs.LinuxPersonalityDomain]uint32{
-	specs.PerLinux:   0x0000,
-	specs.PerLinux32: 0x0008,
-}
+var personalities = sync.OnceValue(func() map[specs.LinuxPersonalityDomain]uint32 {
+	return map[specs.LinuxPersonalityDomain]uint32{
+		specs.PerLinux:   0x0000,
+		specs.PerLinux32: 0x0008,
+	}
+})
 
 type memPolicyMode struct {
 	name specs.MemoryPolicyModeType
@@ -150,18 +159,18 @@ func convertScheduler(s *specs.Scheduler) (*configs.Scheduler, error) {
 		return nil, nil
 	}
 	const field = "process.scheduler"
-	policy, ok := schedPolicies[s.Policy]
+	policy, ok := schedPolicies()[s.Policy]
 	if !ok {
 		if s.Policy == specs.SchedISO {
 			return nil, fmt.Errorf("%s.policy: %q is not implemented by Linux", field, s.Policy)
 		}
-		return nil, fmt.Errorf("%s.policy: unknown policy %q, want one of %s", field, s.Policy, strings.Join(sortedKeys(schedPolicies), ", "))
+		return nil, fmt.Errorf("%s.policy: unknown policy %q, want one of %s", field, s.Policy, strings.Join(sortedKeys(schedPolicies()), ", "))
 	}
 	out := &configs.Scheduler{Policy: policy, Name: string(s.Policy)}
 	for i, f := range s.Flags {
-		bit, ok := schedFlags[f]
+		bit, ok := schedFlags()[f]
 		if !ok {
-			return nil, fmt.Errorf("%s.flags[%d]: unknown flag %q, want one of %s", field, i, f, strings.Join(sortedKeys(schedFlags), ", "))
+			return nil, fmt.Errorf("%s.flags[%d]: unknown flag %q, want one of %s", field, i, f, strings.Join(sortedKeys(schedFlags()), ", "))
 		}
 		out.Flags |= bit
 	}
@@ -204,9 +213,9 @@ func convertIOPriority(p *specs.LinuxIOPriority) (*configs.IOPriority, error) {
 	if p == nil {
 		return nil, nil
 	}
-	class, ok := ioprioClasses[p.Class]
+	class, ok := ioprioClasses()[p.Class]
 	if !ok {
-		return nil, fmt.Errorf("process.ioPriority.class: unknown class %q, want one of %s", p.Class, strings.Join(sortedKeys(ioprioClasses), ", "))
+		return nil, fmt.Errorf("process.ioPriority.class: unknown class %q, want one of %s", p.Class, strings.Join(sortedKeys(ioprioClasses()), ", "))
 	}
 	if p.Priority < 0 || p.Priority > 7 {
 		return nil, fmt.Errorf("process.ioPriority.priority: must be in [0, 7], got %d", p.Priority)
@@ -236,7 +245,7 @@ func convertPersonality(p *specs.LinuxPersonality) (*configs.Personality, error)
 	if p == nil {
 		return nil, nil
 	}
-	domain, ok := personalities[p.Domain]
+	domain, ok := personalities()[p.Domain]
 	if !ok {
 		return nil, fmt.Errorf("linux.personality.domain: unknown domain %q, want LINUX or LINUX32", p.Domain)
 	}

@@ -37,6 +37,7 @@ func main() {
 	// --preserve-fds are passed as ExtraFiles, which clears the flag again.
 	_ = unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	app := newApp()
+	cacheFlagNames(app, os.Args[1:])
 	err := app.Run(os.Args)
 	tracer.Close()
 	if err != nil {

@@ -1,10 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"os"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/ocirun/ocirun/internal/plainjson"
 )
 
 var stateCommand = &cli.Command{
@@ -19,7 +20,7 @@ var stateCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		b, err := json.MarshalIndent(c.OCIState(), "", "  ")
+		b, err := plainjson.MarshalIndent(c.OCIState(), "", "  ")
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/moby/sys/capability"
 	"golang.org/x/sys/unix"
@@ -24,14 +25,16 @@ type Caps struct {
 }
 
 // byName maps "CAP_CHOWN" to its number for every capability the library knows,
-// including ones newer than the running kernel.
-var byName = func() map[string]capability.Cap {
-	m := make(map[string]capability.Cap)
-	for _, c := range capability.ListKnown() {
+// including ones newer than the running kernel. Built on first use: only the
+// init needs it, and every ocirun command would pay it at start-up.
+var byName = sync.OnceValue(func() map[string]capability.Cap {
+	known := capability.ListKnown()
+	m := make(map[string]capability.Cap, len(known))
+	for _, c := range known {
 		m["CAP_"+strings.ToUpper(c.String())] = c
 	}
 	return m
-}()
+})
 
 // lastCap is a variable so tests can pretend the kernel is older.
 var lastCap = capability.LastCap
@@ -64,7 +67,7 @@ func New(c *configs.Capabilities) (*Caps, []string, error) {
 	}
 	for _, s := range sets {
 		for i, name := range s.names {
-			v, ok := byName[name]
+			v, ok := byName()[name]
 			if !ok {
 				return nil, nil, fmt.Errorf("process.capabilities.%s[%d]: unknown capability %q", s.field, i, name)
 			}

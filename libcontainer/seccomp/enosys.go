@@ -3,6 +3,7 @@ package seccomp
 import (
 	"fmt"
 	"slices"
+	"sync"
 
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
@@ -83,31 +84,33 @@ type abi struct {
 
 // x32 shares AUDIT_ARCH_X86_64 and sets __X32_SYSCALL_BIT; MIPS numbers
 // start at 4000 (o32), 5000 (n64) and 6000 (n32).
-var abis = map[libseccomp.ScmpArch]abi{
-	libseccomp.ArchX86:         {0x40000003, 0},
-	libseccomp.ArchAMD64:       {0xc000003e, 0},
-	libseccomp.ArchX32:         {0xc000003e, 0x40000000},
-	libseccomp.ArchARM:         {0x40000028, 0},
-	libseccomp.ArchARM64:       {0xc00000b7, 0},
-	libseccomp.ArchMIPS:        {0x00000008, 4000},
-	libseccomp.ArchMIPSEL:      {0x40000008, 4000},
-	libseccomp.ArchMIPS64:      {0x80000008, 5000},
-	libseccomp.ArchMIPSEL64:    {0xc0000008, 5000},
-	libseccomp.ArchMIPS64N32:   {0xa0000008, 6000},
-	libseccomp.ArchMIPSEL64N32: {0xe0000008, 6000},
-	libseccomp.ArchPPC:         {0x00000014, 0},
-	libseccomp.ArchPPC64:       {0x80000015, 0},
-	libseccomp.ArchPPC64LE:     {0xc0000015, 0},
-	libseccomp.ArchS390:        {0x00000016, 0},
-	libseccomp.ArchS390X:       {0x80000016, 0},
-	libseccomp.ArchPARISC:      {0x0000000f, 0},
-	libseccomp.ArchPARISC64:    {0x8000000f, 0},
-	libseccomp.ArchRISCV64:     {0xc00000f3, 0},
-	libseccomp.ArchLOONGARCH64: {0xc0000102, 0},
-	libseccomp.ArchM68K:        {0x00000004, 0},
-	libseccomp.ArchSH:          {0x4000002a, 0},
-	libseccomp.ArchSHEB:        {0x0000002a, 0},
-}
+var abis = sync.OnceValue(func() map[libseccomp.ScmpArch]abi {
+	return map[libseccomp.ScmpArch]abi{
+		libseccomp.ArchX86:         {0x40000003, 0},
+		libseccomp.ArchAMD64:       {0xc000003e, 0},
+		libseccomp.ArchX32:         {0xc000003e, 0x40000000},
+		libseccomp.ArchARM:         {0x40000028, 0},
+		libseccomp.ArchARM64:       {0xc00000b7, 0},
+		libseccomp.ArchMIPS:        {0x00000008, 4000},
+		libseccomp.ArchMIPSEL:      {0x40000008, 4000},
+		libseccomp.ArchMIPS64:      {0x80000008, 5000},
+		libseccomp.ArchMIPSEL64:    {0xc0000008, 5000},
+		libseccomp.ArchMIPS64N32:   {0xa0000008, 6000},
+		libseccomp.ArchMIPSEL64N32: {0xe0000008, 6000},
+		libseccomp.ArchPPC:         {0x00000014, 0},
+		libseccomp.ArchPPC64:       {0x80000015, 0},
+		libseccomp.ArchPPC64LE:     {0xc0000015, 0},
+		libseccomp.ArchS390:        {0x00000016, 0},
+		libseccomp.ArchS390X:       {0x80000016, 0},
+		libseccomp.ArchPARISC:      {0x0000000f, 0},
+		libseccomp.ArchPARISC64:    {0x8000000f, 0},
+		libseccomp.ArchRISCV64:     {0xc00000f3, 0},
+		libseccomp.ArchLOONGARCH64: {0xc0000102, 0},
+		libseccomp.ArchM68K:        {0x00000004, 0},
+		libseccomp.ArchSH:          {0x4000002a, 0},
+		libseccomp.ArchSHEB:        {0x0000002a, 0},
+	}
+})
 
 // needsENOSYS reports whether unknown syscalls would otherwise be refused.
 // ALLOW and LOG let them through anyway; under TRACE the tracer decides, and
@@ -166,7 +169,7 @@ func enosysPrelude(c *configs.Seccomp, arches []libseccomp.ScmpArch) ([]unix.Soc
 	var audits []uint32
 	offsets := map[uint32][]uint32{}
 	for _, a := range arches {
-		x, ok := abis[a]
+		x, ok := abis()[a]
 		if !ok {
 			return nil, fmt.Errorf("seccomp: no syscall numbering known for architecture %s", a)
 		}

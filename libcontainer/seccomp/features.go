@@ -2,6 +2,7 @@ package seccomp
 
 import (
 	"errors"
+	"sync"
 	"unsafe"
 
 	libseccomp "github.com/seccomp/libseccomp-golang"
@@ -31,17 +32,19 @@ func supported() error {
 }
 
 // retValues are the SECCOMP_RET_* values SECCOMP_GET_ACTION_AVAIL checks.
-var retValues = map[configs.SeccompAction]uint32{
-	configs.ActKill:        unix.SECCOMP_RET_KILL_THREAD,
-	configs.ActKillThread:  unix.SECCOMP_RET_KILL_THREAD,
-	configs.ActKillProcess: unix.SECCOMP_RET_KILL_PROCESS,
-	configs.ActTrap:        unix.SECCOMP_RET_TRAP,
-	configs.ActErrno:       unix.SECCOMP_RET_ERRNO,
-	configs.ActTrace:       unix.SECCOMP_RET_TRACE,
-	configs.ActAllow:       unix.SECCOMP_RET_ALLOW,
-	configs.ActLog:         unix.SECCOMP_RET_LOG,
-	configs.ActNotify:      unix.SECCOMP_RET_USER_NOTIF,
-}
+var retValues = sync.OnceValue(func() map[configs.SeccompAction]uint32 {
+	return map[configs.SeccompAction]uint32{
+		configs.ActKill:        unix.SECCOMP_RET_KILL_THREAD,
+		configs.ActKillThread:  unix.SECCOMP_RET_KILL_THREAD,
+		configs.ActKillProcess: unix.SECCOMP_RET_KILL_PROCESS,
+		configs.ActTrap:        unix.SECCOMP_RET_TRAP,
+		configs.ActErrno:       unix.SECCOMP_RET_ERRNO,
+		configs.ActTrace:       unix.SECCOMP_RET_TRACE,
+		configs.ActAllow:       unix.SECCOMP_RET_ALLOW,
+		configs.ActLog:         unix.SECCOMP_RET_LOG,
+		configs.ActNotify:      unix.SECCOMP_RET_USER_NOTIF,
+	}
+})
 
 // Actions lists the SCMP_ACT_* names this kernel implements, for `features`.
 func Actions() []string {
@@ -50,7 +53,7 @@ func Actions() []string {
 	}
 	var out []string
 	for _, a := range configs.SeccompActions {
-		ret := retValues[a]
+		ret := retValues()[a]
 		_, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_GET_ACTION_AVAIL, 0, uintptr(unsafe.Pointer(&ret)))
 		if errno == 0 {
 			out = append(out, string(a))
@@ -108,7 +111,7 @@ func Flags() []string {
 	}
 	var out []string
 	for _, name := range configs.SeccompFlags {
-		if flagSupported(specFlags[name]) {
+		if flagSupported(specFlags()[name]) {
 			out = append(out, name)
 		}
 	}

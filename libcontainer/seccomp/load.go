@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"sync"
 	"unsafe"
 
 	libseccomp "github.com/seccomp/libseccomp-golang"
@@ -28,11 +29,13 @@ const (
 	flagWaitKillableRecv = 1 << 5
 )
 
-var specFlags = map[string]uintptr{
-	configs.SeccompFlagLog:              flagLog,
-	configs.SeccompFlagSpecAllow:        flagSpecAllow,
-	configs.SeccompFlagWaitKillableRecv: flagWaitKillableRecv,
-}
+var specFlags = sync.OnceValue(func() map[string]uintptr {
+	return map[string]uintptr{
+		configs.SeccompFlagLog:              flagLog,
+		configs.SeccompFlagSpecAllow:        flagSpecAllow,
+		configs.SeccompFlagWaitKillableRecv: flagWaitKillableRecv,
+	}
+})
 
 // loadFlags maps c.Flags to seccomp(2) flags and checks that the kernel
 // knows each of them: silently dropping one would change what the profile
@@ -47,7 +50,7 @@ func loadFlags(c *configs.Seccomp) (uintptr, error) {
 		flags |= flagNewListener | flagTsyncESRCH
 	}
 	for _, name := range c.Flags {
-		f, ok := specFlags[name]
+		f, ok := specFlags()[name]
 		if !ok {
 			return 0, fmt.Errorf("seccomp: unknown flag %q", name)
 		}
@@ -67,7 +70,7 @@ func loadFlags(c *configs.Seccomp) (uintptr, error) {
 }
 
 func flagName(f uintptr) string {
-	for name, v := range specFlags {
+	for name, v := range specFlags() {
 		if v == f {
 			return name
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
@@ -209,18 +210,22 @@ func action(a configs.SeccompAction, errno uint16) (libseccomp.ScmpAction, error
 	return libseccomp.ActInvalid, fmt.Errorf("unknown action %q", a)
 }
 
-var operators = map[configs.SeccompOperator]libseccomp.ScmpCompareOp{
-	configs.OpNotEqual:     libseccomp.CompareNotEqual,
-	configs.OpLessThan:     libseccomp.CompareLess,
-	configs.OpLessEqual:    libseccomp.CompareLessOrEqual,
-	configs.OpEqualTo:      libseccomp.CompareEqual,
-	configs.OpGreaterEqual: libseccomp.CompareGreaterEqual,
-	configs.OpGreaterThan:  libseccomp.CompareGreater,
-	configs.OpMaskedEqual:  libseccomp.CompareMaskedEqual,
-}
+// The tables of this package are built on first use: as package-level maps,
+// every ocirun command built them at start-up.
+var operators = sync.OnceValue(func() map[configs.SeccompOperator]libseccomp.ScmpCompareOp {
+	return map[configs.SeccompOperator]libseccomp.ScmpCompareOp{
+		configs.OpNotEqual:     libseccomp.CompareNotEqual,
+		configs.OpLessThan:     libseccomp.CompareLess,
+		configs.OpLessEqual:    libseccomp.CompareLessOrEqual,
+		configs.OpEqualTo:      libseccomp.CompareEqual,
+		configs.OpGreaterEqual: libseccomp.CompareGreaterEqual,
+		configs.OpGreaterThan:  libseccomp.CompareGreater,
+		configs.OpMaskedEqual:  libseccomp.CompareMaskedEqual,
+	}
+})
 
 func condition(a configs.SyscallArg) (libseccomp.ScmpCondition, error) {
-	op, ok := operators[a.Op]
+	op, ok := operators()[a.Op]
 	if !ok {
 		return libseccomp.ScmpCondition{}, fmt.Errorf("unknown operator %q", a.Op)
 	}

@@ -98,7 +98,7 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 	if st.InitStart, _, err = procStat(p.initPid); err != nil {
 		return nil, nil, fmt.Errorf("init exited during create: %w", err)
 	}
-	if err := saveState(dir, st, true); err != nil {
+	if err := saveState(dir, st, !p.configSaved); err != nil {
 		return nil, nil, err
 	}
 	r.Trace.Mark("save-state")

@@ -148,10 +148,9 @@ func (p *initProcess) spawn(cg cgroups.Manager, fifo *os.File, route proto.Route
 	return nil
 }
 
-// handshake runs the namespace stage: the bootstrap out, the id maps of a
-// new user namespace written from here (idmaps non-nil), the pid of the
-// init that goes on back. Then oom_score_adj, which we write from the host.
-func (p *initProcess) handshake(boot nsexec.Bootstrap, idmaps *configs.Config) error {
+// sendBootstrap starts the namespace stage. What the parent does from here
+// until awaitChild overlaps with it: init is a process of its own.
+func (p *initProcess) sendBootstrap(boot nsexec.Bootstrap) error {
 	b, err := boot.Encode()
 	if err != nil {
 		return err
@@ -159,6 +158,13 @@ func (p *initProcess) handshake(boot nsexec.Bootstrap, idmaps *configs.Config) e
 	if err := p.conn.Send(proto.Bootstrap(b)); err != nil {
 		return p.initError(fmt.Errorf("send bootstrap: %w", err))
 	}
+	return nil
+}
+
+// awaitChild ends the namespace stage: the id maps of a new user namespace
+// written from here (idmaps non-nil), the pid of the init that goes on
+// back. Then oom_score_adj, which we write from the host.
+func (p *initProcess) awaitChild(idmaps *configs.Config) error {
 	m, _, err := p.conn.Recv()
 	if err != nil {
 		return p.initError(err)

@@ -30,6 +30,8 @@ type createInit struct {
 	opts    *CreateOpts
 	cg      cgroups.Manager
 	created time.Time
+	// configSaved: config.json is written (while init made its namespaces).
+	configSaved bool
 }
 
 // envGoInit forces the Go init for every container: a way to tell whether a
@@ -98,15 +100,18 @@ func (p *createInit) drive() (*os.File, error) {
 	if p.conn.Route() == proto.CCreate {
 		boot.Process, boot.ProcContexts = nsexec.ProcessCreate, procMounts(p.cfg)
 	}
-	if err := p.handshake(boot, p.cfg); err != nil {
+	if err := p.sendBootstrap(boot); err != nil {
+		return nil, err
+	}
+	if p.conn.Route() == proto.CCreate {
+		return p.driveC()
+	}
+	if err := p.awaitChild(p.cfg); err != nil {
 		return nil, err
 	}
 	bpf, err := p.seccompProgram()
 	if err != nil {
 		return nil, err
-	}
-	if p.conn.Route() == proto.CCreate {
-		return p.driveC(bpf)
 	}
 	cfg := proto.Config{
 		Config: p.cfg, ID: p.id, Bundle: p.bundle, NoNewKeyring: p.opts.NoNewKeyring,
@@ -127,8 +132,14 @@ func (p *createInit) drive() (*os.File, error) {
 	return p.finish(nil)
 }
 
-// driveC builds the rootfs from here and sends the C init its plan.
-func (p *createInit) driveC(bpf []byte) (*os.File, error) {
+// driveC builds the rootfs from here and sends the C init its plan. The
+// plan, the cgroup facts and config.json need nothing from init: they are
+// made while init creates its namespaces.
+func (p *createInit) driveC() (*os.File, error) {
+	bpf, err := p.seccompProgram()
+	if err != nil {
+		return nil, err
+	}
 	plan, err := p.compilePlan(bpf)
 	if err != nil {
 		return nil, err
@@ -136,12 +147,20 @@ func (p *createInit) driveC(bpf []byte) (*os.File, error) {
 	if err := p.planCreate(plan); err != nil {
 		return nil, err
 	}
+	cgm := p.cgroupMount()
+	if err := saveConfig(p.dir, p.cfg); err != nil {
+		return nil, err
+	}
+	p.configSaved = true
 	p.trace.Mark("plan")
+	if err := p.awaitChild(p.cfg); err != nil {
+		return nil, err
+	}
 	_, ctxs, err := p.conn.Recv() // procfs: contexts of init's pid namespace
 	if err != nil {
 		return nil, p.recvError(err)
 	}
-	b, err := p.buildRootfs(ctxs)
+	b, err := p.buildRootfs(ctxs, cgm)
 	closeFiles(ctxs)
 	var fds []int
 	if b.slave != nil {
@@ -173,7 +192,7 @@ type builtRootfs struct {
 // namespaces, as the Go init does from inside (buildContainer): mounts, the
 // cgroup limits and the hooks' turn (in our own namespaces), pivot_root, the
 // console, hostname, sysctls, masked and read-only paths.
-func (p *createInit) buildRootfs(procCtx []*os.File) (b builtRootfs, err error) {
+func (p *createInit) buildRootfs(procCtx []*os.File, cgm *rootfs.CgroupMount) (b builtRootfs, err error) {
 	t, err := startNSThread(p.initPid)
 	if err != nil {
 		return b, err
@@ -183,7 +202,7 @@ func (p *createInit) buildRootfs(procCtx []*os.File) (b builtRootfs, err error) 
 	if p.lsm.SELinux {
 		opts.MountLabel = p.cfg.MountLabel
 	}
-	if err := t.Do(func() error { return rootfs.Prepare(p.cfg, p.cgroupMount(), opts) }); err != nil {
+	if err := t.Do(func() error { return rootfs.Prepare(p.cfg, cgm, opts) }); err != nil {
 		return b, err
 	}
 	p.trace.MarkIn("mounts", "init")

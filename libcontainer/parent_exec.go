@@ -44,9 +44,10 @@ func (p *execInit) run() (*os.File, error) {
 			boot.Fork = true
 		}
 	}
-	if err := p.handshake(boot, nil); err != nil {
+	if err := p.sendBootstrap(boot); err != nil {
 		return nil, err
 	}
+	// The plan needs nothing from init: it is made while init joins.
 	bpf, err := p.seccompProgram()
 	if err != nil {
 		return nil, err
@@ -61,6 +62,9 @@ func (p *execInit) run() (*os.File, error) {
 	}
 	frame, err := plan.Encode()
 	if err != nil {
+		return nil, err
+	}
+	if err := p.awaitChild(nil); err != nil {
 		return nil, err
 	}
 	if err := p.conn.Send(proto.Plan(frame)); err != nil {

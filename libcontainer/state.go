@@ -86,11 +86,7 @@ type State struct {
 // and rename is atomic without it.
 func saveState(dir string, st *State, withConfig bool) error {
 	if withConfig {
-		b, err := plainjson.Marshal(st.Config)
-		if err != nil {
-			return err
-		}
-		if err := writeFileAtomic(filepath.Join(dir, configFile), b, 0o600); err != nil {
+		if err := saveConfig(dir, st.Config); err != nil {
 			return err
 		}
 	}
@@ -99,6 +95,16 @@ func saveState(dir string, st *State, withConfig bool) error {
 		return err
 	}
 	return writeFileAtomic(filepath.Join(dir, stateFile), b, 0o600)
+}
+
+// saveConfig writes the container's normalised config beside its state;
+// it never changes after create.
+func saveConfig(dir string, cfg *configs.Config) error {
+	b, err := plainjson.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, configFile), b, 0o600)
 }
 
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {

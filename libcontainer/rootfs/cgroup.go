@@ -56,11 +56,10 @@ func (p *preparer) mountCgroup(m *configs.Mount, dest string) error {
 	sort.Strings(mps)
 	for _, mp := range mps {
 		name := filepath.Base(mp)
-		sub := joinDest(dest, name)
-		if err := p.mountHierarchy(mp, sub, flags); err != nil {
+		if err := p.mountHierarchy(mp, tmp, name, flags); err != nil {
 			return fmt.Errorf("cgroup hierarchy %q: %w", mp, err)
 		}
-		if err := p.comountLinks(dest, name); err != nil {
+		if err := comountLinks(tmp, name); err != nil {
 			return err
 		}
 	}
@@ -92,8 +91,9 @@ func (p *preparer) bindV2Cgroup(dest string, flags int) (*os.File, error) {
 	return nil, errors.New("cgroup2 mount refused and no cgroup2 directory of the container to bind instead")
 }
 
-// mountHierarchy mounts one v1 hierarchy (or the hybrid cgroup2 one) at sub.
-func (p *preparer) mountHierarchy(hostMP, sub string, flags int) error {
+// mountHierarchy mounts one v1 hierarchy (or the hybrid cgroup2 one) on the
+// directory name of the cgroup tmpfs tmp.
+func (p *preparer) mountHierarchy(hostMP string, tmp *os.File, name string, flags int) error {
 	var st unix.Statfs_t
 	if err := unix.Statfs(hostMP, &st); err != nil {
 		return &os.PathError{Op: "statfs", Path: hostMP, Err: err}
@@ -102,39 +102,51 @@ func (p *preparer) mountHierarchy(hostMP, sub string, flags int) error {
 	var err error
 	switch {
 	case p.cg.NSCgroup && st.Type == unix.CGROUP2_SUPER_MAGIC:
-		mnt, err = p.attachNew("cgroup2", "cgroup2", sub, nil, flags)
+		mnt, err = sys.NewFsMount("cgroup2", "cgroup2", nil)
 	case p.cg.NSCgroup:
 		var opts []sys.FsOption
 		for _, c := range p.cg.Controllers[hostMP] {
 			k, v, ok := strings.Cut(c, "=")
 			opts = append(opts, sys.FsOption{Key: k, Value: v, HasValue: ok})
 		}
-		mnt, err = p.attachNew("cgroup", "cgroup", sub, opts, flags)
+		mnt, err = sys.NewFsMount("cgroup", "cgroup", opts)
 	default:
 		mnt, err = bindTree(p.cg.Paths[hostMP], false)
-		if err == nil {
-			err = p.attach(mnt, sub, mountAttr(flags, 0), false)
-		}
 	}
-	if mnt != nil {
-		mnt.Close()
+	if err != nil {
+		return err
 	}
-	return err
+	defer mnt.Close()
+	target, err := tmpfsDir(tmp, name)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	if err := setattr(mnt, false, mountAttr(flags, 0)); err != nil {
+		return err
+	}
+	return sys.MoveMountOnto(mnt, target)
+}
+
+// tmpfsDir makes the directory name in the cgroup tmpfs and returns a handle
+// to it. The tmpfs is ours: made a moment ago, empty, in a container with no
+// process of its own yet, so there is nothing to resolve in the root there
+// and each hierarchy costs a mkdirat and an openat.
+func tmpfsDir(tmp *os.File, name string) (*os.File, error) {
+	if err := unix.Mkdirat(int(tmp.Fd()), name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, &os.PathError{Op: "mkdirat", Path: name, Err: err}
+	}
+	return sys.Openat(tmp, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
 }
 
 // comountLinks adds cpu → cpu,cpuacct style symlinks so both names work.
-func (p *preparer) comountLinks(dest, name string) error {
+func comountLinks(tmp *os.File, name string) error {
 	parts := strings.Split(name, ",")
 	if len(parts) < 2 {
 		return nil
 	}
-	dir, err := sys.OpenInRoot(p.root, dest)
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
 	for _, c := range parts {
-		if err := sys.Symlinkat(name, dir, c); err != nil && !errors.Is(err, unix.EEXIST) {
+		if err := sys.Symlinkat(name, tmp, c); err != nil && !errors.Is(err, unix.EEXIST) {
 			return err
 		}
 	}

@@ -56,7 +56,7 @@ func (p *preparer) setupDev() error {
 		return err
 	}
 	defer dev.Close()
-	if _, err := sys.CheckInside(p.rootPath, dev); err != nil {
+	if _, err := p.fds.CheckInside(p.rootPath, dev); err != nil {
 		return err
 	}
 	// The devpts instance's ptmx, not the host's, must serve /dev/ptmx.
@@ -101,7 +101,7 @@ func (p *preparer) createDevice(d *configs.Device) error {
 		return err
 	}
 	defer dir.Close()
-	if _, err := sys.CheckInside(p.rootPath, dir); err != nil {
+	if _, err := p.fds.CheckInside(p.rootPath, dir); err != nil {
 		return err
 	}
 	name := path.Base(dest)

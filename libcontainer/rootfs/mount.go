@@ -249,7 +249,7 @@ func (e *onRootError) Error() string {
 // checkTarget verifies that target, a handle just resolved in root, is below
 // the rootfs and not the rootfs itself, and returns its path relative to root.
 func (p *preparer) checkTarget(target *os.File) (string, error) {
-	rel, err := sys.CheckInside(p.rootPath, target)
+	rel, err := p.fds.CheckInside(p.rootPath, target)
 	if err != nil {
 		return "", err
 	}

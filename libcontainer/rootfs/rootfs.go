@@ -42,6 +42,7 @@ type preparer struct {
 	// namespace, for a caller that is not in it (see Prepare).
 	procCtx    []*os.File
 	mountLabel string
+	fds        *sys.FdPaths // where our handles really are (CheckInside)
 }
 
 // Options are what Prepare needs beyond the config: the host's decisions.
@@ -83,7 +84,12 @@ func Prepare(cfg *configs.Config, cg *CgroupMount, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("open rootfs: %w", err)
 	}
-	p := &preparer{cfg: cfg, cg: cg, rootPath: rootPath, root: root, procCtx: opts.ProcContexts, mountLabel: opts.MountLabel}
+	fds, err := sys.OpenFdPaths()
+	if err != nil {
+		root.Close()
+		return err
+	}
+	p := &preparer{cfg: cfg, cg: cg, rootPath: rootPath, root: root, procCtx: opts.ProcContexts, mountLabel: opts.MountLabel, fds: fds}
 	defer p.close()
 
 	for i := range cfg.Mounts {
@@ -111,6 +117,7 @@ func Prepare(cfg *configs.Config, cg *CgroupMount, opts Options) error {
 
 func (p *preparer) close() {
 	p.root.Close()
+	p.fds.Close()
 	if p.devMnt != nil {
 		p.devMnt.Close()
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -469,6 +468,3 @@ func (p *preparer) attach(mnt *os.File, dest string, attr *unix.MountAttr, recur
 	}
 	return sys.MoveMountOnto(mnt, target)
 }
-
-// joinDest joins an in-root directory and a name, both already clean.
-func joinDest(dir, name string) string { return path.Join(dir, name) }

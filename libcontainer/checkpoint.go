@@ -22,7 +22,7 @@ import (
 // not the container's to dump, and restore hands criu the same path again.
 const extNetNSKey = "extRootNetNS"
 
-// checkCriuOpts rejects flag combinations criu would refuse late or
+// check rejects flag combinations criu would refuse late or
 // silently ignore.
 func (o *CriuOpts) check(restore bool) error {
 	if o.StatusFd >= 0 && !o.LazyPages {

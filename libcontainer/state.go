@@ -42,10 +42,12 @@ func (s Status) String() string {
 	return "stopped"
 }
 
-// CanStart: only a created container (init waiting on exec.fifo) can start.
+// CanStart reports whether the container can start: only a created one
+// (init waiting on exec.fifo) can.
 func (s Status) CanStart() bool { return s == Created }
 
-// CanSignal: runc signals created, running and paused containers.
+// CanSignal reports whether the init may be signalled: runc signals
+// created, running and paused containers.
 func (s Status) CanSignal() bool { return s == Created || s == Running || s == Paused }
 
 // CanDelete without --force: a stopped container, or a created one (runc kills

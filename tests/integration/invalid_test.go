@@ -12,7 +12,7 @@ import (
 
 // TestInvalidConfig: each bad config makes create exit non-zero before anything
 // is left behind. With ocirun the error must name the field and the value
-// (STYLE.md: a JSON path); other runtimes word it their own way.
+// (a JSON path); other runtimes word it their own way.
 func TestInvalidConfig(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

@@ -31,7 +31,7 @@ var devMounts = []string{"/dev", "/dev/pts", "/dev/shm", "/dev/mqueue"}
 func TestSecurityCVE2025_31133_DevNullSymlink(t *testing.T) {
 	t.Parallel()
 	if bundle.IsRunc(t) {
-		// SECURITY.md: runc 1.1.5 here mounted /proc/sys/kernel/hostname over
+		// Seen here: runc 1.1.5 mounted /proc/sys/kernel/hostname over
 		// /proc/keys. Not run, so as not to hand a container a writable knob.
 		t.Skip("runc 1.1.5 is vulnerable to CVE-2025-31133 (masks through a symlinked /dev/null)")
 	}

@@ -16,8 +16,9 @@ import (
 	"github.com/ocirun/ocirun/tests/internal/bundle"
 )
 
-// The security suite (security_*_test.go) has one test per row of
-// shared/design/SECURITY.md: a hostile bundle built on the fly, and an
+// The security suite (security_*_test.go) has one test per class of attack
+// that hit runc, crun or youki (CVE classes, named in each test): a hostile
+// bundle built on the fly, and an
 // assertion made on the host side (a victim temp dir that must stay empty, a
 // checksum, the host's mount table, a kernel file's content).
 

@@ -14,8 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// The second round of process and LSM rules of SECURITY.md ("Beyond the CVE
-// list"): the LSM decision is the host's, procfs writes for the container
+// The second round of process and LSM rules, beyond the CVE classes above: the LSM decision is the host's, procfs writes for the container
 // never go through the container's /proc, and exec inherits the container's
 // security settings.
 

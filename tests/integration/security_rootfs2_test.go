@@ -19,7 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The second round of rootfs rules (SECURITY.md, "Beyond the CVE list"): a
+// The second round of rootfs rules, beyond the CVE classes: a
 // mount may not cover the root, device nodes are set up through fds, and a
 // read-only rbind is read-only all the way down.
 

@@ -14,7 +14,7 @@ import (
 )
 
 // containerd with a runc v2 runtime whose SystemdCgroup is true calls the
-// runtime with --systemd-cgroup (CLIENTS.md). ctr sets the same option per
+// runtime with --systemd-cgroup (as containerd's runc v2 shim passes SystemdCgroup). ctr sets the same option per
 // container with --runc-systemd-cgroup, so a private containerd in the systemd
 // container of systemd_host_test.go drives the whole path:
 //

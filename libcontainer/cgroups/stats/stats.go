@@ -43,8 +43,9 @@ type MemoryEntry struct {
 	Failcnt uint64 `json:"failcnt"`
 }
 
-// Memory: Swap is memory+swap on both versions (v1's memsw semantics, which
-// the spec's memory.swap also uses); Raw is memory.stat as is.
+// Memory is the memory controller's usage. Swap is memory+swap on both
+// versions (v1's memsw semantics, which the spec's memory.swap also uses);
+// Raw is memory.stat as is.
 type Memory struct {
 	Cache     uint64            `json:"cache,omitempty"`
 	Usage     MemoryEntry       `json:"usage"`
@@ -54,7 +55,8 @@ type Memory struct {
 	Raw       map[string]uint64 `json:"raw,omitempty"`
 }
 
-// Pids: a Limit of 0 means unlimited.
+// Pids is the pids controller's count and limit; a Limit of 0 means
+// unlimited.
 type Pids struct {
 	Current uint64 `json:"current,omitempty"`
 	Limit   uint64 `json:"limit,omitempty"`

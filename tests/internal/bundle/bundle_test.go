@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// validID is the id grammar of ARCHITECTURE.md (and runc's).
+// validID is the container id grammar ocirun shares with runc.
 var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_+.-]*$`)
 
 func TestUniqueID(t *testing.T) {

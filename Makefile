@@ -92,7 +92,7 @@ test-lsm:
 # Side-by-side benchmark of ./ocirun with runc and crun when installed
 # (BENCH_FLAGS=-quick for a smoke run, -publish to refresh contrib/bench/latest.*).
 bench: ocirun
-	$(GO) build -o bin/ocirun-bench ./tests/bench
+	$(GO) build -o bin/ocirun-bench ./contrib/bench
 	bin/ocirun-bench -ocirun ./ocirun $(BENCH_FLAGS)
 
 # staticcheck without SA1019: the deprecated spec fields (prestart hooks,

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 
@@ -69,11 +68,12 @@ func runExec(ctx *cli.Context) (int, error) {
 	}
 	detach := ctx.Bool("detach")
 	sigs := make(chan os.Signal, 128)
+	notified := func() {}
 	if !detach {
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 			return 0, os.NewSyscallError("prctl(PR_SET_CHILD_SUBREAPER)", err)
 		}
-		signal.Notify(sigs)
+		notified = notifyAll(sigs)
 	}
 	sub, err := parseSubCgroups(ctx.StringSlice("cgroup"))
 	if err != nil {
@@ -103,6 +103,7 @@ func runExec(ctx *cli.Context) (int, error) {
 		}
 		defer stop()
 	}
+	notified()
 	return waitInit(pid, sigs), nil
 }
 

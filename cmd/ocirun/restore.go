@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"os/signal"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -62,8 +61,9 @@ set up from outside are the caller's to recreate, e.g. from those hooks.`,
 			}
 		}
 		sigs := make(chan os.Signal, 128)
+		notified := func() {}
 		if !detach {
-			signal.Notify(sigs)
+			notified = notifyAll(sigs)
 		}
 		c, err := root(ctx).Restore(id, cfg, &libcontainer.RestoreOpts{
 			CriuOpts:      *co,
@@ -77,6 +77,7 @@ set up from outside are the caller's to recreate, e.g. from those hooks.`,
 		if detach {
 			return nil
 		}
+		notified()
 		status := waitInit(c.State().InitPid, sigs)
 		if err := c.Delete(true, logger); err != nil {
 			logger.Warn("delete after restore: " + err.Error())

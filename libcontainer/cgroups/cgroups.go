@@ -14,9 +14,7 @@ import (
 	"github.com/moby/sys/mountinfo"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups/fs1"
-	"github.com/ocirun/ocirun/libcontainer/cgroups/fs2"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
-	"github.com/ocirun/ocirun/libcontainer/cgroups/systemd"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -48,12 +46,6 @@ type Manager interface {
 
 // Stats is one sample of a container's cgroup counters.
 type Stats = stats.Stats
-
-var (
-	_ Manager = (*fs1.Manager)(nil)
-	_ Manager = (*fs2.Manager)(nil)
-	_ Manager = (*systemd.Manager)(nil)
-)
 
 // Hierarchy is one mounted cgroup hierarchy.
 type Hierarchy struct {
@@ -165,20 +157,6 @@ func New(cfg *configs.Cgroup, id string) (Manager, error) {
 	return newManager(hs, dirs)
 }
 
-func newManager(hs []Hierarchy, dirs []fs1.Dir) (Manager, error) {
-	if pureV2(hs) {
-		for _, d := range dirs {
-			if d.V2 {
-				return fs2.New(d.Mountpoint, d.Path), nil
-			}
-		}
-	}
-	if len(dirs) == 0 {
-		return nil, fmt.Errorf("no cgroup hierarchy is mounted")
-	}
-	return fs1.New(dirs), nil
-}
-
 // resolve computes the container's dir in every hierarchy it should join.
 func resolve(hs []Hierarchy, own map[string]string, p string) ([]fs1.Dir, error) {
 	if slices.Contains(strings.Split(p, "/"), "..") {
@@ -242,6 +220,15 @@ func Load(paths map[string]string) (Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	dirs, err := loadDirs(hs, paths)
+	if err != nil {
+		return nil, err
+	}
+	return newManager(hs, dirs)
+}
+
+// loadDirs turns saved Paths() (mountpoint → dir) back into dirs.
+func loadDirs(hs []Hierarchy, paths map[string]string) ([]fs1.Dir, error) {
 	byMount := map[string]Hierarchy{}
 	for _, h := range hs {
 		byMount[h.Mountpoint] = h
@@ -255,5 +242,5 @@ func Load(paths map[string]string) (Manager, error) {
 		dirs = append(dirs, fs1.Dir{Mountpoint: mnt, Controllers: h.Controllers, Path: p, V2: h.V2})
 	}
 	sort.Slice(dirs, func(i, j int) bool { return dirs[i].Mountpoint < dirs[j].Mountpoint })
-	return newManager(hs, dirs)
+	return dirs, nil
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups/fs1"
-	"github.com/ocirun/ocirun/libcontainer/cgroups/fs2"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/systemd"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
@@ -15,11 +14,11 @@ import (
 // newSystemd builds the --systemd-cgroup manager: the unit's cgroup, as
 // systemd will create it, in every hierarchy.
 func newSystemd(hs []Hierarchy, cfg *configs.Cgroup, id string) (Manager, error) {
-	cgroupsPath := cfg.Path
-	u, err := systemd.ParsePath(cgroupsPath, id)
+	u, err := systemd.ParsePath(cfg.Path, id)
 	if err != nil {
 		return nil, err
 	}
+	u = unitName(u)
 	dir, err := u.Dir()
 	if err != nil {
 		return nil, err
@@ -28,18 +27,7 @@ func newSystemd(hs []Hierarchy, cfg *configs.Cgroup, id string) (Manager, error)
 	// the hierarchy root on a host but not for a systemd in a container
 	// without a cgroup namespace.
 	pid1, _ := ownCgroups("/proc/1/cgroup")
-	fs, err := newManager(hs, systemdDirs(hs, pid1, dir))
-	if err != nil {
-		return nil, err
-	}
-	if f2, ok := fs.(*fs2.Manager); ok {
-		f2.AncestorsOwnedBySystemd()
-	}
-	var devices []configs.DeviceRule
-	if cfg.Resources != nil {
-		devices = cfg.Resources.Devices
-	}
-	return systemd.New(fs, u, pureV2(hs), devices), nil
+	return newSystemdManager(hs, systemdDirs(hs, pid1, dir), u, cfg)
 }
 
 // systemdDirs places the unit's cgroup dir (from systemd's root) in each
@@ -70,18 +58,13 @@ func systemdDirs(hs []Hierarchy, pid1 map[string]string, dir string) []fs1.Dir {
 // LoadSystemd rebuilds the manager of a container created with
 // --systemd-cgroup from its saved Paths() and unit name.
 func LoadSystemd(paths map[string]string, unit string) (Manager, error) {
-	fs, err := Load(paths)
+	hs, err := Hierarchies()
 	if err != nil {
 		return nil, err
 	}
-	return systemd.Load(fs, unit, IsV2()), nil
-}
-
-// SystemdUnit returns the unit of a --systemd-cgroup manager, "" for the
-// cgroupfs managers; it is what the state saves for LoadSystemd.
-func SystemdUnit(m Manager) string {
-	if s, ok := m.(*systemd.Manager); ok {
-		return s.UnitName()
+	dirs, err := loadDirs(hs, paths)
+	if err != nil {
+		return nil, err
 	}
-	return ""
+	return loadSystemdManager(hs, dirs, unit)
 }

@@ -259,11 +259,15 @@ type Root struct {
 // paths (a Manager's Paths()). On v2 there is none: criu itself is born in
 // the new cgroup, which is the root it restores relative to.
 func RestoreRoots(paths map[string]string) []Root {
-	if IsV2() {
-		return nil
-	}
 	hs, err := Hierarchies()
 	if err != nil {
+		return nil
+	}
+	return restoreRoots(hs, paths)
+}
+
+func restoreRoots(hs []Hierarchy, paths map[string]string) []Root {
+	if PureV2(hs) {
 		return nil
 	}
 	var roots []Root

@@ -53,6 +53,10 @@ func SubCgroupPaths(base map[string]string, sub map[string]string) (map[string]s
 	if err != nil {
 		return nil, err
 	}
+	return subCgroupPaths(hs, base, sub)
+}
+
+func subCgroupPaths(hs []Hierarchy, base, sub map[string]string) (map[string]string, error) {
 	controllers := map[string][]string{}
 	for _, h := range hs {
 		controllers[h.Mountpoint] = h.Controllers

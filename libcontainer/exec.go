@@ -2,15 +2,11 @@ package libcontainer
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
-	"maps"
 	"os"
-	"path/filepath"
-	"slices"
-	"strings"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
+	"github.com/ocirun/ocirun/libcontainer/cgroups/manager"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/trace"
 )
@@ -81,14 +77,14 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 	if err := lsm.checkProcess(&proc); err != nil {
 		return 0, nil, err
 	}
-	paths, err := subCgroupPaths(c.state.CgroupPaths, opts.SubCgroup)
+	paths, err := cgroups.SubCgroupPaths(c.state.CgroupPaths, opts.SubCgroup)
 	if err != nil {
 		return 0, nil, err
 	}
 	if len(opts.SubCgroup) == 0 {
-		paths = execLeaf(paths, c.state.InitPid)
+		paths = cgroups.ExecLeaf(paths, c.state.InitPid)
 	}
-	cg, err := cgroups.Load(paths)
+	cg, err := manager.Load(paths)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -121,78 +117,4 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 	}
 	p.closeParentEnds()
 	return p.initPid, master, nil
-}
-
-// execLeaf: on cgroup v2 a cgroup with controllers enabled for its children
-// takes no processes (EBUSY). That is the container's cgroup when it runs
-// its own cgroup manager (systemd in a container moves itself to
-// init.scope, a nested runtime makes children): join the init's cgroup
-// instead, as runc does. v1 has no such rule.
-func execLeaf(paths map[string]string, initPid int) map[string]string {
-	if !cgroups.IsV2() {
-		return paths
-	}
-	paths = maps.Clone(paths) // not the state's
-	for mnt, dir := range paths {
-		b, err := os.ReadFile(filepath.Join(dir, "cgroup.subtree_control"))
-		if err != nil || len(strings.TrimSpace(string(b))) == 0 {
-			continue
-		}
-		cur, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", initPid))
-		if err != nil {
-			continue
-		}
-		for _, l := range strings.Split(string(cur), "\n") {
-			if rel, ok := strings.CutPrefix(l, "0::"); ok {
-				// Only a cgroup inside the container's own: the init's
-				// path comes from its /proc file, not from our config.
-				if leaf := filepath.Join(mnt, rel); strings.HasPrefix(leaf, dir+"/") {
-					paths[mnt] = leaf
-				}
-			}
-		}
-	}
-	return paths
-}
-
-// subCgroupPaths resolves `exec --cgroup`: each entry names a sub-cgroup,
-// relative to the container's own, that must already exist (as with runc).
-func subCgroupPaths(base map[string]string, sub map[string]string) (map[string]string, error) {
-	if len(sub) == 0 {
-		return base, nil
-	}
-	hs, err := cgroups.Hierarchies()
-	if err != nil {
-		return nil, err
-	}
-	controllers := map[string][]string{}
-	for _, h := range hs {
-		controllers[h.Mountpoint] = h.Controllers
-	}
-	out := make(map[string]string, len(base))
-	for mnt, p := range base {
-		out[mnt] = p
-	}
-	for ctrl, rel := range sub {
-		clean := filepath.Clean(rel)
-		if filepath.IsAbs(rel) || clean == ".." || strings.HasPrefix(clean, "../") {
-			return nil, fmt.Errorf("sub-cgroup %q: must be a path below the container's cgroup", rel)
-		}
-		matched := false
-		for mnt, p := range base {
-			if ctrl != "" && !slices.Contains(controllers[mnt], ctrl) && !(ctrl == "unified" && len(controllers[mnt]) == 0) {
-				continue
-			}
-			matched = true
-			dir := filepath.Join(p, clean)
-			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-				return nil, fmt.Errorf("sub-cgroup %s: %s does not exist", rel, dir)
-			}
-			out[mnt] = dir
-		}
-		if !matched {
-			return nil, fmt.Errorf("sub-cgroup %s:%s: no such controller in the container's cgroups", ctrl, rel)
-		}
-	}
-	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
+	"github.com/ocirun/ocirun/libcontainer/cgroups/manager"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/internal/proto"
 	"github.com/ocirun/ocirun/libcontainer/nsexec"
@@ -57,7 +58,7 @@ func (p *createInit) cgroupPaths() map[string]string {
 // `ocirun init` from the sealed copy.
 func (p *createInit) start() error {
 	p.created = time.Now().UTC()
-	cg, err := cgroups.New(&p.cfg.Cgroups, p.id)
+	cg, err := manager.New(&p.cfg.Cgroups, p.id)
 	if err != nil {
 		return err
 	}
@@ -276,18 +277,12 @@ func (p *createInit) limitsAndHooks() error {
 }
 
 func (p *createInit) cgroupMount() *rootfs.CgroupMount {
-	cm := &rootfs.CgroupMount{
+	return &rootfs.CgroupMount{
 		V2:          cgroups.IsV2(),
 		NSCgroup:    hasNewNS(p.cfg, configs.NEWCGROUP),
 		Paths:       p.cgroupPaths(),
-		Controllers: map[string][]string{},
+		Controllers: cgroups.Controllers(),
 	}
-	if hs, err := cgroups.Hierarchies(); err == nil {
-		for _, h := range hs {
-			cm.Controllers[h.Mountpoint] = h.Controllers
-		}
-	}
-	return cm
 }
 
 // cleanup undoes a failed create: processes, cgroup, state dir.

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/checkpoint-restore/go-criu/v7/rpc"
@@ -15,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
+	"github.com/ocirun/ocirun/libcontainer/cgroups/manager"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/hooks"
 	"github.com/ocirun/ocirun/libcontainer/internal/sys"
@@ -125,7 +125,7 @@ type restorer struct {
 }
 
 func (rs *restorer) run(links []string) error {
-	cg, err := cgroups.New(&rs.cfg.Cgroups, rs.id)
+	cg, err := manager.New(&rs.cfg.Cgroups, rs.id)
 	if err != nil {
 		return err
 	}
@@ -392,28 +392,11 @@ func restoreExternals(cfg *configs.Config) []string {
 }
 
 // cgroupRoots tells criu, on cgroup v1, where each hierarchy's dumped root
-// cgroup now is: the new container's. On v2 criu itself was born in that
-// cgroup, which is the root it restores relative to.
+// cgroup now is: the new container's.
 func cgroupRoots(cg cgroups.Manager) []*rpc.CgroupRoot {
-	if cgroups.IsV2() {
-		return nil
-	}
-	hs, err := cgroups.Hierarchies()
-	if err != nil {
-		return nil
-	}
-	paths := cg.Paths()
 	var roots []*rpc.CgroupRoot
-	for _, h := range hs {
-		dir, ok := paths[h.Mountpoint]
-		if !ok || len(h.Controllers) == 0 {
-			continue
-		}
-		rel := strings.TrimPrefix(dir, h.Mountpoint)
-		roots = append(roots, &rpc.CgroupRoot{
-			Ctrl: proto.String(strings.Join(h.Controllers, ",")),
-			Path: proto.String(filepath.Join(h.Root, rel)),
-		})
+	for _, r := range cgroups.RestoreRoots(cg.Paths()) {
+		roots = append(roots, &rpc.CgroupRoot{Ctrl: proto.String(r.Controllers), Path: proto.String(r.Path)})
 	}
 	return roots
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ocirun/ocirun/internal/plainjson"
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
+	"github.com/ocirun/ocirun/libcontainer/cgroups/manager"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -198,9 +199,9 @@ func (st *State) initAlive() bool {
 // created with.
 func (st *State) loadCgroup() (cgroups.Manager, error) {
 	if st.SystemdUnit != "" {
-		return cgroups.LoadSystemd(st.CgroupPaths, st.SystemdUnit)
+		return manager.LoadSystemd(st.CgroupPaths, st.SystemdUnit)
 	}
-	return cgroups.Load(st.CgroupPaths)
+	return manager.Load(st.CgroupPaths)
 }
 
 // lockDir takes an exclusive flock on the container dir; every operation that

@@ -1,5 +1,6 @@
-// Package cgroups finds the host's cgroup hierarchies and returns a Manager
-// (fs1 for v1/hybrid hosts, fs2 for pure v2) that places and limits a container.
+// Package cgroups defines the Manager a container's cgroup is driven through,
+// its Stats, and where the container's dirs are in the host's hierarchies.
+// The drivers (fs1, fs2, systemd) implement it; package manager picks one.
 package cgroups
 
 import (
@@ -13,10 +14,6 @@ import (
 
 	"github.com/moby/sys/mountinfo"
 
-	"github.com/ocirun/ocirun/libcontainer/cgroups/fs1"
-	"github.com/ocirun/ocirun/libcontainer/cgroups/fs2"
-	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
-	"github.com/ocirun/ocirun/libcontainer/cgroups/systemd"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -46,14 +43,13 @@ type Manager interface {
 	NotifyOOM(stop <-chan struct{}) (<-chan struct{}, error)
 }
 
-// Stats is one sample of a container's cgroup counters.
-type Stats = stats.Stats
-
-var (
-	_ Manager = (*fs1.Manager)(nil)
-	_ Manager = (*fs2.Manager)(nil)
-	_ Manager = (*systemd.Manager)(nil)
-)
+// Dir is the container's cgroup dir in one hierarchy.
+type Dir struct {
+	Mountpoint  string
+	Controllers []string // v1 controllers sharing the hierarchy, or "name=..."
+	Path        string   // absolute host path of the container's dir
+	V2          bool     // a cgroup2 tree (the only one on a pure v2 host)
+}
 
 // Hierarchy is one mounted cgroup hierarchy.
 type Hierarchy struct {
@@ -109,12 +105,12 @@ func hierarchiesFrom(mounts []*mountinfo.Info) []Hierarchy {
 
 var isV2 = sync.OnceValue(func() bool {
 	hs, err := Hierarchies()
-	return err == nil && pureV2(hs)
+	return err == nil && PureV2(hs)
 })
 
-// pureV2: a cgroup2 mount and no v1 hierarchy with a real controller (a
-// lone name=systemd v1 mount does not make the host hybrid for limits).
-func pureV2(hs []Hierarchy) bool {
+// PureV2 reports a cgroup2 mount and no v1 hierarchy with a real controller
+// (a lone name=systemd v1 mount does not make the host hybrid for limits).
+func PureV2(hs []Hierarchy) bool {
 	v2 := false
 	for _, h := range hs {
 		if h.V2 {
@@ -133,58 +129,31 @@ func pureV2(hs []Hierarchy) bool {
 // IsV2 reports whether the host uses the unified hierarchy only.
 func IsV2() bool { return isV2() }
 
-// New resolves the container's cgroup dirs. With cfg.Systemd, cfg.Path is
-// "slice:prefix:name" and the dirs are the unit's (see newSystemd).
-// Otherwise it has cgroupfs semantics: an absolute cfg.Path is taken from
-// each hierarchy's mountpoint, a relative one is put under the caller's own
-// cgroup in that hierarchy, an empty one is id under the caller's cgroup.
-// Nothing is created.
-func New(cfg *configs.Cgroup, id string) (Manager, error) {
-	hs, err := Hierarchies()
+// Dirs resolves the container's dir in each hierarchy with cgroupfs
+// semantics: an absolute cgroupsPath is taken from each hierarchy's
+// mountpoint, a relative one is put under the caller's own cgroup in that
+// hierarchy, an empty one is id under the caller's cgroup. Nothing is created.
+func Dirs(hs []Hierarchy, cgroupsPath, id string) ([]Dir, error) {
+	own, err := OwnCgroups("/proc/self/cgroup")
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Systemd {
-		return newSystemd(hs, cfg, id)
-	}
-	own, err := ownCgroups("/proc/self/cgroup")
-	if err != nil {
-		return nil, err
-	}
-	p := cfg.Path
+	p := cgroupsPath
 	if p == "" {
 		if id == "" || strings.Contains(id, "/") || id == "." || id == ".." {
 			return nil, fmt.Errorf("container id %q cannot name a cgroup", id)
 		}
 		p = id
 	}
-	dirs, err := resolve(hs, own, p)
-	if err != nil {
-		return nil, err
-	}
-	return newManager(hs, dirs)
-}
-
-func newManager(hs []Hierarchy, dirs []fs1.Dir) (Manager, error) {
-	if pureV2(hs) {
-		for _, d := range dirs {
-			if d.V2 {
-				return fs2.New(d.Mountpoint, d.Path), nil
-			}
-		}
-	}
-	if len(dirs) == 0 {
-		return nil, fmt.Errorf("no cgroup hierarchy is mounted")
-	}
-	return fs1.New(dirs), nil
+	return resolve(hs, own, p)
 }
 
 // resolve computes the container's dir in every hierarchy it should join.
-func resolve(hs []Hierarchy, own map[string]string, p string) ([]fs1.Dir, error) {
+func resolve(hs []Hierarchy, own map[string]string, p string) ([]Dir, error) {
 	if slices.Contains(strings.Split(p, "/"), "..") {
 		return nil, fmt.Errorf("linux.cgroupsPath: %q must not contain \"..\"", p)
 	}
-	var dirs []fs1.Dir
+	var dirs []Dir
 	for _, h := range hs {
 		var dir string
 		if filepath.IsAbs(p) {
@@ -211,14 +180,14 @@ func resolve(hs []Hierarchy, own map[string]string, p string) ([]fs1.Dir, error)
 			}
 			dir = filepath.Join(h.Mountpoint, rel, p)
 		}
-		dirs = append(dirs, fs1.Dir{Mountpoint: h.Mountpoint, Controllers: h.Controllers, Path: dir, V2: h.V2})
+		dirs = append(dirs, Dir{Mountpoint: h.Mountpoint, Controllers: h.Controllers, Path: dir, V2: h.V2})
 	}
 	return dirs, nil
 }
 
-// ownCgroups parses /proc/<pid>/cgroup into "controller list" → path; the
+// OwnCgroups parses /proc/<pid>/cgroup into "controller list" → path; the
 // v2 entry has key "".
-func ownCgroups(file string) (map[string]string, error) {
+func OwnCgroups(file string) (map[string]string, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
@@ -236,24 +205,79 @@ func ownCgroups(file string) (map[string]string, error) {
 	return m, nil
 }
 
-// Load rebuilds the manager of an existing container from its saved Paths().
-func Load(paths map[string]string) (Manager, error) {
-	hs, err := Hierarchies()
-	if err != nil {
-		return nil, err
-	}
+// DirsOf turns a container's saved Paths() (mountpoint → dir) back into dirs.
+func DirsOf(hs []Hierarchy, paths map[string]string) ([]Dir, error) {
 	byMount := map[string]Hierarchy{}
 	for _, h := range hs {
 		byMount[h.Mountpoint] = h
 	}
-	var dirs []fs1.Dir
+	var dirs []Dir
 	for mnt, p := range paths {
 		h, ok := byMount[mnt]
 		if !ok {
 			return nil, fmt.Errorf("load cgroup paths: %s is no longer a cgroup mountpoint", mnt)
 		}
-		dirs = append(dirs, fs1.Dir{Mountpoint: mnt, Controllers: h.Controllers, Path: p, V2: h.V2})
+		dirs = append(dirs, Dir{Mountpoint: mnt, Controllers: h.Controllers, Path: p, V2: h.V2})
 	}
 	sort.Slice(dirs, func(i, j int) bool { return dirs[i].Mountpoint < dirs[j].Mountpoint })
-	return newManager(hs, dirs)
+	return dirs, nil
+}
+
+// SystemdUnit returns the unit of a --systemd-cgroup manager, "" for the
+// cgroupfs managers; it is what the state saves to load the manager again.
+func SystemdUnit(m Manager) string {
+	if u, ok := m.(interface{ UnitName() string }); ok {
+		return u.UnitName()
+	}
+	return ""
+}
+
+// Controllers maps each mounted hierarchy to its controllers (none for
+// cgroup2): the mount options a container's own cgroup mount needs.
+func Controllers() map[string][]string {
+	m := map[string][]string{}
+	hs, err := Hierarchies()
+	if err != nil {
+		return m
+	}
+	for _, h := range hs {
+		m[h.Mountpoint] = h.Controllers
+	}
+	return m
+}
+
+// Root is where a hierarchy's root cgroup lies for a checkpointed tree
+// restored into new dirs: Path is from the hierarchy's root, Controllers
+// is the comma-joined list criu knows the hierarchy by.
+type Root struct {
+	Controllers string
+	Path        string
+}
+
+// RestoreRoots returns, on cgroup v1, the root for criu to restore each
+// controller hierarchy's dumped cgroups under: the new container's dir from
+// paths (a Manager's Paths()). On v2 there is none: criu itself is born in
+// the new cgroup, which is the root it restores relative to.
+func RestoreRoots(paths map[string]string) []Root {
+	hs, err := Hierarchies()
+	if err != nil {
+		return nil
+	}
+	return restoreRoots(hs, paths)
+}
+
+func restoreRoots(hs []Hierarchy, paths map[string]string) []Root {
+	if PureV2(hs) {
+		return nil
+	}
+	var roots []Root
+	for _, h := range hs {
+		dir, ok := paths[h.Mountpoint]
+		if !ok || len(h.Controllers) == 0 {
+			continue
+		}
+		rel := strings.TrimPrefix(dir, h.Mountpoint)
+		roots = append(roots, Root{Controllers: strings.Join(h.Controllers, ","), Path: filepath.Join(h.Root, rel)})
+	}
+	return roots
 }

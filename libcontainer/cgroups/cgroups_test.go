@@ -1,19 +1,14 @@
 package cgroups
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/moby/sys/mountinfo"
 
-	"github.com/ocirun/ocirun/libcontainer/cgroups/fs1"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgtest"
-	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
 func TestMain(m *testing.M) { cgtest.Main(m) }
@@ -43,10 +38,10 @@ func TestHierarchiesFrom(t *testing.T) {
 			t.Errorf("[%d] = %+v, want %+v", i, g, w)
 		}
 	}
-	if pureV2(got) {
+	if PureV2(got) {
 		t.Error("hybrid layout reported as pure v2")
 	}
-	if !pureV2([]Hierarchy{want[1], want[2]}) {
+	if !PureV2([]Hierarchy{want[1], want[2]}) {
 		t.Error("cgroup2 plus name=systemd should count as pure v2")
 	}
 }
@@ -91,7 +86,7 @@ func TestOwnCgroups(t *testing.T) {
 	if err := os.WriteFile(f, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ownCgroups(f)
+	got, err := OwnCgroups(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,65 +94,6 @@ func TestOwnCgroups(t *testing.T) {
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%q = %q, want %q", k, got[k], v)
-		}
-	}
-}
-
-// TestNewApplyLoad drives the host's real manager: New with an empty path
-// puts the container under this process's own cgroups, and Load from the
-// saved paths manages the same dirs.
-func TestNewApplyLoad(t *testing.T) {
-	cgtest.RequireRoot(t)
-	id := cgtest.Name(t)
-	m, err := New(&configs.Cgroup{}, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := m.Destroy(); err != nil {
-			t.Error(err)
-		}
-	})
-	own, err := ownCgroups("/proc/self/cgroup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ctrl := range []string{"memory", "pids"} {
-		if p := m.Path(ctrl); p != "" && !strings.HasSuffix(p, filepath.Join(own[ctrl], id)) && !IsV2() {
-			t.Errorf("Path(%s) = %s, want it under own cgroup %s", ctrl, p, own[ctrl])
-		}
-	}
-	child := cgtest.StartSleeper(t, nil)
-	if err := m.Apply(child.Process.Pid); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(child.Process.Pid) + "/cgroup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		if !strings.HasSuffix(l, "/"+id) {
-			t.Errorf("child not in its cgroup in every hierarchy: %q", l)
-		}
-	}
-	l, err := Load(m.Paths())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pids, err := l.GetPids(); err != nil || !slices.Equal(pids, []int{child.Process.Pid}) {
-		t.Errorf("loaded GetPids = %v, %v", pids, err)
-	}
-	if _, ok := l.(*fs1.Manager); ok == IsV2() {
-		t.Errorf("Load picked %T on IsV2=%v", l, IsV2())
-	}
-	_ = child.Process.Kill()
-	_ = child.Wait()
-	if err := l.Destroy(); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range m.Paths() {
-		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("%s left after Destroy", p)
 		}
 	}
 }

@@ -5,47 +5,21 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"github.com/ocirun/ocirun/libcontainer/cgroups/fs1"
-	"github.com/ocirun/ocirun/libcontainer/cgroups/fs2"
-	"github.com/ocirun/ocirun/libcontainer/cgroups/systemd"
-	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
-// newSystemd builds the --systemd-cgroup manager: the unit's cgroup, as
-// systemd will create it, in every hierarchy.
-func newSystemd(hs []Hierarchy, cfg *configs.Cgroup, id string) (Manager, error) {
-	cgroupsPath := cfg.Path
-	u, err := systemd.ParsePath(cgroupsPath, id)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := u.Dir()
-	if err != nil {
-		return nil, err
-	}
+// SystemdDirs places a unit's cgroup dir (a path from the root of systemd's
+// tree, see systemd.Unit.Dir) in each hierarchy.
+func SystemdDirs(hs []Hierarchy, dir string) []Dir {
 	// systemd's tree starts at its own cgroup (minus init.scope), which is
 	// the hierarchy root on a host but not for a systemd in a container
 	// without a cgroup namespace.
-	pid1, _ := ownCgroups("/proc/1/cgroup")
-	fs, err := newManager(hs, systemdDirs(hs, pid1, dir))
-	if err != nil {
-		return nil, err
-	}
-	if f2, ok := fs.(*fs2.Manager); ok {
-		f2.AncestorsOwnedBySystemd()
-	}
-	var devices []configs.DeviceRule
-	if cfg.Resources != nil {
-		devices = cfg.Resources.Devices
-	}
-	return systemd.New(fs, u, pureV2(hs), devices), nil
+	pid1, _ := OwnCgroups("/proc/1/cgroup")
+	return systemdDirs(hs, pid1, dir)
 }
 
-// systemdDirs places the unit's cgroup dir (from systemd's root) in each
-// hierarchy; pid1 is /proc/1/cgroup parsed by ownCgroups (nil: unknown).
-func systemdDirs(hs []Hierarchy, pid1 map[string]string, dir string) []fs1.Dir {
-	var dirs []fs1.Dir
+// systemdDirs: pid1 is /proc/1/cgroup parsed by OwnCgroups (nil: unknown).
+func systemdDirs(hs []Hierarchy, pid1 map[string]string, dir string) []Dir {
+	var dirs []Dir
 	for _, h := range hs {
 		k := ""
 		if !h.V2 {
@@ -62,26 +36,7 @@ func systemdDirs(hs []Hierarchy, pid1 map[string]string, dir string) []fs1.Dir {
 				root = rel
 			}
 		}
-		dirs = append(dirs, fs1.Dir{Mountpoint: h.Mountpoint, Controllers: h.Controllers, Path: filepath.Join(h.Mountpoint, root, dir), V2: h.V2})
+		dirs = append(dirs, Dir{Mountpoint: h.Mountpoint, Controllers: h.Controllers, Path: filepath.Join(h.Mountpoint, root, dir), V2: h.V2})
 	}
 	return dirs
-}
-
-// LoadSystemd rebuilds the manager of a container created with
-// --systemd-cgroup from its saved Paths() and unit name.
-func LoadSystemd(paths map[string]string, unit string) (Manager, error) {
-	fs, err := Load(paths)
-	if err != nil {
-		return nil, err
-	}
-	return systemd.Load(fs, unit, IsV2()), nil
-}
-
-// SystemdUnit returns the unit of a --systemd-cgroup manager, "" for the
-// cgroupfs managers; it is what the state saves for LoadSystemd.
-func SystemdUnit(m Manager) string {
-	if s, ok := m.(*systemd.Manager); ok {
-		return s.UnitName()
-	}
-	return ""
 }

@@ -2,11 +2,7 @@ package cgroups
 
 import (
 	"reflect"
-	"strings"
 	"testing"
-
-	"github.com/ocirun/ocirun/libcontainer/cgroups/systemd"
-	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
 func TestSystemdDirs(t *testing.T) {
@@ -64,32 +60,5 @@ func TestSystemdDirs(t *testing.T) {
 		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s:\n got  %q\n want %q", tc.name, got, tc.want)
 		}
-	}
-}
-
-func TestNewSystemd(t *testing.T) {
-	hs := []Hierarchy{{Mountpoint: "/sys/fs/cgroup", Root: "/", V2: true}}
-	m, err := newSystemd(hs, &configs.Cgroup{Path: "machine.slice:libpod:abc", Systemd: true}, "id")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := SystemdUnit(m); got != "libpod-abc.scope" {
-		t.Errorf("unit = %q", got)
-	}
-	// Where pid 1 is on the test host decides the middle part.
-	if p := m.Path(""); !strings.HasPrefix(p, "/sys/fs/cgroup/") || !strings.HasSuffix(p, "/machine.slice/libpod-abc.scope") {
-		t.Errorf("path = %q", p)
-	}
-	if _, ok := m.(*systemd.Manager); !ok {
-		t.Errorf("manager is %T", m)
-	}
-	if _, err := newSystemd(hs, &configs.Cgroup{Path: "/abs/path", Systemd: true}, "id"); err == nil {
-		t.Error("a cgroupfs path was accepted with --systemd-cgroup")
-	}
-	if _, err := New(&configs.Cgroup{Systemd: true, Path: "a:b"}, "id"); err == nil {
-		t.Error("New accepted a two-part systemd path")
-	}
-	if SystemdUnit(nil) != "" {
-		t.Error("SystemdUnit(nil) != \"\"")
 	}
 }

@@ -3,8 +3,8 @@ package fs1
 import (
 	"strconv"
 
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
-	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -42,12 +42,12 @@ func setCPU(w cgfile.Writer, c *configs.CPU) error {
 }
 
 // statCPU reads CFS throttling; usage comes from cpuacct.
-func statCPU(dir string, s *stats.Stats) error {
+func statCPU(dir string, s *cgroups.Stats) error {
 	kv, err := cgfile.ReadKeyed(dir, "cpu.stat")
 	if err != nil {
 		return err
 	}
-	s.CPU.Throttling = stats.Throttling{
+	s.CPU.Throttling = cgroups.Throttling{
 		Periods:          kv["nr_periods"],
 		ThrottledPeriods: kv["nr_throttled"],
 		ThrottledTime:    kv["throttled_time"],

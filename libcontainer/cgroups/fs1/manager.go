@@ -11,26 +11,22 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"golang.org/x/sys/unix"
 )
 
-// Dir is the container's cgroup dir in one hierarchy.
-type Dir struct {
-	Mountpoint  string
-	Controllers []string // v1 controllers sharing the hierarchy, or "name=..."
-	Path        string   // absolute host path of the container's dir
-	V2          bool     // the controller-less cgroup2 tree of a hybrid host
-}
+var _ cgroups.Manager = (*Manager)(nil)
 
-// Manager implements the cgroups.Manager interface for cgroup v1.
+// Manager implements the cgroups.Manager interface for cgroup v1 (the dir
+// with V2 set is the controller-less cgroup2 tree of a hybrid host).
 type Manager struct {
-	dirs []Dir
+	dirs []cgroups.Dir
 }
 
 // New returns a manager for the given dirs; it creates nothing.
-func New(dirs []Dir) *Manager {
+func New(dirs []cgroups.Dir) *Manager {
 	return &Manager{dirs: slices.Clone(dirs)}
 }
 
@@ -77,7 +73,7 @@ func (m *Manager) Apply(pid int) error {
 // cgroup starts with empty cpuset.cpus/mems, and a task cannot join (nor can
 // a child be configured) until they are set, so each level inherits its
 // parent's values when still empty.
-func mkdirs(d Dir) error {
+func mkdirs(d cgroups.Dir) error {
 	rel, err := filepath.Rel(d.Mountpoint, d.Path)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
 		return fmt.Errorf("cgroup dir %s is outside its hierarchy %s", d.Path, d.Mountpoint)

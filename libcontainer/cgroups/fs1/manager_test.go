@@ -11,6 +11,7 @@ import (
 
 	"github.com/moby/sys/mountinfo"
 
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgtest"
 	"github.com/ocirun/ocirun/libcontainer/configs"
@@ -41,7 +42,7 @@ func hostManager(t *testing.T) *Manager {
 		own[p[1]] = p[2]
 	}
 	name := cgtest.Name(t)
-	var dirs []Dir
+	var dirs []cgroups.Dir
 	for _, mnt := range mounts {
 		var ctrls []string
 		for _, o := range strings.Split(mnt.VFSOptions, ",") {
@@ -53,7 +54,7 @@ func hostManager(t *testing.T) *Manager {
 		if !ok || mnt.Root != "/" {
 			continue
 		}
-		dirs = append(dirs, Dir{Mountpoint: mnt.Mountpoint, Controllers: ctrls, Path: filepath.Join(mnt.Mountpoint, cur, name)})
+		dirs = append(dirs, cgroups.Dir{Mountpoint: mnt.Mountpoint, Controllers: ctrls, Path: filepath.Join(mnt.Mountpoint, cur, name)})
 	}
 	m := New(dirs)
 	t.Cleanup(func() {
@@ -238,7 +239,7 @@ func TestFreezeThaw(t *testing.T) {
 }
 
 func TestUnsetControllerErrors(t *testing.T) {
-	m := New([]Dir{{Mountpoint: "/nonexistent", Controllers: []string{"cpu"}, Path: "/nonexistent/x"}})
+	m := New([]cgroups.Dir{{Mountpoint: "/nonexistent", Controllers: []string{"cpu"}, Path: "/nonexistent/x"}})
 	tests := []struct {
 		r    configs.Resources
 		want string

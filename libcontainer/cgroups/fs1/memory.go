@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
-	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -133,7 +133,7 @@ func setMemoryAndSwap(w cgfile.Writer, m *configs.Memory) error {
 
 // statMemory reads memory.stat and the four page counters (memory, memsw,
 // kmem, kmem.tcp); one whose files are missing (no swap accounting) stays zero.
-func statMemory(dir string, s *stats.Stats) error {
+func statMemory(dir string, s *cgroups.Stats) error {
 	raw, err := cgfile.ReadKeyed(dir, "memory.stat")
 	if err != nil {
 		return err
@@ -141,7 +141,7 @@ func statMemory(dir string, s *stats.Stats) error {
 	s.Memory.Raw, s.Memory.Cache = raw, raw["cache"]
 	for _, c := range []struct {
 		prefix string
-		dst    *stats.MemoryEntry
+		dst    *cgroups.MemoryEntry
 	}{
 		{"memory.", &s.Memory.Usage},
 		{"memory.memsw.", &s.Memory.Swap},

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -38,36 +37,13 @@ func (m *Manager) NotifyOOM(stop <-chan struct{}) (<-chan struct{}, error) {
 		ctl.Close()
 		return nil, fmt.Errorf("register oom eventfd: %w", err)
 	}
-	ch := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-stop:
-		case <-done:
+	// The kernel also signals the eventfd when the cgroup is removed; then
+	// there is nothing left to watch.
+	gone := func() (notify, over bool) {
+		if !cgfile.Exists(dir, "cgroup.event_control") {
+			return false, true
 		}
-		_ = ev.SetReadDeadline(time.Now())
-	}()
-	go func() {
-		defer close(ch)
-		defer close(done)
-		defer ctl.Close()
-		defer ev.Close()
-		var buf [8]byte
-		for {
-			if _, err := ev.Read(buf[:]); err != nil {
-				return
-			}
-			// The kernel also signals the eventfd when the cgroup is
-			// removed; then there is nothing left to watch.
-			if !cgfile.Exists(dir, "cgroup.event_control") {
-				return
-			}
-			select {
-			case ch <- struct{}{}:
-			case <-stop:
-				return
-			}
-		}
-	}()
-	return ch, nil
+		return true, false
+	}
+	return cgfile.Watch(stop, ev, gone, ctl), nil
 }

@@ -11,17 +11,17 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
-	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 )
 
 // Stats reads the counters of every mounted controller; the part of a
 // controller that is not mounted stays zero.
-func (m *Manager) Stats() (*stats.Stats, error) {
-	s := &stats.Stats{Hugetlb: map[string]stats.Hugetlb{}}
+func (m *Manager) Stats() (*cgroups.Stats, error) {
+	s := &cgroups.Stats{Hugetlb: map[string]cgroups.Hugetlb{}}
 	for _, c := range []struct {
 		ctrl string
-		stat func(dir string, s *stats.Stats) error
+		stat func(dir string, s *cgroups.Stats) error
 	}{
 		{"cpu", statCPU},
 		{"cpuacct", statCpuacct},
@@ -46,7 +46,7 @@ func (m *Manager) Stats() (*stats.Stats, error) {
 const userHZ = 100
 
 // statCpuacct reads total and per-CPU usage (ns) and the user/system split.
-func statCpuacct(dir string, s *stats.Stats) error {
+func statCpuacct(dir string, s *cgroups.Stats) error {
 	u := &s.CPU.Usage
 	total, err := cgfile.ReadUint(dir, "cpuacct.usage")
 	if err != nil {
@@ -85,7 +85,7 @@ func statCpuacct(dir string, s *stats.Stats) error {
 // (gone since 5.0) and BFQ keep their own counters, only for devices they
 // schedule; the throttle counters cover every device. The first file that
 // has entries wins, as in runc.
-func statBlkio(dir string, s *stats.Stats) error {
+func statBlkio(dir string, s *cgroups.Stats) error {
 	for _, prefix := range []string{"blkio.", "blkio.bfq.", "blkio.throttle."} {
 		bytes, err := blkioEntries(dir, prefix+"io_service_bytes_recursive")
 		if err != nil {
@@ -105,7 +105,7 @@ func statBlkio(dir string, s *stats.Stats) error {
 }
 
 // blkioEntries parses "MAJ:MIN Op value" lines; a missing file is empty.
-func blkioEntries(dir, name string) ([]stats.BlkioEntry, error) {
+func blkioEntries(dir, name string) ([]cgroups.BlkioEntry, error) {
 	f, err := os.Open(filepath.Join(dir, name))
 	if errors.Is(err, unix.ENOENT) {
 		return nil, nil
@@ -114,7 +114,7 @@ func blkioEntries(dir, name string) ([]stats.BlkioEntry, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var out []stats.BlkioEntry
+	var out []cgroups.BlkioEntry
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
@@ -129,20 +129,20 @@ func blkioEntries(dir, name string) ([]stats.BlkioEntry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parse %s: bad value in %q", f.Name(), sc.Text())
 		}
-		out = append(out, stats.BlkioEntry{Major: major, Minor: minor, Op: fields[1], Value: v})
+		out = append(out, cgroups.BlkioEntry{Major: major, Minor: minor, Op: fields[1], Value: v})
 	}
 	return out, sc.Err()
 }
 
 // statHugetlb reads every page size the kernel offers.
-func statHugetlb(dir string, s *stats.Stats) error {
+func statHugetlb(dir string, s *cgroups.Stats) error {
 	files, err := filepath.Glob(filepath.Join(dir, "hugetlb.*.usage_in_bytes"))
 	if err != nil {
 		return err
 	}
 	for _, f := range files {
 		size := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "hugetlb."), ".usage_in_bytes")
-		var h stats.Hugetlb
+		var h cgroups.Hugetlb
 		for _, v := range []struct {
 			file string
 			dst  *uint64

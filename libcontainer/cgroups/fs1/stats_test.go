@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgtest"
-	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -28,9 +28,9 @@ func writeFiles(t *testing.T, files map[string]string) string {
 func TestStatFiles(t *testing.T) {
 	tests := []struct {
 		name  string
-		stat  func(string, *stats.Stats) error
+		stat  func(string, *cgroups.Stats) error
 		files map[string]string
-		want  stats.Stats
+		want  cgroups.Stats
 	}{{
 		name: "cpuacct",
 		stat: statCpuacct,
@@ -41,7 +41,7 @@ func TestStatFiles(t *testing.T) {
 			"cpuacct.usage_percpu_sys":  "400 500\n",
 			"cpuacct.stat":              "user 2\nsystem 1\n",
 		},
-		want: stats.Stats{CPU: stats.CPU{Usage: stats.CPUUsage{
+		want: cgroups.Stats{CPU: cgroups.CPU{Usage: cgroups.CPUUsage{
 			Total: 3000, Percpu: []uint64{1000, 2000}, PercpuUser: []uint64{600, 1500}, PercpuKernel: []uint64{400, 500},
 			User: 20_000_000, Kernel: 10_000_000,
 		}}},
@@ -49,14 +49,14 @@ func TestStatFiles(t *testing.T) {
 		name:  "cpu throttling",
 		stat:  statCPU,
 		files: map[string]string{"cpu.stat": "nr_periods 10\nnr_throttled 3\nthrottled_time 777\nnr_bursts 0\n"},
-		want:  stats.Stats{CPU: stats.CPU{Throttling: stats.Throttling{Periods: 10, ThrottledPeriods: 3, ThrottledTime: 777}}},
+		want:  cgroups.Stats{CPU: cgroups.CPU{Throttling: cgroups.Throttling{Periods: 10, ThrottledPeriods: 3, ThrottledTime: 777}}},
 	}, {
 		name: "pids unlimited",
 		stat: cgfile.StatPids,
 		files: map[string]string{
 			"pids.current": "4\n", "pids.max": "max\n",
 		},
-		want: stats.Stats{Pids: stats.Pids{Current: 4}},
+		want: cgroups.Stats{Pids: cgroups.Pids{Current: 4}},
 	}, {
 		name: "memory without swap accounting",
 		stat: statMemory,
@@ -67,9 +67,9 @@ func TestStatFiles(t *testing.T) {
 			"memory.failcnt":            "2\n",
 			"memory.limit_in_bytes":     "9223372036854771712\n",
 		},
-		want: stats.Stats{Memory: stats.Memory{
+		want: cgroups.Stats{Memory: cgroups.Memory{
 			Cache: 4096, Raw: map[string]uint64{"cache": 4096, "rss": 8192},
-			Usage: stats.MemoryEntry{Usage: 12288, Max: 20480, Failcnt: 2, Limit: 9223372036854771712},
+			Usage: cgroups.MemoryEntry{Usage: 12288, Max: 20480, Failcnt: 2, Limit: 9223372036854771712},
 		}},
 	}, {
 		name: "blkio throttle counters",
@@ -79,9 +79,9 @@ func TestStatFiles(t *testing.T) {
 			"blkio.throttle.io_service_bytes_recursive": "8:0 Read 4096\n8:0 Write 512\nTotal 4608\n",
 			"blkio.throttle.io_serviced_recursive":      "8:0 Read 1\n8:0 Write 1\nTotal 2\n",
 		},
-		want: stats.Stats{Blkio: stats.Blkio{
-			IoServiceBytesRecursive: []stats.BlkioEntry{dev8("Read", 4096), dev8("Write", 512)},
-			IoServicedRecursive:     []stats.BlkioEntry{dev8("Read", 1), dev8("Write", 1)},
+		want: cgroups.Stats{Blkio: cgroups.Blkio{
+			IoServiceBytesRecursive: []cgroups.BlkioEntry{dev8("Read", 4096), dev8("Write", 512)},
+			IoServicedRecursive:     []cgroups.BlkioEntry{dev8("Read", 1), dev8("Write", 1)},
 		}},
 	}, {
 		name: "hugetlb",
@@ -89,14 +89,14 @@ func TestStatFiles(t *testing.T) {
 		files: map[string]string{
 			"hugetlb.2MB.usage_in_bytes": "2097152\n", "hugetlb.2MB.max_usage_in_bytes": "4194304\n", "hugetlb.2MB.failcnt": "1\n",
 		},
-		want: stats.Stats{Hugetlb: map[string]stats.Hugetlb{"2MB": {Usage: 2097152, Max: 4194304, Failcnt: 1}}},
+		want: cgroups.Stats{Hugetlb: map[string]cgroups.Hugetlb{"2MB": {Usage: 2097152, Max: 4194304, Failcnt: 1}}},
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := writeFiles(t, tc.files)
-			var got stats.Stats
+			var got cgroups.Stats
 			if tc.want.Hugetlb != nil {
-				got.Hugetlb = map[string]stats.Hugetlb{}
+				got.Hugetlb = map[string]cgroups.Hugetlb{}
 			}
 			if err := tc.stat(dir, &got); err != nil {
 				t.Fatal(err)
@@ -110,7 +110,7 @@ func TestStatFiles(t *testing.T) {
 
 func TestStatFilesBad(t *testing.T) {
 	dir := writeFiles(t, map[string]string{"pids.current": "many\n", "pids.max": "max"})
-	if err := cgfile.StatPids(dir, &stats.Stats{}); err == nil {
+	if err := cgfile.StatPids(dir, &cgroups.Stats{}); err == nil {
 		t.Error("cgfile.StatPids accepted pids.current \"many\"")
 	}
 }
@@ -216,6 +216,6 @@ func cgfileExists(dir, name string) bool {
 }
 
 // dev8 is an entry of device 8:0.
-func dev8(op string, v uint64) stats.BlkioEntry {
-	return stats.BlkioEntry{Major: 8, Minor: 0, Op: op, Value: v}
+func dev8(op string, v uint64) cgroups.BlkioEntry {
+	return cgroups.BlkioEntry{Major: 8, Minor: 0, Op: op, Value: v}
 }

@@ -6,23 +6,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
-	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
-
-// SharesToWeight maps v1 cpu.shares (2..262144) onto v2 cpu.weight
-// (1..10000) linearly, with runc's formula so that both runtimes give a
-// container the same weight; 0 means unset.
-func SharesToWeight(shares uint64) uint64 {
-	if shares == 0 {
-		return 0
-	}
-	if shares < 2 {
-		shares = 2
-	}
-	return 1 + ((shares-2)*9999)/262142
-}
 
 // setCPU writes cpu.weight, cpu.max, cpu.max.burst and cpu.idle.
 func setCPU(w cgfile.Writer, c *configs.CPU) error {
@@ -34,7 +21,7 @@ func setCPU(w cgfile.Writer, c *configs.CPU) error {
 		return errors.New(f + "realtimeRuntime: realtime scheduling limits are not supported on cgroup v2")
 	}
 	if c.Shares != nil && *c.Shares != 0 {
-		if err := w.Write(f+"shares", "cpu.weight", strconv.FormatUint(SharesToWeight(*c.Shares), 10)); err != nil {
+		if err := w.Write(f+"shares", "cpu.weight", strconv.FormatUint(cgroups.SharesToWeight(*c.Shares), 10)); err != nil {
 			return err
 		}
 	}
@@ -94,7 +81,7 @@ func CPUMax(cur string, quota *int64, period *uint64) (string, error) {
 }
 
 // statCPU reads cpu.stat, whose times are in microseconds.
-func statCPU(dir string, s *stats.Stats) error {
+func statCPU(dir string, s *cgroups.Stats) error {
 	kv, err := cgfile.ReadKeyed(dir, "cpu.stat")
 	if err != nil {
 		return err
@@ -102,7 +89,7 @@ func statCPU(dir string, s *stats.Stats) error {
 	s.CPU.Usage.Total = kv["usage_usec"] * 1000
 	s.CPU.Usage.User = kv["user_usec"] * 1000
 	s.CPU.Usage.Kernel = kv["system_usec"] * 1000
-	s.CPU.Throttling = stats.Throttling{
+	s.CPU.Throttling = cgroups.Throttling{
 		Periods:          kv["nr_periods"],
 		ThrottledPeriods: kv["nr_throttled"],
 		ThrottledTime:    kv["throttled_usec"] * 1000,

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
-	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -35,7 +35,7 @@ func setHugetlb(w cgfile.Writer, limits []configs.HugepageLimit) error {
 
 // statHugetlb reads every page size the kernel offers; the "max" count of
 // hugetlb.<size>.events (allocations refused by the limit) is the failcnt.
-func statHugetlb(dir string, s *stats.Stats) error {
+func statHugetlb(dir string, s *cgroups.Stats) error {
 	files, err := filepath.Glob(filepath.Join(dir, "hugetlb.*.current"))
 	if err != nil {
 		return err
@@ -45,7 +45,7 @@ func statHugetlb(dir string, s *stats.Stats) error {
 		if strings.Contains(size, ".") {
 			continue // hugetlb.<size>.rsvd.current
 		}
-		var h stats.Hugetlb
+		var h cgroups.Hugetlb
 		if h.Usage, err = cgfile.ReadUint(dir, "hugetlb."+size+".current"); err != nil {
 			return err
 		}

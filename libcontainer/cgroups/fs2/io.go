@@ -6,16 +6,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
-	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
-
-// BlkioToIOWeight maps a v1 blkio weight (10..1000) onto io.weight
-// (1..10000) with runc's linear formula.
-func BlkioToIOWeight(w uint16) uint64 {
-	return 1 + (uint64(w)-10)*9999/990
-}
 
 // setIO writes io.weight (or io.bfq.weight, which takes the v1 range as
 // is, when the BFQ scheduler provides it) and io.max.
@@ -35,7 +29,7 @@ func setIO(w cgfile.Writer, b *configs.BlockIO) error {
 		if bfq {
 			return w.Write(field, "io.bfq.weight", dev+strconv.Itoa(int(v)))
 		}
-		return w.Write(field, "io.weight", dev+strconv.FormatUint(BlkioToIOWeight(v), 10))
+		return w.Write(field, "io.weight", dev+strconv.FormatUint(cgroups.BlkioToIOWeight(v), 10))
 	}
 	if b.Weight != nil {
 		if err := weight(f+"weight", *b.Weight, "default "); err != nil {
@@ -98,7 +92,7 @@ func IOMaxLines(b *configs.BlockIO) []string {
 
 // statIO turns io.stat ("MAJ:MIN rbytes=N wbytes=N rios=N wios=N ...") into
 // v1-style per-operation entries.
-func statIO(dir string, s *stats.Stats) error {
+func statIO(dir string, s *cgroups.Stats) error {
 	if !cgfile.Exists(dir, "io.stat") {
 		return nil
 	}
@@ -132,7 +126,7 @@ func statIO(dir string, s *stats.Stats) error {
 			if err != nil {
 				return fmt.Errorf("parse %s/io.stat: bad value %q", dir, kv)
 			}
-			e := stats.BlkioEntry{Major: major, Minor: minor, Op: o.op, Value: n}
+			e := cgroups.BlkioEntry{Major: major, Minor: minor, Op: o.op, Value: n}
 			if o.bytes {
 				s.Blkio.IoServiceBytesRecursive = append(s.Blkio.IoServiceBytesRecursive, e)
 			} else {

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/devices"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
 	"github.com/ocirun/ocirun/libcontainer/configs"
@@ -21,6 +22,8 @@ import (
 // wanted are the controllers a container's limits can use; others
 // (perf_event, ...) are not enabled on its behalf.
 var wanted = []string{"cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc"}
+
+var _ cgroups.Manager = (*Manager)(nil)
 
 // Manager implements the cgroups.Manager interface for cgroup v2.
 type Manager struct {

@@ -4,10 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
-	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -28,7 +27,7 @@ func setMemory(w cgfile.Writer, m *configs.Memory) error {
 	if m.UseHierarchy != nil && !*m.UseHierarchy {
 		return errors.New(f + "useHierarchy: cgroup v2 is always hierarchical")
 	}
-	swap, setSwap, err := SwapMax(m.Swap, m.Limit)
+	swap, setSwap, err := cgroups.SwapMax(m.Swap, m.Limit)
 	if err != nil {
 		return fmt.Errorf(f+"swap: %w", err)
 	}
@@ -61,34 +60,11 @@ func setMemory(w cgfile.Writer, m *configs.Memory) error {
 	return nil
 }
 
-// SwapMax converts the spec's swap (memory+swap, v1 semantics) into
-// memory.swap.max (swap alone), as runc does: swap -1 is unlimited; swap 0
-// is "unset" (Docker sends it); an unlimited limit with unset swap makes
-// swap unlimited too; otherwise swap - limit, which needs a limit <= swap.
-func SwapMax(swap, limit *int64) (value string, set bool, err error) {
-	if swap == nil || *swap == 0 {
-		if limit != nil && *limit < 0 {
-			return "max", true, nil
-		}
-		return "", false, nil
-	}
-	if *swap < 0 {
-		return "max", true, nil
-	}
-	if limit == nil || *limit <= 0 {
-		return "", false, fmt.Errorf("%d needs a positive linux.resources.memory.limit (swap is memory+swap)", *swap)
-	}
-	if *swap < *limit {
-		return "", false, fmt.Errorf("%d is below linux.resources.memory.limit %d (swap is memory+swap)", *swap, *limit)
-	}
-	return strconv.FormatInt(*swap-*limit, 10), true, nil
-}
-
 // statMemory reads memory.stat and the memory and swap counters. Swap is
 // reported as memory+swap, as v1's memsw, so that a client computes the same
 // thing on both versions. memory.peak (5.19+) is the max usage; the "max"
 // count of memory.events (times the limit was hit) is the failcnt.
-func statMemory(dir string, s *stats.Stats) error {
+func statMemory(dir string, s *cgroups.Stats) error {
 	if !cgfile.Exists(dir, "memory.current") {
 		return nil
 	}

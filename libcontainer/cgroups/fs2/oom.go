@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -36,42 +35,17 @@ func (m *Manager) NotifyOOM(stop <-chan struct{}) (<-chan struct{}, error) {
 		in.Close()
 		return nil, err
 	}
-	ch := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-stop:
-		case <-done:
+	check := func() (notify, over bool) {
+		n, err := m.oomKills()
+		if err != nil {
+			return false, true
 		}
-		_ = in.SetReadDeadline(time.Now())
-	}()
-	go func() {
-		defer close(ch)
-		defer close(done)
-		defer in.Close()
-		buf := make([]byte, 4096)
-		for {
-			if _, err := in.Read(buf); err != nil {
-				return
-			}
-			n, err := m.oomKills()
-			if err != nil {
-				return
-			}
-			if n > prev {
-				prev = n
-				select {
-				case ch <- struct{}{}:
-				case <-stop:
-					return
-				}
-			}
-			if ev, err := cgfile.ReadFile(m.path, "cgroup.events"); err != nil || strings.Contains(ev, "populated 0") {
-				return
-			}
-		}
-	}()
-	return ch, nil
+		notify = n > prev
+		prev = max(prev, n)
+		ev, err := cgfile.ReadFile(m.path, "cgroup.events")
+		return notify, err != nil || strings.Contains(ev, "populated 0")
+	}
+	return cgfile.Watch(stop, in, check), nil
 }
 
 func (m *Manager) oomKills() (uint64, error) {

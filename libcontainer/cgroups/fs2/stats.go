@@ -3,18 +3,18 @@ package fs2
 import (
 	"fmt"
 
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
-	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 )
 
 // Stats reads the counters of the container's cgroup. cpu.stat is always
 // there; the files of a controller not enabled for the cgroup are missing,
 // and its part stays zero.
-func (m *Manager) Stats() (*stats.Stats, error) {
-	s := &stats.Stats{Hugetlb: map[string]stats.Hugetlb{}}
+func (m *Manager) Stats() (*cgroups.Stats, error) {
+	s := &cgroups.Stats{Hugetlb: map[string]cgroups.Hugetlb{}}
 	for _, c := range []struct {
 		name string
-		stat func(dir string, s *stats.Stats) error
+		stat func(dir string, s *cgroups.Stats) error
 	}{
 		{"cpu", statCPU},
 		{"memory", statMemory},

@@ -9,25 +9,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgtest"
-	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
 func TestStatFiles(t *testing.T) {
 	tests := []struct {
 		name  string
-		stat  func(string, *stats.Stats) error
+		stat  func(string, *cgroups.Stats) error
 		files map[string]string
-		want  stats.Stats
+		want  cgroups.Stats
 	}{{
 		name:  "cpu",
 		stat:  statCPU,
 		files: map[string]string{"cpu.stat": "usage_usec 30\nuser_usec 20\nsystem_usec 10\nnr_periods 5\nnr_throttled 2\nthrottled_usec 7\n"},
-		want: stats.Stats{CPU: stats.CPU{
-			Usage:      stats.CPUUsage{Total: 30000, User: 20000, Kernel: 10000},
-			Throttling: stats.Throttling{Periods: 5, ThrottledPeriods: 2, ThrottledTime: 7000},
+		want: cgroups.Stats{CPU: cgroups.CPU{
+			Usage:      cgroups.CPUUsage{Total: 30000, User: 20000, Kernel: 10000},
+			Throttling: cgroups.Throttling{Periods: 5, ThrottledPeriods: 2, ThrottledTime: 7000},
 		}},
 	}, {
 		name: "memory with swap",
@@ -42,10 +42,10 @@ func TestStatFiles(t *testing.T) {
 			"memory.swap.max":     "max\n",
 			"memory.swap.events":  "high 0\nmax 0\nfail 0\n",
 		},
-		want: stats.Stats{Memory: stats.Memory{
+		want: cgroups.Stats{Memory: cgroups.Memory{
 			Cache: 4096, Raw: map[string]uint64{"anon": 8192, "file": 4096},
-			Usage: stats.MemoryEntry{Usage: 12288, Limit: 1048576, Max: 20480, Failcnt: 3},
-			Swap:  stats.MemoryEntry{Usage: 16384, Limit: math.MaxUint64},
+			Usage: cgroups.MemoryEntry{Usage: 12288, Limit: 1048576, Max: 20480, Failcnt: 3},
+			Swap:  cgroups.MemoryEntry{Usage: 16384, Limit: math.MaxUint64},
 		}},
 	}, {
 		name:  "memory controller not enabled",
@@ -55,14 +55,14 @@ func TestStatFiles(t *testing.T) {
 		name:  "pids",
 		stat:  cgfile.StatPids,
 		files: map[string]string{"pids.current": "3\n", "pids.max": "100\n"},
-		want:  stats.Stats{Pids: stats.Pids{Current: 3, Limit: 100}},
+		want:  cgroups.Stats{Pids: cgroups.Pids{Current: 3, Limit: 100}},
 	}, {
 		name:  "io",
 		stat:  statIO,
 		files: map[string]string{"io.stat": "8:0 rbytes=4096 wbytes=512 rios=1 wios=2 dbytes=0 dios=0\n"},
-		want: stats.Stats{Blkio: stats.Blkio{
-			IoServiceBytesRecursive: []stats.BlkioEntry{dev8("Read", 4096), dev8("Write", 512), dev8("Discard", 0)},
-			IoServicedRecursive:     []stats.BlkioEntry{dev8("Read", 1), dev8("Write", 2), dev8("Discard", 0)},
+		want: cgroups.Stats{Blkio: cgroups.Blkio{
+			IoServiceBytesRecursive: []cgroups.BlkioEntry{dev8("Read", 4096), dev8("Write", 512), dev8("Discard", 0)},
+			IoServicedRecursive:     []cgroups.BlkioEntry{dev8("Read", 1), dev8("Write", 2), dev8("Discard", 0)},
 		}},
 	}, {
 		name: "hugetlb",
@@ -70,7 +70,7 @@ func TestStatFiles(t *testing.T) {
 		files: map[string]string{
 			"hugetlb.2MB.current": "2097152\n", "hugetlb.2MB.events": "max 4\n", "hugetlb.2MB.rsvd.current": "0\n",
 		},
-		want: stats.Stats{Hugetlb: map[string]stats.Hugetlb{"2MB": {Usage: 2097152, Failcnt: 4}}},
+		want: cgroups.Stats{Hugetlb: map[string]cgroups.Hugetlb{"2MB": {Usage: 2097152, Failcnt: 4}}},
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,9 +80,9 @@ func TestStatFiles(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			var got stats.Stats
+			var got cgroups.Stats
 			if tc.want.Hugetlb != nil {
-				got.Hugetlb = map[string]stats.Hugetlb{}
+				got.Hugetlb = map[string]cgroups.Hugetlb{}
 			}
 			if err := tc.stat(dir, &got); err != nil {
 				t.Fatal(err)
@@ -99,7 +99,7 @@ func TestStatIOBad(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "io.stat"), []byte("8:x rbytes=1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := statIO(dir, &stats.Stats{}); err == nil {
+	if err := statIO(dir, &cgroups.Stats{}); err == nil {
 		t.Error("statIO accepted device 8:x")
 	}
 }
@@ -163,6 +163,6 @@ func TestStatsAndOOM(t *testing.T) {
 }
 
 // dev8 is an entry of device 8:0.
-func dev8(op string, v uint64) stats.BlkioEntry {
-	return stats.BlkioEntry{Major: 8, Minor: 0, Op: op, Value: v}
+func dev8(op string, v uint64) cgroups.BlkioEntry {
+	return cgroups.BlkioEntry{Major: 8, Minor: 0, Op: op, Value: v}
 }

@@ -6,7 +6,7 @@ import (
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 
-	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -24,9 +24,11 @@ type FS interface {
 	Thaw() error
 	IsFrozen() (bool, error)
 	Exists() bool
-	Stats() (*stats.Stats, error)
+	Stats() (*cgroups.Stats, error)
 	NotifyOOM(stop <-chan struct{}) (<-chan struct{}, error)
 }
+
+var _ cgroups.Manager = (*Manager)(nil)
 
 // Manager implements the cgroups.Manager interface with systemd creating
 // and removing the unit.
@@ -168,14 +170,14 @@ func (m *Manager) Destroy() error {
 	return errors.Join(errs...)
 }
 
-func (m *Manager) Paths() map[string]string      { return m.fs.Paths() }
-func (m *Manager) Path(controller string) string { return m.fs.Path(controller) }
-func (m *Manager) GetPids() ([]int, error)       { return m.fs.GetPids() }
-func (m *Manager) Freeze() error                 { return m.fs.Freeze() }
-func (m *Manager) Thaw() error                   { return m.fs.Thaw() }
-func (m *Manager) IsFrozen() (bool, error)       { return m.fs.IsFrozen() }
-func (m *Manager) Exists() bool                  { return m.fs.Exists() }
-func (m *Manager) Stats() (*stats.Stats, error)  { return m.fs.Stats() }
+func (m *Manager) Paths() map[string]string       { return m.fs.Paths() }
+func (m *Manager) Path(controller string) string  { return m.fs.Path(controller) }
+func (m *Manager) GetPids() ([]int, error)        { return m.fs.GetPids() }
+func (m *Manager) Freeze() error                  { return m.fs.Freeze() }
+func (m *Manager) Thaw() error                    { return m.fs.Thaw() }
+func (m *Manager) IsFrozen() (bool, error)        { return m.fs.IsFrozen() }
+func (m *Manager) Exists() bool                   { return m.fs.Exists() }
+func (m *Manager) Stats() (*cgroups.Stats, error) { return m.fs.Stats() }
 func (m *Manager) NotifyOOM(stop <-chan struct{}) (<-chan struct{}, error) {
 	return m.fs.NotifyOOM(stop)
 }

@@ -5,25 +5,25 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
 // fakeFS records which calls reach the cgroupfs manager.
 type fakeFS struct{ calls []string }
 
-func (f *fakeFS) rec(c string)                 { f.calls = append(f.calls, c) }
-func (f *fakeFS) Apply(int) error              { f.rec("Apply"); return nil }
-func (f *fakeFS) Set(*configs.Resources) error { f.rec("Set"); return nil }
-func (f *fakeFS) Destroy() error               { f.rec("Destroy"); return nil }
-func (f *fakeFS) Paths() map[string]string     { return map[string]string{"/m": "/m/x"} }
-func (f *fakeFS) Path(string) string           { return "/m/x" }
-func (f *fakeFS) GetPids() ([]int, error)      { f.rec("GetPids"); return []int{1}, nil }
-func (f *fakeFS) Freeze() error                { f.rec("Freeze"); return nil }
-func (f *fakeFS) Thaw() error                  { f.rec("Thaw"); return nil }
-func (f *fakeFS) IsFrozen() (bool, error)      { return true, nil }
-func (f *fakeFS) Exists() bool                 { return true }
-func (f *fakeFS) Stats() (*stats.Stats, error) { f.rec("Stats"); return &stats.Stats{}, nil }
+func (f *fakeFS) rec(c string)                   { f.calls = append(f.calls, c) }
+func (f *fakeFS) Apply(int) error                { f.rec("Apply"); return nil }
+func (f *fakeFS) Set(*configs.Resources) error   { f.rec("Set"); return nil }
+func (f *fakeFS) Destroy() error                 { f.rec("Destroy"); return nil }
+func (f *fakeFS) Paths() map[string]string       { return map[string]string{"/m": "/m/x"} }
+func (f *fakeFS) Path(string) string             { return "/m/x" }
+func (f *fakeFS) GetPids() ([]int, error)        { f.rec("GetPids"); return []int{1}, nil }
+func (f *fakeFS) Freeze() error                  { f.rec("Freeze"); return nil }
+func (f *fakeFS) Thaw() error                    { f.rec("Thaw"); return nil }
+func (f *fakeFS) IsFrozen() (bool, error)        { return true, nil }
+func (f *fakeFS) Exists() bool                   { return true }
+func (f *fakeFS) Stats() (*cgroups.Stats, error) { f.rec("Stats"); return &cgroups.Stats{}, nil }
 func (f *fakeFS) NotifyOOM(<-chan struct{}) (<-chan struct{}, error) {
 	f.rec("NotifyOOM")
 	return nil, nil

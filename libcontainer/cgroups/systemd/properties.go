@@ -11,7 +11,7 @@ import (
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 	godbus "github.com/godbus/dbus/v5"
 
-	"github.com/ocirun/ocirun/libcontainer/cgroups/fs2"
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -97,7 +97,7 @@ func v2Properties(r *configs.Resources) ([]sddbus.Property, error) {
 		if m.Reservation != nil && *m.Reservation != 0 {
 			props = append(props, prop("MemoryLow", limit(*m.Reservation)))
 		}
-		swap, set, err := fs2.SwapMax(m.Swap, m.Limit)
+		swap, set, err := cgroups.SwapMax(m.Swap, m.Limit)
 		if err != nil {
 			return nil, fmt.Errorf("linux.resources.memory.swap: %w", err)
 		}
@@ -111,7 +111,7 @@ func v2Properties(r *configs.Resources) ([]sddbus.Property, error) {
 	}
 	if c := r.CPU; c != nil {
 		if c.Shares != nil && *c.Shares != 0 {
-			props = append(props, prop("CPUWeight", fs2.SharesToWeight(*c.Shares)))
+			props = append(props, prop("CPUWeight", cgroups.SharesToWeight(*c.Shares)))
 		}
 		props = append(props, cpuQuota(c)...)
 		for _, s := range []struct{ field, list, name string }{
@@ -129,7 +129,7 @@ func v2Properties(r *configs.Resources) ([]sddbus.Property, error) {
 		}
 	}
 	if b := r.BlockIO; b != nil && b.Weight != nil && *b.Weight != 0 {
-		props = append(props, prop("IOWeight", fs2.BlkioToIOWeight(*b.Weight)))
+		props = append(props, prop("IOWeight", cgroups.BlkioToIOWeight(*b.Weight)))
 	}
 	if r.Pids != nil {
 		props = append(props, prop("TasksMax", limit(r.Pids.Limit)))

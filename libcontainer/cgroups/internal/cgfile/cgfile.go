@@ -114,6 +114,12 @@ func Procs(dir string) ([]int, error) {
 // short while (the css is still being released), so it is retried briefly.
 // A missing dir is not an error.
 func RemoveTree(dir string) error {
+	// The usual case, a leaf without tasks, takes one rmdir. Listing the
+	// dir first (dozens of control files) made deleting a container's
+	// cgroups a third slower (BenchmarkLifecycle, v1 host).
+	if err := unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {

@@ -4,7 +4,7 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/ocirun/ocirun/libcontainer/cgroups/stats"
+	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -24,7 +24,7 @@ func SetPids(w Writer, p *configs.Pids) error {
 
 // StatPids reads pids.current and pids.max ("max" → 0, unlimited). A
 // cgroup without them (the v2 root) reports nothing.
-func StatPids(dir string, s *stats.Stats) error {
+func StatPids(dir string, s *cgroups.Stats) error {
 	if !Exists(dir, "pids.current") {
 		return nil
 	}
@@ -39,6 +39,6 @@ func StatPids(dir string, s *stats.Stats) error {
 	if limit == math.MaxUint64 {
 		limit = 0
 	}
-	s.Pids = stats.Pids{Current: cur, Limit: limit}
+	s.Pids = cgroups.Pids{Current: cur, Limit: limit}
 	return nil
 }

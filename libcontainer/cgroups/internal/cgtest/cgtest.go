@@ -55,7 +55,7 @@ func Main(m *testing.M) {
 var hogged [][]byte
 
 // RequireRoot skips t unless running as root.
-func RequireRoot(t *testing.T) {
+func RequireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create cgroups")
@@ -63,12 +63,12 @@ func RequireRoot(t *testing.T) {
 }
 
 // Name returns a cgroup name unique to this process and test.
-func Name(t *testing.T) string {
+func Name(t testing.TB) string {
 	r := strings.NewReplacer("/", "_", " ", "_")
 	return fmt.Sprintf("ocirun-test-%d-%s", os.Getpid(), r.Replace(t.Name()))
 }
 
-func self(t *testing.T) string {
+func self(t testing.TB) string {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -78,7 +78,7 @@ func self(t *testing.T) string {
 }
 
 // StartSleeper starts a child that sleeps until the test ends.
-func StartSleeper(t *testing.T, attr *syscall.SysProcAttr) *exec.Cmd {
+func StartSleeper(t testing.TB, attr *syscall.SysProcAttr) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(self(t), "-test.run=^$")
 	cmd.Env = append(os.Environ(), envChild+"=sleep")

@@ -1,7 +1,7 @@
-// Package stats holds the resource usage a cgroup manager reports. The JSON
-// field names are those of runc's `events` output, which monitoring tools
-// built for runc parse.
-package stats
+package cgroups
+
+// The usage a cgroup manager reports. The JSON field names are those of
+// runc's `events` output, which monitoring tools built for runc parse.
 
 // Stats is one sample of a container's cgroup counters.
 type Stats struct {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -37,6 +38,24 @@ type Root struct {
 }
 
 func (r *Root) dir(id string) string { return filepath.Join(r.Path, id) }
+
+// sealEmpty names an empty directory in the root: the second layer of the
+// overlay that seals the binary init runs from, on kernels before 6.8
+// (exeseal.CloneSelf). Ids cannot start with a dot, and List skips it.
+const sealEmpty = ".exeseal-empty"
+
+// sealDir returns the root's empty directory for exeseal, made on first use
+// (0500, ours): "" when it cannot be, and the seal falls back to a copy.
+func sealDir(root string) string {
+	dir := filepath.Join(root, sealEmpty)
+	if err := os.Mkdir(dir, 0o500); err != nil && !errors.Is(err, os.ErrExist) {
+		return ""
+	}
+	if st, err := os.Lstat(dir); err != nil || !st.IsDir() {
+		return ""
+	}
+	return dir
+}
 
 // Load opens an existing container with its config. The id must already be
 // validated.
@@ -77,7 +96,7 @@ func (r *Root) List() ([]*Container, error) {
 	}
 	var out []*Container
 	for _, e := range ents {
-		if !e.IsDir() {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		c, err := r.LoadState(e.Name())

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/manager"
@@ -93,6 +94,7 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 			id: c.ID, bundle: c.state.Bundle, annotations: c.state.Annotations, proc: &proc,
 			consoleSocket: opts.ConsoleSocket, preserveFDs: opts.PreserveFDs,
 			log: opts.log(), trace: opts.Trace, lsm: lsm, running: true,
+			sealDir: sealDir(filepath.Dir(c.dir)),
 		},
 		cg:    cg,
 		joins: newExecJoins(c.state.Config.Namespaces, c.state.InitPid),

@@ -50,6 +50,7 @@ type initProcess struct {
 	trace         *trace.Tracer
 	lsm           hostLSM // decided on the host before init starts
 	running       bool    // what the seccomp agent is told: an exec joins a running container
+	sealDir       string  // exeseal's empty layer, in the state root
 
 	conn    *proto.Conn
 	sock    int // parent end of the socketpair
@@ -74,7 +75,7 @@ func spansTotal(spans []trace.Span) time.Duration {
 // fds, in cg, along route.
 func (p *initProcess) spawn(cg cgroups.Manager, fifo *os.File, route proto.Route) error {
 	p.trace.Mark("fifo")
-	exe, err := exeseal.CloneSelf()
+	exe, err := exeseal.CloneSelf(p.sealDir)
 	if err != nil {
 		return fmt.Errorf("seal ocirun binary: %w", err)
 	}

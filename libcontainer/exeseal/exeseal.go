@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,7 +21,9 @@ const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_
 // (a previous CloneSelf ran us); else the binary opened through a private,
 // read-only overlayfs mount of its directory (no copy: ~0.1 ms); else, where
 // overlayfs cannot be mounted (rootless), a sealed memfd copy (~6 ms for 10 MB).
-func CloneSelf() (*os.File, error) {
+// empty is an empty directory only root can write, the overlay's second layer
+// on kernels before 6.8 ("" for none; see overlayOpen).
+func CloneSelf(empty string) (*os.File, error) {
 	exe, err := os.Open("/proc/self/exe")
 	if err != nil {
 		return nil, err
@@ -29,33 +32,26 @@ func CloneSelf() (*os.File, error) {
 		return exe, nil
 	}
 	defer exe.Close()
-	if f, err := overlayOpen(exe); err == nil {
+	if f, err := overlayOpen(exe, empty); err == nil {
 		return f, nil
 	}
 	return memfdCopy(exe)
 }
 
 // overlayOpen opens the executable through a detached overlayfs mount whose
-// layers are the binary's directory and an empty detached tmpfs (a lower-only
-// overlay needs two layers). The mount is never attached anywhere: only our
-// fd reaches it, every write through it fails with EROFS, and it goes away
-// with the last fd, i.e. when the init we exec from it exits.
-func overlayOpen(exe *os.File) (*os.File, error) {
+// layers are the binary's directory and an empty one (a lower-only overlay
+// needs two layers). The mount is never attached anywhere: only our fd
+// reaches it, every write through it fails with EROFS, and it goes away with
+// the last fd, i.e. when the init we exec from it exits.
+func overlayOpen(exe *os.File, emptyDir string) (*os.File, error) {
 	path, err := os.Readlink("/proc/self/exe")
 	if err != nil || !filepath.IsAbs(path) {
 		return nil, fmt.Errorf("executable path %q: %w", path, err)
 	}
-	empty, err := detachedMount("tmpfs", nil, unix.MOUNT_ATTR_RDONLY)
-	if err != nil {
-		return nil, err
+	mnt, err := overlayMount(filepath.Dir(path))
+	if err != nil && emptyDir != "" {
+		mnt, err = legacyOverlayMount(filepath.Dir(path), emptyDir)
 	}
-	defer unix.Close(empty)
-	mnt, err := detachedMount("overlay", func(fs int) error {
-		if err := unix.FsconfigSetString(fs, "lowerdir+", filepath.Dir(path)); err != nil {
-			return err
-		}
-		return unix.FsconfigSetFd(fs, "lowerdir+", empty)
-	}, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +68,50 @@ func overlayOpen(exe *os.File) (*os.File, error) {
 		return nil, errors.New("executable changed on disk")
 	}
 	return f, nil
+}
+
+const overlayAttrs = unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOSUID
+
+// overlayMount layers dir over an empty detached tmpfs, passed by fd
+// (lowerdir+, Linux 6.8).
+func overlayMount(dir string) (int, error) {
+	empty, err := detachedMount("tmpfs", nil, unix.MOUNT_ATTR_RDONLY)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(empty)
+	return detachedMount("overlay", func(fs int) error {
+		if err := unix.FsconfigSetString(fs, "lowerdir+", dir); err != nil {
+			return err
+		}
+		return unix.FsconfigSetFd(fs, "lowerdir+", empty)
+	}, overlayAttrs)
+}
+
+// legacyOverlayMount is overlayMount for kernels before 6.8: there is no
+// lowerdir+, and a detached mount cannot be a layer (overlayfs clones each
+// layer's mount, which must then be in our namespace), so the second layer
+// is emptyDir, an empty directory of the caller's, in the layer string. dir
+// is the upper of the two: nothing in emptyDir can stand in for the binary.
+// Without it the fallback is a memfd copy: 10 MB per container, and seconds
+// under emulation.
+func legacyOverlayMount(dir, emptyDir string) (int, error) {
+	return detachedMount("overlay", func(fs int) error {
+		return unix.FsconfigSetString(fs, "lowerdir", escapeLayer(dir)+":"+escapeLayer(emptyDir))
+	}, overlayAttrs)
+}
+
+// escapeLayer escapes what overlayfs's lowerdir string gives a meaning to:
+// the layer separator ':', the option separator ',' and the escape itself.
+func escapeLayer(p string) string {
+	var b strings.Builder
+	for _, c := range p {
+		if c == ':' || c == ',' || c == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 func detachedMount(fstype string, configure func(fs int) error, attrs int) (int, error) {

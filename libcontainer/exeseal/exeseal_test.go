@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -37,7 +38,7 @@ func checkUnwritable(t *testing.T, f *os.File) {
 }
 
 func TestCloneSelf(t *testing.T) {
-	f, err := CloneSelf()
+	f, err := CloneSelf("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func TestOverlay(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer exe.Close()
-	f, err := overlayOpen(exe)
+	f, err := overlayOpen(exe, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,4 +83,34 @@ func TestMemfd(t *testing.T) {
 		t.Fatalf("seals = %#x, %v; want %#x", got, err, seals)
 	}
 	checkUnwritable(t, f)
+}
+
+// TestLegacyOverlay: the layer string of kernels before 6.8 (the VM's 6.1)
+// gives the same unwritable executable, here too.
+func TestLegacyOverlay(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting overlayfs needs root")
+	}
+	path, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mnt, err := legacyOverlayMount(filepath.Dir(path), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(mnt)
+	fd, err := unix.Openat(mnt, filepath.Base(path), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), "legacy-overlay")
+	defer f.Close()
+	checkUnwritable(t, f)
+}
+
+func TestEscapeLayer(t *testing.T) {
+	if got, want := escapeLayer(`/a:b,c\d`), `/a\:b\,c\\d`; got != want {
+		t.Errorf("escapeLayer = %q, want %q", got, want)
+	}
 }

@@ -1,3 +1,5 @@
+//go:build !nocriu
+
 package libcontainer
 
 import (
@@ -16,13 +18,14 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/manager"
 	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/criu"
 	"github.com/ocirun/ocirun/libcontainer/hooks"
 	"github.com/ocirun/ocirun/libcontainer/internal/sys"
 )
 
 // RestoreOpts are restore's flags beyond the criu ones.
 type RestoreOpts struct {
-	CriuOpts
+	criu.Opts
 	Bundle        string
 	ConsoleSocket string
 	PidFile       string
@@ -39,19 +42,13 @@ const criuRootDir = "criu-root"
 // caller can wait for it. On any error nothing is left: no state dir,
 // cgroup, mount or process.
 func (r *Root) Restore(id string, cfg *configs.Config, o *RestoreOpts) (c *Container, err error) {
-	if err := o.check(true); err != nil {
-		return nil, err
-	}
-	if o.PreDump || o.LeaveRunning || o.ParentImage != "" {
-		return nil, errors.New("restore: --pre-dump, --leave-running and --parent-path are checkpoint flags")
-	}
 	if cfg.Process.Terminal {
 		return nil, errors.New("process.terminal: restore of a container with a terminal is not supported yet")
 	}
 	if o.ConsoleSocket != "" {
-		return nil, errors.New("--console-socket: only for a container with a terminal (process.terminal)")
+		return nil, errors.New("a console socket is only for a container with a terminal (process.terminal)")
 	}
-	links, err := readDescriptors(o.ImagesDir)
+	links, err := criu.ReadDescriptors(o.ImagesDir)
 	if err != nil {
 		return nil, err
 	}
@@ -143,12 +140,12 @@ func (rs *restorer) run(links []string) error {
 		defer f.Close()
 		extra = append(extra, f)
 		// startCriu puts extra[i] at fd 4+i (3 is the rpc socket).
-		inherit = append(inherit, &rpc.InheritFd{Key: proto.String(extNetNSKey), Fd: proto.Int32(int32(4 + len(extra) - 1))})
+		inherit = append(inherit, &rpc.InheritFd{Key: proto.String(criu.ExtNetNSKey), Fd: proto.Int32(int32(4 + len(extra) - 1))})
 	}
 	// Our stdio become the restored init's where it had pipes or sockets:
 	// the caller (a shim) has connected new ones for us.
 	for i, l := range links {
-		if i < 3 && inheritable(l) {
+		if i < 3 && criu.Inheritable(l) {
 			inherit = append(inherit, &rpc.InheritFd{Key: proto.String(l), Fd: proto.Int32(int32(i))})
 		}
 	}
@@ -163,10 +160,10 @@ func (rs *restorer) run(links []string) error {
 	}
 	defer cs.images.Close()
 	defer cs.work.Close()
-	criu, root := cs.criu, cs.root
+	sw, root := cs.criu, cs.root
 	if cgfd == nil {
-		if err := cg.Apply(criu.cmd.Process.Pid); err != nil {
-			criu.close()
+		if err := cg.Apply(sw.Pid()); err != nil {
+			sw.Close()
 			return err
 		}
 	}
@@ -175,23 +172,23 @@ func (rs *restorer) run(links []string) error {
 	// a systemd unit exists only once it holds a process.
 	if rs.cfg.Cgroups.Resources != nil {
 		if err := cg.Set(rs.cfg.Cgroups.Resources); err != nil {
-			criu.close()
+			sw.Close()
 			return err
 		}
 	}
-	opts := rs.o.baseRPCOpts(int(cs.images.Fd()), int(cs.work.Fd()), "restore.log")
+	opts := rs.o.RPC(int(cs.images.Fd()), int(cs.work.Fd()), "restore.log")
 	opts.Root = proto.String(root)
 	opts.RstSibling = proto.Bool(true)
 	opts.InheritFd = inherit
-	opts.External = restoreExternals(rs.cfg)
-	opts.CgRoot = cgroupRoots(cg)
+	opts.External = criu.RestoreExternals(rs.cfg)
+	opts.CgRoot = criu.CgroupRoots(restoreRoots(cg))
 	if rs.o.LsmProfile != "" {
 		opts.LsmProfile = proto.String(rs.o.LsmProfile)
 	}
 	if rs.o.LsmMountContext != "" {
 		opts.LsmMountContext = proto.String(rs.o.LsmMountContext)
 	}
-	_, callErr := criu.call(&rpc.CriuReq{Type: rpc.CriuReqType_RESTORE.Enum(), Opts: opts}, func(script string, pid int32) error {
+	_, callErr := sw.Call(&rpc.CriuReq{Type: rpc.CriuReqType_RESTORE.Enum(), Opts: opts}, func(script string, pid int32) error {
 		switch script {
 		case "setup-namespaces":
 			return rs.setupNamespaces(int(pid))
@@ -200,16 +197,16 @@ func (rs *restorer) run(links []string) error {
 		}
 		return nil
 	})
-	waitErr := criu.close()
+	waitErr := sw.Close()
 	logPath := filepath.Join(rs.o.WorkDir, "restore.log")
 	if callErr != nil {
-		return criuLogError("restore", callErr, logPath)
+		return criu.LogError("restore", callErr, logPath)
 	}
 	if waitErr != nil {
-		return criuLogError("restore", waitErr, logPath)
+		return criu.LogError("restore", waitErr, logPath)
 	}
 	if rs.pid <= 0 {
-		return criuLogError("restore", errors.New("no post-restore notification with the init's pid"), logPath)
+		return criu.LogError("restore", errors.New("no post-restore notification with the init's pid"), logPath)
 	}
 	rs.removeRootDir()
 	return nil
@@ -218,7 +215,7 @@ func (rs *restorer) run(links []string) error {
 // criuSession is a criu started for a restore, with the directories it
 // was given and the path of its root.
 type criuSession struct {
-	criu         *criuSwrk
+	criu         *criu.Swrk
 	images, work *os.File
 	root         string
 	err          error
@@ -271,12 +268,12 @@ func (rs *restorer) startCriuInMountNS(cs *criuSession, extra []*os.File, cgfd *
 	// Opened here, not before: criu reopens them through /proc/<our pid>/fd
 	// and mounts its cgroup yard under the work dir, which the kernel
 	// refuses (EINVAL) on a mount of another namespace.
-	images, work, err := rs.o.criuDirs()
+	images, work, err := rs.o.Dirs()
 	if err != nil {
 		return err
 	}
 	cs.images, cs.work = images, work
-	cs.criu, err = startCriu(rs.o.CriuPath, extra, [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, cgfd)
+	cs.criu, err = criu.Start(rs.o.CriuPath, extra, [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, cgfd)
 	return err
 }
 
@@ -375,28 +372,11 @@ func (rs *restorer) cleanup() {
 	os.RemoveAll(rs.dir)
 }
 
-// restoreExternals maps the names dumpExternals recorded to host paths.
-func restoreExternals(cfg *configs.Config) []string {
-	var ext []string
-	for _, m := range cfg.Mounts {
-		if m.IsBind() {
-			ext = append(ext, "mnt["+m.Destination+"]:"+m.Source)
-		}
-	}
-	// Unused names are ignored by criu: masked directories were dumped as
-	// their tmpfs, only masked files were recorded.
-	for _, p := range cfg.MaskedPaths {
-		ext = append(ext, "mnt["+p+"]:/dev/null")
-	}
-	return ext
-}
-
-// cgroupRoots tells criu, on cgroup v1, where each hierarchy's dumped root
-// cgroup now is: the new container's.
-func cgroupRoots(cg cgroups.Manager) []*rpc.CgroupRoot {
-	var roots []*rpc.CgroupRoot
+// restoreRoots is cgroups.RestoreRoots by controllers, for criu.
+func restoreRoots(cg cgroups.Manager) map[string]string {
+	out := map[string]string{}
 	for _, r := range cgroups.RestoreRoots(cg.Paths()) {
-		roots = append(roots, &rpc.CgroupRoot{Ctrl: proto.String(r.Controllers), Path: proto.String(r.Path)})
+		out[r.Controllers] = r.Path
 	}
-	return roots
+	return out
 }

@@ -1,6 +1,9 @@
+//go:build !nocriu
+
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -9,7 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
-	"github.com/ocirun/ocirun/libcontainer"
+	"github.com/ocirun/ocirun/libcontainer/criu"
 )
 
 var checkpointCommand = &cli.Command{
@@ -60,12 +63,18 @@ container is deleted, as with runc, so that "ocirun restore" can reuse its id.`,
 			}
 			o.PageServerAddress, o.PageServerPort = host, int32(n)
 		}
+		if err := checkCriuFlags(o, false); err != nil {
+			return err
+		}
 		return c.Checkpoint(o, logger)
 	},
 }
 
+// checkpointBuilt is what `features` says of checkpoint/restore.
+const checkpointBuilt = true
+
 // criuOptions reads the flags checkpoint and restore share.
-func criuOptions(ctx *cli.Context) (*libcontainer.CriuOpts, error) {
+func criuOptions(ctx *cli.Context) (*criu.Opts, error) {
 	images := ctx.String("image-path")
 	if images == "" {
 		images = "checkpoint"
@@ -81,19 +90,19 @@ func criuOptions(ctx *cli.Context) (*libcontainer.CriuOpts, error) {
 		}
 	}
 	mode := ctx.String("manage-cgroups-mode")
-	if err := libcontainer.ParseCgroupsMode(mode); err != nil {
-		return nil, err
+	if err := criu.ParseCgroupsMode(mode); err != nil {
+		return nil, fmt.Errorf("--manage-cgroups-mode: %w", err)
 	}
 	// As runc: network interfaces are not the runtime's to dump or restore.
 	empty := uint32(unix.CLONE_NEWNET)
 	for _, ns := range ctx.StringSlice("empty-ns") {
-		f, err := libcontainer.EmptyNsFlag(ns)
+		f, err := criu.EmptyNsFlag(ns)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--empty-ns: %w", err)
 		}
 		empty |= f
 	}
-	return &libcontainer.CriuOpts{
+	return &criu.Opts{
 		CriuPath:          ctx.String("criu"),
 		ImagesDir:         images,
 		WorkDir:           work,
@@ -107,4 +116,22 @@ func criuOptions(ctx *cli.Context) (*libcontainer.CriuOpts, error) {
 		ManageCgroupsMode: mode,
 		EmptyNs:           empty,
 	}, nil
+}
+
+// checkCriuFlags rejects flag combinations criu would refuse late or
+// silently ignore.
+func checkCriuFlags(o *criu.Opts, restore bool) error {
+	if o.StatusFd >= 0 && !o.LazyPages {
+		return errors.New("--status-fd: only meaningful with --lazy-pages")
+	}
+	if o.PreDump && o.LazyPages {
+		return errors.New("--pre-dump and --lazy-pages cannot be combined")
+	}
+	if o.ParentImage != "" && filepath.IsAbs(o.ParentImage) {
+		return fmt.Errorf("--parent-path %q: must be relative to --image-path", o.ParentImage)
+	}
+	if o.PageServerAddress != "" && o.LazyPages && restore {
+		return errors.New("--page-server: not supported with restore --lazy-pages")
+	}
+	return nil
 }

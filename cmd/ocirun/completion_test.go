@@ -15,7 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/ocirun/ocirun/libcontainer"
+	"github.com/ocirun/ocirun/libcontainer/criu"
 	"github.com/ocirun/ocirun/specconv"
 )
 
@@ -236,8 +236,8 @@ func valueValidators(t *testing.T) map[string]func(string) error {
 		}
 		return nil
 	}
-	criuMode := func(v string) error { return libcontainer.ParseCgroupsMode(v) }
-	emptyNs := func(v string) error { _, err := libcontainer.EmptyNsFlag(v); return err }
+	criuMode := func(v string) error { return criu.ParseCgroupsMode(v) }
+	emptyNs := func(v string) error { _, err := criu.EmptyNsFlag(v); return err }
 	return map[string]func(string) error{
 		"--log-format": func(v string) error { return run(v, "--log-format", v, "list") },
 		// As root "true" is refused as not supported yet, without quoting it.

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
@@ -63,7 +64,7 @@ func ociFeatures() *features.Features {
 		},
 		Annotations: map[string]string{
 			"io.github.ocirun.version":            version,
-			"io.github.ocirun.checkpoint.enabled": "true",
+			"io.github.ocirun.checkpoint.enabled": strconv.FormatBool(checkpointBuilt),
 		},
 	}
 }

@@ -1,6 +1,9 @@
+//go:build !nocriu
+
 package main
 
 import (
+	"errors"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -52,6 +55,12 @@ set up from outside are the caller's to recreate, e.g. from those hooks.`,
 		}
 		co.LsmProfile = ctx.String("lsm-profile")
 		co.LsmMountContext = ctx.String("lsm-mount-context")
+		if err := checkCriuFlags(co, true); err != nil {
+			return err
+		}
+		if ctx.String("console-socket") != "" && !cfg.Process.Terminal {
+			return errors.New("--console-socket: only for a container with a terminal (process.terminal)")
+		}
 		detach := ctx.Bool("detach")
 		if !detach && !ctx.Bool("no-subreaper") {
 			// The restored init is our child (criu's rst_sibling); its own
@@ -66,7 +75,7 @@ set up from outside are the caller's to recreate, e.g. from those hooks.`,
 			notified = notifyAll(sigs)
 		}
 		c, err := root(ctx).Restore(id, cfg, &libcontainer.RestoreOpts{
-			CriuOpts:      *co,
+			Opts:          *co,
 			Bundle:        bundle,
 			ConsoleSocket: ctx.String("console-socket"),
 			PidFile:       ctx.String("pid-file"),

@@ -1,4 +1,8 @@
-package libcontainer
+// Package criu drives CRIU for checkpoint and restore: the options with
+// runc's meaning, `criu swrk` and its RPC, criu's log in errors, and what is
+// recorded beside the images. The container lifecycle around it is
+// libcontainer's, in files built unless the nocriu tag is given.
+package criu
 
 import (
 	"bufio"
@@ -26,8 +30,8 @@ import (
 //	  ── req{NOTIFY, success} ────────▶   (repeated per notify script)
 //	  ◀──────────────── resp{type} ───   (success false: cr_errmsg, and the log)
 
-// CriuOpts are checkpoint's and restore's flags, with runc's meaning.
-type CriuOpts struct {
+// Opts are checkpoint's and restore's flags, with runc's meaning.
+type Opts struct {
 	// CriuPath is the criu binary (--criu): a name looked up in PATH or a path.
 	CriuPath string
 	// ImagesDir holds the images; WorkDir the logs (default: ImagesDir).
@@ -62,28 +66,28 @@ var cgModes = map[string]rpc.CriuCgMode{
 	"ignore": rpc.CriuCgMode_IGNORE,
 }
 
-// ParseCgroupsMode checks a --manage-cgroups-mode value.
+// ParseCgroupsMode checks a cgroups mode of criu's.
 func ParseCgroupsMode(s string) error {
 	if _, ok := cgModes[s]; !ok && s != "" {
-		return fmt.Errorf("--manage-cgroups-mode: unknown mode %q (want soft, full, strict or ignore)", s)
+		return fmt.Errorf("unknown mode %q (want soft, full, strict or ignore)", s)
 	}
 	return nil
 }
 
-// EmptyNsFlag maps an --empty-ns value to its clone flag; only network is
-// supported, as with runc.
+// EmptyNsFlag maps a namespace restored empty to its clone flag; only
+// network is supported, as with runc.
 func EmptyNsFlag(ns string) (uint32, error) {
 	if ns == "network" {
 		return unix.CLONE_NEWNET, nil
 	}
-	return 0, fmt.Errorf("--empty-ns: namespace %q is not supported (only network)", ns)
+	return 0, fmt.Errorf("namespace %q is not supported (only network)", ns)
 }
 
-// baseRPCOpts fills what dump and restore share. images and work are fds
+// RPC fills what dump and restore share. images and work are fds
 // of the two directories in OUR fd table: criu opens /proc/<peer>/fd/<n> of
 // the process at the other end of the socket (and so for status_fd), while
 // inherit_fd numbers are criu's own.
-func (o *CriuOpts) baseRPCOpts(images, work int, log string) *rpc.CriuOpts {
+func (o *Opts) RPC(images, work int, log string) *rpc.CriuOpts {
 	r := &rpc.CriuOpts{
 		ImagesDirFd:    proto.Int32(int32(images)),
 		WorkDirFd:      proto.Int32(int32(work)),
@@ -112,47 +116,47 @@ func (o *CriuOpts) baseRPCOpts(images, work int, log string) *rpc.CriuOpts {
 	return r
 }
 
-// criuDirs opens the images and work directories (creating them) for criu.
-func (o *CriuOpts) criuDirs() (images, work *os.File, err error) {
+// Dirs opens the images and work directories (creating them) for criu.
+func (o *Opts) Dirs() (images, work *os.File, err error) {
 	if o.ImagesDir == "" {
-		return nil, nil, errors.New("--image-path: must not be empty")
+		return nil, nil, errors.New("images directory: must not be empty")
 	}
 	if err := os.MkdirAll(o.ImagesDir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("--image-path: %w", err)
+		return nil, nil, fmt.Errorf("images directory: %w", err)
 	}
 	if images, err = os.Open(o.ImagesDir); err != nil {
-		return nil, nil, fmt.Errorf("--image-path: %w", err)
+		return nil, nil, fmt.Errorf("images directory: %w", err)
 	}
 	if o.WorkDir == "" {
 		o.WorkDir = o.ImagesDir
 	}
 	if err := os.MkdirAll(o.WorkDir, 0o700); err != nil {
 		images.Close()
-		return nil, nil, fmt.Errorf("--work-path: %w", err)
+		return nil, nil, fmt.Errorf("work directory: %w", err)
 	}
 	if work, err = os.Open(o.WorkDir); err != nil {
 		images.Close()
-		return nil, nil, fmt.Errorf("--work-path: %w", err)
+		return nil, nil, fmt.Errorf("work directory: %w", err)
 	}
 	return images, work, nil
 }
 
-// criuSwrk is one running `criu swrk`.
-type criuSwrk struct {
+// Swrk is one running `criu swrk`.
+type Swrk struct {
 	cmd  *exec.Cmd
 	sock *os.File
 }
 
-// startCriu runs `criu swrk 3` with extra as its fds 4, 5, ... and stdio as
+// Start runs `criu swrk 3` with extra as its fds 4, 5, ... and stdio as
 // its 0-2; with cgroupFD (cgroup v2) criu is born in that cgroup, so every
 // task it restores starts there too.
-func startCriu(path string, extra []*os.File, stdio [3]*os.File, cgroupFD *os.File) (*criuSwrk, error) {
+func Start(path string, extra []*os.File, stdio [3]*os.File, cgroupFD *os.File) (*Swrk, error) {
 	if path == "" {
 		path = "criu"
 	}
 	bin, err := exec.LookPath(path)
 	if err != nil {
-		return nil, fmt.Errorf("--criu %s: %w", path, err)
+		return nil, fmt.Errorf("criu binary %s: %w", path, err)
 	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -178,12 +182,12 @@ func startCriu(path string, extra []*os.File, stdio [3]*os.File, cgroupFD *os.Fi
 		ours.Close()
 		return nil, fmt.Errorf("start %s swrk: %w", bin, err)
 	}
-	return &criuSwrk{cmd: cmd, sock: ours}, nil
+	return &Swrk{cmd: cmd, sock: ours}, nil
 }
 
-// call sends req and answers criu's notifications with notify until the
+// Call sends req and answers criu's notifications with notify until the
 // final response. A failed notify is reported to criu, which then aborts.
-func (s *criuSwrk) call(req *rpc.CriuReq, notify func(script string, pid int32) error) (*rpc.CriuResp, error) {
+func (s *Swrk) Call(req *rpc.CriuReq, notify func(script string, pid int32) error) (*rpc.CriuResp, error) {
 	want := req.GetType()
 	buf := make([]byte, 64<<10)
 	for {
@@ -203,7 +207,7 @@ func (s *criuSwrk) call(req *rpc.CriuReq, notify func(script string, pid int32) 
 			return nil, fmt.Errorf("criu rpc decode: %w", err)
 		}
 		if !resp.GetSuccess() {
-			return resp, criuRespError(resp)
+			return resp, respError(resp)
 		}
 		if resp.GetType() != rpc.CriuReqType_NOTIFY {
 			if resp.GetType() != want {
@@ -226,7 +230,7 @@ func (s *criuSwrk) call(req *rpc.CriuReq, notify func(script string, pid int32) 
 	}
 }
 
-func criuRespError(resp *rpc.CriuResp) error {
+func respError(resp *rpc.CriuResp) error {
 	msg := strings.TrimSpace(resp.GetCrErrmsg())
 	if msg == "" {
 		msg = "criu failed"
@@ -237,15 +241,18 @@ func criuRespError(resp *rpc.CriuResp) error {
 	return errors.New(msg)
 }
 
-// close ends the session and waits for criu.
-func (s *criuSwrk) close() error {
+// Pid is criu's pid.
+func (s *Swrk) Pid() int { return s.cmd.Process.Pid }
+
+// Close ends the session and waits for criu.
+func (s *Swrk) Close() error {
 	s.sock.Close()
 	return s.cmd.Wait()
 }
 
-// criuLogError adds criu's own words to err: the last "Error" lines of its
+// LogError adds criu's own words to err: the last "Error" lines of its
 // log, and where the whole log is.
-func criuLogError(op string, err error, logPath string) error {
+func LogError(op string, err error, logPath string) error {
 	var lines []string
 	conntrack := false
 	if f, ferr := os.Open(logPath); ferr == nil {
@@ -289,12 +296,12 @@ func criuLogError(op string, err error, logPath string) error {
 	return fmt.Errorf("criu %s failed: %w (log: %s)", op, err, logPath)
 }
 
-// descriptorsFile records, beside the images, what the init's stdio were at
+// DescriptorsFile records, beside the images, what the init's stdio were at
 // dump time ("pipe:[123]", "/dev/null"): restore hands its own stdio to criu
 // under those keys, so that pipes are reconnected instead of recreated.
-const descriptorsFile = "descriptors.json"
+const DescriptorsFile = "descriptors.json"
 
-func readStdioLinks(pid int) []string {
+func StdioLinks(pid int) []string {
 	links := make([]string, 3)
 	for i := range links {
 		links[i], _ = os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "fd", strconv.Itoa(i)))
@@ -302,8 +309,8 @@ func readStdioLinks(pid int) []string {
 	return links
 }
 
-// inheritable reports whether a dumped stdio link names something criu
+// Inheritable reports whether a dumped stdio link names something criu
 // cannot reopen by path, so it must be inherited on restore.
-func inheritable(link string) bool {
+func Inheritable(link string) bool {
 	return strings.HasPrefix(link, "pipe:") || strings.HasPrefix(link, "socket:") || strings.HasPrefix(link, "anon_inode:")
 }

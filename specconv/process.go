@@ -155,10 +155,12 @@ func convertCaps(in *specs.LinuxCapabilities) (*configs.Capabilities, error) {
 		{"permitted", in.Permitted},
 		{"ambient", in.Ambient},
 	}
+	// An unknown name is not refused: runtime-spec 1.3 has it logged and
+	// ignored, which the capabilities package does where the sets are built.
 	for _, s := range sets {
 		for i, name := range s.list {
-			if !slices.Contains(knownCaps, name) {
-				return nil, fmt.Errorf("process.capabilities.%s[%d]: unknown capability %q", s.name, i, name)
+			if err := checkNUL(fmt.Sprintf("process.capabilities.%s[%d]", s.name, i), name); err != nil {
+				return nil, err
 			}
 		}
 	}

@@ -5,6 +5,7 @@ package capabilities
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -39,9 +40,11 @@ var byName = sync.OnceValue(func() map[string]capability.Cap {
 // lastCap is a variable so tests can pretend the kernel is older.
 var lastCap = capability.LastCap
 
-// New validates the names of every set. An unknown name is an error; a name the
-// running kernel is too old for is dropped with a warning, as runc does, so one
-// config works across kernels. An ambient capability missing from permitted or
+// New turns the names of every set into numbers. A name ocirun does not know
+// is dropped with one warning for all of them: runtime-spec 1.3 says a value
+// that cannot be mapped to the kernel is logged, not refused (runc 1.4 does
+// the same, in the same words). A name the running kernel is too old for is
+// dropped with a warning too, so one config works across kernels. An ambient capability missing from permitted or
 // inheritable is dropped with a warning too: the kernel refuses to raise it, and
 // runc only warns about it.
 func New(c *configs.Capabilities) (*Caps, []string, error) {
@@ -53,7 +56,7 @@ func New(c *configs.Capabilities) (*Caps, []string, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("last capability of the kernel: %w", err)
 	}
-	var warnings []string
+	var warnings, unknown, where []string
 	sets := []struct {
 		field string
 		names []string
@@ -69,7 +72,11 @@ func New(c *configs.Capabilities) (*Caps, []string, error) {
 		for i, name := range s.names {
 			v, ok := byName()[name]
 			if !ok {
-				return nil, nil, fmt.Errorf("process.capabilities.%s[%d]: unknown capability %q", s.field, i, name)
+				if !slices.Contains(unknown, name) {
+					unknown = append(unknown, name)
+				}
+				where = append(where, fmt.Sprintf("process.capabilities.%s[%d]", s.field, i))
+				continue
 			}
 			if v > last {
 				warnings = append(warnings, fmt.Sprintf("process.capabilities.%s[%d]: %s is not supported by the running kernel (last is %d), ignored", s.field, i, name, last))
@@ -77,6 +84,9 @@ func New(c *configs.Capabilities) (*Caps, []string, error) {
 			}
 			*s.dst = append(*s.dst, v)
 		}
+	}
+	if len(unknown) > 0 {
+		warnings = append(warnings, fmt.Sprintf("ignoring unknown or unavailable capabilities: %v (%s)", unknown, strings.Join(where, ", ")))
 	}
 	ambient := caps.ambient[:0]
 	for _, a := range caps.ambient {

@@ -150,6 +150,7 @@ func TestNew(t *testing.T) {
 		last     capability.Cap
 		err      string
 		warnings int
+		warning  string // the first warning, when given
 		want     *Caps
 	}{
 		{
@@ -157,14 +158,19 @@ func TestNew(t *testing.T) {
 			want: &Caps{},
 		},
 		{
-			name: "unknown",
-			in:   &configs.Capabilities{Bounding: []string{"CAP_CHOWN", "CAP_KILL", "CAP_FOO"}},
-			err:  `process.capabilities.bounding[2]: unknown capability "CAP_FOO"`,
+			// runtime-spec 1.3: logged, not refused.
+			name:     "unknown",
+			in:       &configs.Capabilities{Bounding: []string{"CAP_CHOWN", "CAP_KILL", "CAP_FOO"}, Effective: []string{"CAP_FOO"}},
+			warnings: 1,
+			warning:  `ignoring unknown or unavailable capabilities: [CAP_FOO] (process.capabilities.bounding[2], process.capabilities.effective[0])`,
+			want:     &Caps{bounding: []capability.Cap{capability.CAP_CHOWN, capability.CAP_KILL}},
 		},
 		{
-			name: "lowercase is unknown",
-			in:   &configs.Capabilities{Effective: []string{"cap_chown"}},
-			err:  `process.capabilities.effective[0]: unknown capability "cap_chown"`,
+			name:     "lowercase is unknown",
+			in:       &configs.Capabilities{Effective: []string{"cap_chown", "CAP_KILL"}},
+			warnings: 1,
+			warning:  `ignoring unknown or unavailable capabilities: [cap_chown] (process.capabilities.effective[0])`,
+			want:     &Caps{effective: []capability.Cap{capability.CAP_KILL}},
 		},
 		{
 			name:     "newer than kernel",
@@ -202,6 +208,9 @@ func TestNew(t *testing.T) {
 			}
 			if len(warnings) != tc.warnings {
 				t.Errorf("warnings: got %q, want %d", warnings, tc.warnings)
+			}
+			if tc.warning != "" && (len(warnings) == 0 || warnings[0] != tc.warning) {
+				t.Errorf("warnings: got %q, want first %q", warnings, tc.warning)
 			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("got %+v, want %+v", got, tc.want)

@@ -40,13 +40,29 @@ var byName = sync.OnceValue(func() map[string]capability.Cap {
 // lastCap is a variable so tests can pretend the kernel is older.
 var lastCap = capability.LastCap
 
-// New turns the names of every set into numbers. A name ocirun does not know
-// is dropped with one warning for all of them: runtime-spec 1.3 says a value
-// that cannot be mapped to the kernel is logged, not refused (runc 1.4 does
-// the same, in the same words). A name the running kernel is too old for is
-// dropped with a warning too, so one config works across kernels. An ambient capability missing from permitted or
-// inheritable is dropped with a warning too: the kernel refuses to raise it, and
-// runc only warns about it.
+// inOwnBounding reports whether the calling thread's bounding set holds c:
+// init inherits ours, and nothing outside it can be granted. A variable so
+// tests can pretend the host's set is smaller.
+var inOwnBounding = func(c capability.Cap) (bool, error) {
+	in, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0)
+	if err != nil {
+		return false, os.NewSyscallError("prctl(PR_CAPBSET_READ)", err)
+	}
+	return in == 1, nil
+}
+
+// New turns the names of every set into numbers. runtime-spec 1.3: a value
+// that cannot be mapped to the kernel, or cannot be granted, is logged as a
+// warning and the runtime should not fail, so the container runs without it
+// (runc 1.4 warns in the same words):
+//   - a name ocirun does not know;
+//   - a name the running kernel is too old for, so one config works across
+//     kernels;
+//   - a capability outside our own bounding set (a host that lacks
+//     CAP_SYS_RESOURCE, a nested runtime): capset would refuse it.
+//
+// An ambient capability missing from permitted or inheritable is dropped with
+// a warning too: the kernel refuses to raise it, and runc only warns about it.
 func New(c *configs.Capabilities) (*Caps, []string, error) {
 	caps := &Caps{}
 	if c == nil {
@@ -56,7 +72,8 @@ func New(c *configs.Capabilities) (*Caps, []string, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("last capability of the kernel: %w", err)
 	}
-	var warnings, unknown, where []string
+	var warnings []string
+	unknown, ungranted := &ignored{why: "unknown"}, &ignored{why: "outside ocirun's own bounding set, cannot be granted"}
 	sets := []struct {
 		field string
 		names []string
@@ -70,23 +87,31 @@ func New(c *configs.Capabilities) (*Caps, []string, error) {
 	}
 	for _, s := range sets {
 		for i, name := range s.names {
+			field := fmt.Sprintf("process.capabilities.%s[%d]", s.field, i)
 			v, ok := byName()[name]
 			if !ok {
-				if !slices.Contains(unknown, name) {
-					unknown = append(unknown, name)
-				}
-				where = append(where, fmt.Sprintf("process.capabilities.%s[%d]", s.field, i))
+				unknown.add(name, field)
 				continue
 			}
 			if v > last {
-				warnings = append(warnings, fmt.Sprintf("process.capabilities.%s[%d]: %s is not supported by the running kernel (last is %d), ignored", s.field, i, name, last))
+				warnings = append(warnings, fmt.Sprintf("%s: %s is not supported by the running kernel (last is %d), ignored", field, name, last))
+				continue
+			}
+			in, err := inOwnBounding(v)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !in {
+				ungranted.add(name, field)
 				continue
 			}
 			*s.dst = append(*s.dst, v)
 		}
 	}
-	if len(unknown) > 0 {
-		warnings = append(warnings, fmt.Sprintf("ignoring unknown or unavailable capabilities: %v (%s)", unknown, strings.Join(where, ", ")))
+	for _, ig := range []*ignored{unknown, ungranted} {
+		if w := ig.warning(); w != "" {
+			warnings = append(warnings, w)
+		}
 	}
 	ambient := caps.ambient[:0]
 	for _, a := range caps.ambient {
@@ -211,4 +236,25 @@ func (c *Caps) Masks() (bounding, effective, inheritable, permitted, ambient uin
 		return m
 	}
 	return mask(c.bounding), mask(c.effective), mask(c.inheritable), mask(c.permitted), mask(c.ambient)
+}
+
+// ignored collects the capabilities New leaves out for one reason.
+type ignored struct {
+	why           string
+	names, fields []string
+}
+
+func (ig *ignored) add(name, field string) {
+	if !slices.Contains(ig.names, name) {
+		ig.names = append(ig.names, name)
+	}
+	ig.fields = append(ig.fields, field)
+}
+
+// warning is runc's words, then why and where.
+func (ig *ignored) warning() string {
+	if len(ig.names) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("ignoring unknown or unavailable capabilities: %v (%s: %s)", ig.names, ig.why, strings.Join(ig.fields, ", "))
 }

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -150,7 +151,8 @@ func TestNew(t *testing.T) {
 		last     capability.Cap
 		err      string
 		warnings int
-		warning  string // the first warning, when given
+		warning  string           // the first warning, when given
+		bounding []capability.Cap // our own bounding set, when not all
 		want     *Caps
 	}{
 		{
@@ -162,15 +164,24 @@ func TestNew(t *testing.T) {
 			name:     "unknown",
 			in:       &configs.Capabilities{Bounding: []string{"CAP_CHOWN", "CAP_KILL", "CAP_FOO"}, Effective: []string{"CAP_FOO"}},
 			warnings: 1,
-			warning:  `ignoring unknown or unavailable capabilities: [CAP_FOO] (process.capabilities.bounding[2], process.capabilities.effective[0])`,
+			warning:  `ignoring unknown or unavailable capabilities: [CAP_FOO] (unknown: process.capabilities.bounding[2], process.capabilities.effective[0])`,
 			want:     &Caps{bounding: []capability.Cap{capability.CAP_CHOWN, capability.CAP_KILL}},
 		},
 		{
 			name:     "lowercase is unknown",
 			in:       &configs.Capabilities{Effective: []string{"cap_chown", "CAP_KILL"}},
 			warnings: 1,
-			warning:  `ignoring unknown or unavailable capabilities: [cap_chown] (process.capabilities.effective[0])`,
+			warning:  `ignoring unknown or unavailable capabilities: [cap_chown] (unknown: process.capabilities.effective[0])`,
 			want:     &Caps{effective: []capability.Cap{capability.CAP_KILL}},
+		},
+		{
+			// runtime-spec 1.3: what cannot be granted is logged, not refused.
+			name:     "outside our bounding set",
+			in:       &configs.Capabilities{Bounding: []string{"CAP_CHOWN", "CAP_SYS_RESOURCE"}, Permitted: []string{"CAP_SYS_RESOURCE", "CAP_KILL"}},
+			bounding: []capability.Cap{capability.CAP_CHOWN, capability.CAP_KILL},
+			warnings: 1,
+			warning:  `ignoring unknown or unavailable capabilities: [CAP_SYS_RESOURCE] (outside ocirun's own bounding set, cannot be granted: process.capabilities.bounding[1], process.capabilities.permitted[0])`,
+			want:     &Caps{bounding: []capability.Cap{capability.CAP_CHOWN}, permitted: []capability.Cap{capability.CAP_KILL}},
 		},
 		{
 			name:     "newer than kernel",
@@ -195,6 +206,11 @@ func TestNew(t *testing.T) {
 				old := lastCap
 				lastCap = func() (capability.Cap, error) { return tc.last, nil }
 				t.Cleanup(func() { lastCap = old })
+			}
+			if tc.bounding != nil {
+				old := inOwnBounding
+				inOwnBounding = func(c capability.Cap) (bool, error) { return slices.Contains(tc.bounding, c), nil }
+				t.Cleanup(func() { inOwnBounding = old })
 			}
 			got, warnings, err := New(tc.in)
 			if tc.err != "" {

@@ -1,0 +1,49 @@
+package integration
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/ocirun/ocirun/tests/internal/bundle"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Behaviours where clients can tell ocirun from runc 1.4 (issue 15): each
+// test checks runc 1.4's behaviour, or the runtime-spec's where the two
+// disagree. runc 1.1.5, installed here, predates some of them: those
+// assertions apply to ocirun only.
+
+// TestCapabilityNotGrantable: runtime-spec 1.3 says a capability that cannot
+// be granted (here: outside the bounding set ocirun itself runs with) is
+// logged as a warning, and the runtime should not fail.
+func TestCapabilityNotGrantable(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("needs setpriv (util-linux) to run the runtime with a smaller bounding set")
+	}
+	b := bundle.New(t, bundle.WithSpec(func(s *specs.Spec) {
+		c := s.Process.Capabilities
+		for _, set := range []*[]string{&c.Bounding, &c.Effective, &c.Permitted, &c.Inheritable} {
+			*set = append(*set, "CAP_SYS_TIME")
+		}
+		c.Ambient = nil
+	}))
+	r := b.RunWith(t, bundle.RunOpts{Wrap: []string{"setpriv", "--bounding-set", "-sys_time", "--"}}, "run", "--bundle", b.Dir, b.ID)
+	if !bundle.IsOcirun(t) {
+		t.Skipf("runc 1.1 refuses what it cannot grant: %v", r)
+	}
+	if r.Code != 0 {
+		t.Fatalf("refused a capability it cannot grant: %v", r)
+	}
+	if !strings.Contains(r.Stderr, "level=warning") || !strings.Contains(r.Stderr, "ignoring unknown or unavailable capabilities: [CAP_SYS_TIME]") {
+		t.Errorf("no warning naming CAP_SYS_TIME: %v", r)
+	}
+	rep := bundle.ParseReport(t, r.Stdout)
+	// CAP_KILL (5), CAP_NET_BIND_SERVICE (10), CAP_AUDIT_WRITE (29); not CAP_SYS_TIME (25).
+	for _, set := range []string{"CapBnd", "CapEff", "CapPrm"} {
+		if rep.Caps[set] != "0000000020000420" {
+			t.Errorf("%s = %s, want 0000000020000420 (without CAP_SYS_TIME)", set, rep.Caps[set])
+		}
+	}
+}

@@ -38,7 +38,7 @@ func main() {
 	_ = unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	app := newApp()
 	cacheFlagNames(app, os.Args[1:])
-	err := app.Run(os.Args)
+	err := app.Run(interleaveFlags(app, os.Args))
 	tracer.Close()
 	if err != nil {
 		fail(err)

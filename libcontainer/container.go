@@ -69,9 +69,6 @@ func (r *Root) LoadState(id string) (*Container, error) {
 // without a readable state (a create in progress) are skipped.
 func (r *Root) List() ([]*Container, error) {
 	ents, err := os.ReadDir(r.Path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,12 @@
 package integration
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ocirun/ocirun/tests/internal/bundle"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -45,5 +48,45 @@ func TestCapabilityNotGrantable(t *testing.T) {
 		if rep.Caps[set] != "0000000020000420" {
 			t.Errorf("%s = %s, want 0000000020000420 (without CAP_SYS_TIME)", set, rep.Caps[set])
 		}
+	}
+}
+
+// TestFlagsAfterID: runc parses a command's flags after the container id
+// (`update ID --memory 1M`, `kill ID KILL --all`, `delete ID -f`); scripts
+// written against runc put them there.
+func TestFlagsAfterID(t *testing.T) {
+	t.Parallel()
+	b := bundle.New(t, bundle.WithArgs("/bin/sh", "-c", "trap '' TERM; /bin/probe sleep 60 & /bin/probe sleep 60"))
+	b.RunDetached(t)
+	b.MustRun(t, "update", b.ID, "--memory", "64M")
+	if v, _ := mustCgFile(t, b, "memory.limit_in_bytes", "memory.max"); v != "67108864" {
+		t.Errorf("memory limit after `update ID --memory 64M` = %s, want 67108864", v)
+	}
+	// Read as arguments, "--all" would make kill fail (three arguments).
+	b.MustRun(t, "kill", b.ID, "KILL", "--all")
+	b.WaitStatus(t, specs.StateStopped, 5*time.Second)
+	b.MustRun(t, "delete", b.ID, "-f")
+	if _, r, ok := b.State(t); ok || !strings.Contains(r.Stderr, "container does not exist") {
+		t.Errorf("state after `delete ID -f`: %v", r)
+	}
+}
+
+// TestListRootMissing: `list` with a --root that does not exist is an error
+// (runc 1.4): the caller named a directory, so a typo must not read as "no
+// containers". The default root, before any container, lists nothing.
+func TestListRootMissing(t *testing.T) {
+	t.Parallel()
+	bundle.RequireRoot(t)
+	if bundle.IsRunc(t) {
+		t.Skip("runc 1.1 creates the --root it is given")
+	}
+	missing := filepath.Join(t.TempDir(), "no", "such", "dir")
+	cmd := exec.Command(bundle.Runtime(t), "--root", missing, "list")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "no such file or directory") {
+		t.Errorf("list --root %s: %v, %s; want an error naming the missing directory", missing, err, out)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Errorf("list created %s", missing)
 	}
 }

@@ -26,6 +26,7 @@ type ExecOpts struct {
 	Process       *configs.Process
 	ConsoleSocket string
 	PidFile       string
+	PidfdSocket   string // receives a pidfd of the process (--pidfd-socket)
 	PreserveFDs   int
 	Detach        bool
 	IgnorePaused  bool
@@ -113,6 +114,11 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 	}()
 	if master, err = p.run(); err != nil {
 		return 0, nil, err
+	}
+	if opts.PidfdSocket != "" {
+		if err := sendPidfd(opts.PidfdSocket, p.initPid, "setns"); err != nil {
+			return 0, nil, err
+		}
 	}
 	if opts.PidFile != "" {
 		if err := writePidFile(opts.PidFile, p.initPid); err != nil {

@@ -1,12 +1,16 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ocirun/ocirun/tests/internal/bundle"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -88,5 +92,123 @@ func TestListRootMissing(t *testing.T) {
 	}
 	if _, err := os.Stat(missing); err == nil {
 		t.Errorf("list created %s", missing)
+	}
+}
+
+// pidfdPid reads which process a pidfd refers to from its fdinfo.
+func pidfdPid(t *testing.T, f *os.File) int {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "Pid:"); ok {
+			pid, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return pid
+		}
+	}
+	t.Fatalf("fd %d is not a pidfd: %s", f.Fd(), data)
+	return 0
+}
+
+// TestPidfdSocket: create, run and exec hand a pidfd of the process they
+// start to --pidfd-socket (runc 1.2 and later), which a supervisor signals.
+func TestPidfdSocket(t *testing.T) {
+	t.Parallel()
+	if bundle.IsRunc(t) {
+		t.Skip("runc 1.1 has no --pidfd-socket")
+	}
+	for _, run := range []bool{false, true} {
+		name := map[bool]string{false: "create", true: "run -d"}[run]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := bundle.New(t, bundle.WithProbe("sleep", "60"))
+			ps := newConsoleSocket(t)
+			if run {
+				b.MustRun(t, "run", "-d", "--pidfd-socket", ps.path, "--bundle", b.Dir, b.ID)
+			} else {
+				b.Create(t, "--pidfd-socket", ps.path)
+			}
+			pidfd := ps.recv(t)
+			st := b.MustState(t)
+			if got := pidfdPid(t, pidfd); got != st.Pid {
+				t.Fatalf("pidfd refers to pid %d, the init is %d", got, st.Pid)
+			}
+			if err := unix.PidfdSendSignal(int(pidfd.Fd()), unix.SIGKILL, nil, 0); err != nil {
+				t.Fatalf("pidfd_send_signal: %v", err)
+			}
+			b.WaitStatus(t, specs.StateStopped, 5*time.Second)
+		})
+	}
+	t.Run("exec", func(t *testing.T) {
+		t.Parallel()
+		b := bundle.New(t, bundle.WithProbe("sleep", "60"))
+		b.RunDetached(t)
+		ps := newConsoleSocket(t)
+		pidFile := filepath.Join(t.TempDir(), "exec.pid")
+		b.MustRun(t, "exec", "-d", "--pid-file", pidFile, "--pidfd-socket", ps.path, b.ID, "/bin/probe", "sleep", "60")
+		pidfd := ps.recv(t)
+		data, err := os.ReadFile(pidFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := pidfdPid(t, pidfd); strconv.Itoa(got) != string(data) {
+			t.Fatalf("pidfd refers to pid %d, the exec'd process is %s", got, data)
+		}
+	})
+}
+
+// TestRunDetachKeep: runc 1.4 takes `run -d --keep` (--keep then only
+// matters when the start fails): the container runs detached.
+func TestRunDetachKeep(t *testing.T) {
+	t.Parallel()
+	b := bundle.New(t, bundle.WithProbe("sleep", "60"))
+	r := b.Run(t, "run", "-d", "--keep", "--bundle", b.Dir, b.ID)
+	if bundle.IsRunc(t) && r.Code != 0 {
+		t.Skipf("runc 1.1: %v", r)
+	}
+	if r.Code != 0 {
+		t.Fatalf("%v", r)
+	}
+	if st := b.MustState(t); st.Status != specs.StateRunning {
+		t.Errorf("status %s after run -d --keep, want running", st.Status)
+	}
+}
+
+// TestRunNoSubreaper: `run` reaps what its container orphans outside a pid
+// namespace of its own as a subreaper, unless --no-subreaper (runc's flag).
+// The container shares our pid namespace; its shell starts a background
+// sleep from a subshell that exits, and reports the orphan's parent: `run`
+// itself (the shell's parent) as a subreaper, someone else without.
+func TestRunNoSubreaper(t *testing.T) {
+	t.Parallel()
+	script := `(sleep 30 & echo $! >/tmp/orphan); sleep 0.5; o=$(cat /tmp/orphan); ` +
+		`p=$(grep PPid /proc/$o/status | tr -dc 0-9); kill $o; ` +
+		`if [ "$p" = "$PPID" ]; then echo reaped-by-run; else echo reaped-by-other; fi`
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{{nil, "reaped-by-run"}, {[]string{"--no-subreaper"}, "reaped-by-other"}} {
+		t.Run(tc.want, func(t *testing.T) {
+			t.Parallel()
+			b := bundle.New(t, bundle.WithArgs("/bin/sh", "-c", script), bundle.WithSpec(func(s *specs.Spec) {
+				var ns []specs.LinuxNamespace
+				for _, n := range s.Linux.Namespaces {
+					if n.Type != specs.PIDNamespace {
+						ns = append(ns, n)
+					}
+				}
+				s.Linux.Namespaces = ns
+			}))
+			args := append(append([]string{"run"}, tc.flags...), "--bundle", b.Dir, b.ID)
+			r := b.Run(t, args...)
+			if r.Code != 0 || strings.TrimSpace(r.Stdout) != tc.want {
+				t.Errorf("run %v: want %s: %v", tc.flags, tc.want, r)
+			}
+		})
 	}
 }

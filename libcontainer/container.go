@@ -57,7 +57,7 @@ func (r *Root) LoadState(id string) (*Container, error) {
 	dir := r.dir(id)
 	st, err := loadState(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("container %q: %w", id, ErrNotExist)
+		return nil, fmt.Errorf("%w: %q", ErrNotExist, id)
 	}
 	if err != nil {
 		return nil, err

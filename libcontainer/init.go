@@ -53,7 +53,14 @@ func Init() {
 		log = slog.New(slog.DiscardHandler)
 	}
 	conn := proto.GoInit(sock)
-	if err := initMain(conn, log); err != nil {
+	err = initMain(conn, log)
+	var ee *execError
+	if errors.As(err, &ee) {
+		// runc's words and status for a failed execve, as the C stage.
+		fmt.Fprintln(os.Stderr, ee.Error())
+		os.Exit(255)
+	}
+	if err != nil {
 		// After "ready" the parent is gone and the socket closed: the
 		// container's stderr is the only place left to say why.
 		if conn.Done() || conn.Fail(err) != nil {
@@ -495,8 +502,17 @@ func execUser(path string, cfg *configs.Config, preserve int) error {
 		return err
 	}
 	err := unix.Exec(path, cfg.Process.Args, env)
-	return fmt.Errorf("exec %s: %w", path, err)
+	return &execError{path: path, err: err}
 }
+
+// execError is a failed execve of the user program: "exec PATH: ERRNO".
+type execError struct {
+	path string
+	err  error
+}
+
+func (e *execError) Error() string { return "exec " + e.path + ": " + e.err.Error() }
+func (e *execError) Unwrap() error { return e.err }
 
 // joinSessionKeyring gives the container a session keyring of its own, so it
 // cannot read or link the keys of the host session it was started from. With

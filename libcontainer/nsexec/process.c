@@ -885,5 +885,9 @@ void ocirun_process(uint32_t mode, uint32_t proc_contexts)
 	umask(p.umask);
 	final_attrs(&p);
 	execve(path, p.argv, p.envp);
-	late_fail("exec %s: %s", path, go_strerror(errno));
+	// runc's words and status for a failed execve (its init prints the
+	// error bare and exits 255): scripts match "exec /x: no such file or
+	// directory" (a missing interpreter or loader), and the status.
+	fprintf(stderr, "exec %s: %s\n", path, go_strerror(errno));
+	_exit(255);
 }

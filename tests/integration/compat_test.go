@@ -212,3 +212,98 @@ func TestRunNoSubreaper(t *testing.T) {
 		})
 	}
 }
+
+// TestErrorWords: the errors scripts and clients match keep runc's words at
+// their start (ocirun's JSON path follows), and an execve that fails after
+// start says "exec PATH: ERRNO" and exits 255, as runc's init.
+func TestErrorWords(t *testing.T) {
+	t.Parallel()
+	ocirun := bundle.IsOcirun(t)
+	// want checks that stderr holds words, right after "ocirun: " where
+	// ocirun is under test (runc 1.1 words some differently: only held).
+	want := func(t *testing.T, r bundle.Result, words string) {
+		t.Helper()
+		if ocirun && !strings.Contains(r.Stderr, "ocirun: "+words) {
+			t.Errorf("stderr does not start the error with %q: %v", words, r)
+		}
+		if !ocirun && !strings.Contains(r.Stderr, words) {
+			t.Logf("%s words it differently: %v", bundle.Runtime(t), r)
+		}
+	}
+	t.Run("does not exist", func(t *testing.T) {
+		t.Parallel()
+		b := bundle.New(t)
+		r := b.Run(t, "state", b.ID)
+		if r.Code == 0 {
+			t.Fatalf("state of a missing container: %v", r)
+		}
+		want(t, r, "container does not exist")
+	})
+	t.Run("not running", func(t *testing.T) {
+		t.Parallel()
+		b := bundle.New(t, bundle.WithProbe("exit", "0"))
+		b.MustRun(t, "run", "--keep", "--bundle", b.Dir, b.ID)
+		r := b.Run(t, "kill", b.ID, "KILL")
+		if r.Code == 0 {
+			t.Fatalf("kill of a stopped container: %v", r)
+		}
+		want(t, r, "container not running")
+	})
+	t.Run("hook", func(t *testing.T) {
+		t.Parallel()
+		b := bundle.New(t, bundle.WithSpec(func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/busybox", Args: []string{"sh", "-c", "true"}}, shHook("exit 3")}}
+		}))
+		r := b.Run(t, "create", "--bundle", b.Dir, b.ID)
+		if r.Code == 0 {
+			t.Fatalf("create with a failing hook: %v", r)
+		}
+		want(t, r, "error running createRuntime hook #1: ")
+		if ocirun && !strings.Contains(r.Stderr, `hooks.createRuntime[1] "/bin/busybox": exit status 3`) {
+			t.Errorf("no JSON path after runc's words: %v", r)
+		}
+	})
+	t.Run("memory policy", func(t *testing.T) {
+		t.Parallel()
+		if bundle.IsRunc(t) {
+			t.Skip("runc 1.1 has no linux.memoryPolicy")
+		}
+		b := bundle.New(t, bundle.WithSpec(func(s *specs.Spec) {
+			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: "MPOL_RANDOM", Nodes: "0"}
+		}))
+		r := b.Run(t, "create", "--bundle", b.Dir, b.ID)
+		if r.Code == 0 {
+			t.Fatalf("create with an unknown memory policy mode: %v", r)
+		}
+		want(t, r, `invalid memory policy mode "MPOL_RANDOM": linux.memoryPolicy.mode`)
+	})
+	t.Run("proc on a symlink", func(t *testing.T) {
+		t.Parallel()
+		b := bundle.New(t)
+		if err := os.Remove(filepath.Join(b.Rootfs, "proc")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("/tmp", filepath.Join(b.Rootfs, "proc")); err != nil {
+			t.Fatal(err)
+		}
+		r := b.Run(t, "create", "--bundle", b.Dir, b.ID)
+		if r.Code == 0 {
+			t.Fatalf("create with /proc a symlink: %v", r)
+		}
+		want(t, r, `filesystem "proc" must be mounted on ordinary directory: mounts[0]`)
+	})
+	t.Run("execve", func(t *testing.T) {
+		t.Parallel()
+		b := bundle.New(t, bundle.WithArgs("/bin/bad-interpreter"))
+		if err := os.WriteFile(filepath.Join(b.Rootfs, "bin", "bad-interpreter"), []byte("#!/no/such/shell\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		r := b.Run(t, "run", "--bundle", b.Dir, b.ID)
+		if !strings.Contains("\n"+r.Stderr, "\nexec /bin/bad-interpreter: no such file or directory\n") {
+			t.Errorf("no line in runc's words: %v", r)
+		}
+		if ocirun && r.Code != 255 {
+			t.Errorf("exit %d, want 255 (runc's init): %v", r.Code, r)
+		}
+	})
+}

@@ -205,3 +205,33 @@ func TestNotifySocket(t *testing.T) {
 		t.Errorf("SystemdCgroup: %v, %v", c, err)
 	}
 }
+
+// TestEnvDedup: a later duplicate overrides an earlier one where the later
+// one stands (runc 1.4, Go's os/exec), in a config and in what exec adds;
+// a value with a newline is kept whole.
+func TestEnvDedup(t *testing.T) {
+	spec := Example()
+	spec.Process.Env = []string{"A=1", "B=x\ny", "A=2", "C=3", "B=", "A=3"}
+	c, err := ToConfig(spec, Options{ID: "t", Bundle: newBundle(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"C=3", "B=", "A=3"}; !reflect.DeepEqual(c.Process.Env, want) {
+		t.Errorf("config env = %q, want %q", c.Process.Env, want)
+	}
+	base := &configs.Process{Args: []string{"sh"}, Cwd: "/", Env: []string{"PATH=/bin", "A=1", "M=a\nb"}}
+	p, err := ExecProcess(base, ExecFlags{Args: []string{"sh"}, Env: []string{"A=2", "N=c\nd"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"PATH=/bin", "M=a\nb", "A=2", "N=c\nd"}; !reflect.DeepEqual(p.Env, want) {
+		t.Errorf("exec env = %q, want %q", p.Env, want)
+	}
+	p, err = DecodeExecProcess([]byte(`{"args":["sh"],"cwd":"/","env":["X=1","X=2\nlines"]}`), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"X=2\nlines"}; !reflect.DeepEqual(p.Env, want) {
+		t.Errorf("exec --process env = %q, want %q", p.Env, want)
+	}
+}

@@ -99,8 +99,9 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 			consoleSocket: opts.ConsoleSocket, preserveFDs: opts.PreserveFDs,
 			log: opts.log(), trace: opts.Trace, lsm: lsm, running: true,
 		},
-		cg:    cg,
-		joins: newExecJoins(c.state.Config.Namespaces, c.state.InitPid),
+		cg:           cg,
+		joins:        newExecJoins(c.state.Config.Namespaces, c.state.InitPid),
+		containerPid: c.state.InitPid,
 	}
 	defer func() {
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/capabilities"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/console"
+	"github.com/ocirun/ocirun/libcontainer/home"
 	"github.com/ocirun/ocirun/libcontainer/hooks"
 	"github.com/ocirun/ocirun/libcontainer/internal/proto"
 	"github.com/ocirun/ocirun/libcontainer/internal/sys"
@@ -114,6 +115,14 @@ func initMain(conn *proto.Conn, log *slog.Logger) error {
 		return err
 	}
 	defer proc.Close()
+	if home.Needed(cfg.Process.Env) {
+		// After pivot_root: the container's own /etc/passwd, as runc reads it.
+		dir, err := lookupHome("/", cfg.Process.UID)
+		if err != nil {
+			log.Debug("HOME not set in process.env, and reading the container's /etc/passwd failed", "uid", cfg.Process.UID, "error", err)
+		}
+		cfg.Process.Env = home.Set(cfg.Process.Env, dir)
+	}
 	// Every fd but stdio and the preserved ones closes at execve. Done now,
 	// before a seccomp filter that may deny close_range; whatever init opens
 	// from here on is O_CLOEXEC.

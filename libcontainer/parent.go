@@ -17,6 +17,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/console"
 	"github.com/ocirun/ocirun/libcontainer/exeseal"
+	"github.com/ocirun/ocirun/libcontainer/home"
 	"github.com/ocirun/ocirun/libcontainer/internal/proto"
 	"github.com/ocirun/ocirun/libcontainer/internal/sys"
 	"github.com/ocirun/ocirun/libcontainer/nsexec"
@@ -304,6 +305,27 @@ func (p *initProcess) closeParentEnds() {
 		p.logR.Close()
 		p.logR = nil
 	}
+}
+
+// lookupHome is runc's $HOME for a process without one: the home of uid in
+// /etc/passwd of the container whose root is at root (our own "/" on a
+// thread inside it, /proc/PID/root from the host). A file that cannot be
+// read gives "/", with a debug line, as runc.
+func (p *initProcess) lookupHome(root string, uid uint32) string {
+	dir, err := lookupHome(root, uid)
+	if err != nil {
+		p.log.Debug("HOME not set in process.env, and reading the container's /etc/passwd failed", "uid", uid, "error", err)
+	}
+	return dir
+}
+
+func lookupHome(root string, uid uint32) (string, error) {
+	r, err := os.OpenFile(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return home.Default, err
+	}
+	defer r.Close()
+	return home.Lookup(r, uid)
 }
 
 // forwardLogs copies init's slog JSON lines to our logger at their level.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/home"
 	"github.com/ocirun/ocirun/libcontainer/internal/proto"
 	"github.com/ocirun/ocirun/libcontainer/nsexec"
 	"github.com/ocirun/ocirun/libcontainer/rootfs"
@@ -174,6 +175,9 @@ func (p *createInit) driveC() (*os.File, error) {
 	if err != nil {
 		return b.master, err
 	}
+	if b.home != "" {
+		plan.Env = home.Set(plan.Env, b.home)
+	}
 	frame, err := plan.Encode()
 	if err != nil {
 		return b.master, err
@@ -186,6 +190,9 @@ func (p *createInit) driveC() (*os.File, error) {
 
 type builtRootfs struct {
 	master, slave, root *os.File
+	// home is $HOME from the container's /etc/passwd, when the process's
+	// environment has none.
+	home string
 }
 
 // buildRootfs makes the container's filesystem from a thread in init's
@@ -215,6 +222,9 @@ func (p *createInit) buildRootfs(procCtx []*os.File, cgm *rootfs.CgroupMount) (b
 			return err
 		}
 		p.trace.MarkIn("pivot", "init")
+		if home.Needed(p.cfg.Process.Env) {
+			b.home = p.lookupHome("/", p.cfg.Process.UID)
+		}
 		if p.cfg.Process.Terminal {
 			var err error
 			if b.master, b.slave, err = openConsole(p.cfg, true); err != nil {

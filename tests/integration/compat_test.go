@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ocirun/ocirun/tests/internal/bundle"
+	"github.com/ocirun/ocirun/tests/internal/bundle/report"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -304,6 +306,136 @@ func TestErrorWords(t *testing.T) {
 		}
 		if ocirun && r.Code != 255 {
 			t.Errorf("exit %d, want 255 (runc's init): %v", r.Code, r)
+		}
+	})
+}
+
+// envOf returns the values of name in a probe's environment, in order.
+func envOf(env []string, name string) []string {
+	var out []string
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// TestEnvironment: as runc 1.4, HOME comes from the user's entry in the
+// container's /etc/passwd when process.env has none or an empty one ("/"
+// for a uid it does not list), a later duplicate overrides an earlier one,
+// and a value with a newline arrives whole.
+func TestEnvironment(t *testing.T) {
+	t.Parallel()
+	uid := func(u uint32) func(*specs.Spec) {
+		return func(s *specs.Spec) { s.Process.User.UID, s.Process.User.GID = u, u }
+	}
+	env := func(kv ...string) func(*specs.Spec) {
+		return func(s *specs.Spec) { s.Process.Env = append(s.Process.Env, kv...) }
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*specs.Spec)
+		home string
+	}{
+		{"root", func(*specs.Spec) {}, "/root"},
+		{"tester", uid(1000), "/home/tester"},
+		{"unlisted uid", uid(4321), "/"},
+		{"empty HOME", env("HOME="), "/root"},
+		{"own HOME", env("HOME=/srv"), "/srv"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := bundle.New(t, bundle.WithSpec(tc.edit))
+			rep := b.Report(t)
+			if got := envOf(rep.Env, "HOME"); len(got) != 1 || got[0] != tc.home {
+				t.Errorf("HOME = %q, want exactly [%s]; env %q", got, tc.home, rep.Env)
+			}
+		})
+	}
+	t.Run("duplicates and newlines", func(t *testing.T) {
+		t.Parallel()
+		b := bundle.New(t, bundle.WithSpec(env("A=1", "MULTI=one\ntwo\n", "A=2", "B=x", "A=3")))
+		rep := b.Report(t)
+		if got := envOf(rep.Env, "A"); len(got) != 1 || got[0] != "3" {
+			t.Errorf("A = %q, want the last one only, [3]", got)
+		}
+		if got := envOf(rep.Env, "MULTI"); len(got) != 1 || got[0] != "one\ntwo\n" {
+			t.Errorf("MULTI = %q, want [\"one\\ntwo\\n\"]", got)
+		}
+	})
+}
+
+// TestExecEnvironmentAndUser: exec, with flags or -p, follows the same rules
+// as the container's process; --user takes ids /etc/passwd does not list.
+func TestExecEnvironmentAndUser(t *testing.T) {
+	t.Parallel()
+	b := bundle.New(t, bundle.WithProbe("sleep", "60"), bundle.WithSpec(func(s *specs.Spec) {
+		s.Process.Env = append(s.Process.Env, "A=1", "MULTI=x\ny")
+	}))
+	b.RunDetached(t)
+	report := func(t *testing.T, args ...string) *report.Report {
+		t.Helper()
+		r := b.MustRun(t, append(append([]string{"exec"}, args...), b.ID, "/bin/probe", "report")...)
+		return bundle.ParseReport(t, r.Stdout)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		home string
+		uid  int
+		a    string
+	}{
+		{"root", nil, "/root", 0, "1"},
+		{"tester", []string{"--user", "1000:1000"}, "/home/tester", 1000, "1"},
+		{"unlisted ids", []string{"--user", "4321:4322"}, "/", 4321, "1"},
+		{"env overrides", []string{"--env", "A=2", "--env", "A=3"}, "/root", 0, "3"},
+		{"empty HOME", []string{"--env", "HOME="}, "/root", 0, "1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := report(t, tc.args...)
+			if got := envOf(rep.Env, "HOME"); len(got) != 1 || got[0] != tc.home {
+				t.Errorf("HOME = %q, want [%s]", got, tc.home)
+			}
+			if got := envOf(rep.Env, "A"); len(got) != 1 || got[0] != tc.a {
+				t.Errorf("A = %q, want [%s]", got, tc.a)
+			}
+			if got := envOf(rep.Env, "MULTI"); len(got) != 1 || got[0] != "x\ny" {
+				t.Errorf("MULTI = %q, want the container's, whole", got)
+			}
+			if rep.UID != tc.uid {
+				t.Errorf("uid %d, want %d", rep.UID, tc.uid)
+			}
+		})
+	}
+	t.Run("unlisted gid", func(t *testing.T) {
+		if rep := report(t, "--user", "4321:4322"); rep.GID != 4322 {
+			t.Errorf("gid %d, want 4322", rep.GID)
+		}
+	})
+	t.Run("process.json", func(t *testing.T) {
+		p := specs.Process{
+			Args: []string{"/bin/probe", "report"}, Cwd: "/", User: specs.User{UID: 1000, GID: 1000},
+			Env: []string{"PATH=/bin", "A=1", "A=2", "NL=a\nb"},
+		}
+		data, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "process.json")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := b.MustRun(t, "exec", "-p", path, b.ID)
+		rep := bundle.ParseReport(t, r.Stdout)
+		if got := envOf(rep.Env, "HOME"); len(got) != 1 || got[0] != "/home/tester" {
+			t.Errorf("HOME = %q, want [/home/tester]", got)
+		}
+		if got := envOf(rep.Env, "A"); len(got) != 1 || got[0] != "2" {
+			t.Errorf("A = %q, want [2]", got)
+		}
+		if got := envOf(rep.Env, "NL"); len(got) != 1 || got[0] != "a\nb" {
+			t.Errorf("NL = %q, want [\"a\\nb\"]", got)
 		}
 	})
 }

@@ -136,6 +136,7 @@ func (p *initProcess) spawn(cg cgroups.Manager, fifo *os.File, route proto.Route
 	}
 	p.cmd = cmd
 	p.trace.Mark("clone")
+	p.log.Debug("init started from the sealed binary", "pid", cmd.Process.Pid, "route", route.String())
 	p.logDone = make(chan struct{})
 	go forwardLogs(logR, p.log, p.logDone)
 	if err := setInitialAffinity(cmd.Process.Pid, p.proc.Attrs); err != nil {
@@ -158,6 +159,9 @@ func (p *initProcess) sendBootstrap(boot nsexec.Bootstrap) error {
 	}
 	if err := p.conn.Send(proto.Bootstrap(b)); err != nil {
 		return p.initError(fmt.Errorf("send bootstrap: %w", err))
+	}
+	if p.log.Enabled(context.Background(), slog.LevelDebug) {
+		p.log.Debug("bootstrap sent", "join", len(boot.Join), "clone_flags", fmt.Sprintf("%#x", boot.CloneFlags), "fork", boot.Fork)
 	}
 	return nil
 }
@@ -183,6 +187,7 @@ func (p *initProcess) awaitChild(idmaps *configs.Config) error {
 	}
 	p.trace.Mark("namespace-stage")
 	p.initPid = p.cmd.Process.Pid
+	defer func() { p.log.Debug("init's namespace stage done", "init", p.initPid, "forked", p.forked) }()
 	if child := m.(proto.Child); child.Pid > 0 {
 		// The C stage forked the real init (new pid/time namespace) and exits.
 		p.initPid, p.forked = child.Pid, true
@@ -235,6 +240,16 @@ func (p *initProcess) finish(master *os.File) (*os.File, error) {
 		case proto.Ready:
 			p.trace.Add(m.Spans, "init", p.trace.Since()-spansTotal(m.Spans))
 			p.trace.Mark("init")
+			for _, l := range m.Log {
+				var level slog.Level
+				if l.Level == "warning" {
+					level = slog.LevelWarn
+				} else if err := level.UnmarshalText([]byte(l.Level)); err != nil {
+					level = slog.LevelInfo
+				}
+				p.log.Log(context.Background(), level, l.Msg, "from", "init")
+			}
+			p.log.Debug("init is ready", "pid", p.initPid)
 			return master, nil
 		default:
 			closeFiles(files)

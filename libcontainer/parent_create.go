@@ -1,7 +1,9 @@
 package libcontainer
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -72,6 +74,9 @@ func (p *createInit) start() error {
 		return err
 	}
 	p.trace.Mark("cgroup")
+	if p.log.Enabled(context.Background(), slog.LevelDebug) {
+		p.log.Debug("cgroup placed", "paths", cg.Paths())
+	}
 	fifoPath := filepath.Join(p.dir, fifoName)
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
 		return &os.PathError{Op: "mkfifo", Path: fifoPath, Err: err}
@@ -121,6 +126,7 @@ func (p *createInit) drive() (*os.File, error) {
 	if err := p.conn.Send(cfg); err != nil {
 		return nil, p.initError(err)
 	}
+	p.log.Debug("config sent to the Go init")
 	if _, _, err := p.conn.Recv(); err != nil { // hooks-please: the rootfs is built
 		return nil, p.recvError(err)
 	}
@@ -185,6 +191,7 @@ func (p *createInit) driveC() (*os.File, error) {
 	if err := p.conn.Send(proto.Plan(frame), fds...); err != nil {
 		return b.master, p.initError(err)
 	}
+	p.log.Debug("rootfs built, plan sent", "bytes", len(frame))
 	return p.finish(b.master)
 }
 

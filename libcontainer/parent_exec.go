@@ -77,5 +77,6 @@ func (p *execInit) run() (*os.File, error) {
 	if err := p.conn.Send(proto.Plan(frame)); err != nil {
 		return nil, p.initError(err)
 	}
+	p.log.Debug("plan sent", "bytes", len(frame), "container", p.containerPid)
 	return p.finish(nil)
 }

@@ -68,6 +68,7 @@ func runExec(ctx *cli.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	logger.Debug("exec: process validated", "id", c.ID, "args", proc.Args, "uid", proc.UID, "cwd", proc.Cwd)
 	detach := ctx.Bool("detach")
 	sigs := make(chan os.Signal, 128)
 	if !detach {

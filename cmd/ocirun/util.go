@@ -105,6 +105,7 @@ func createContainer(ctx *cli.Context, foreground bool) (*libcontainer.Container
 		return nil, nil, err
 	}
 	tracer.Mark("validate")
+	logger.Debug("config.json validated", "id", id, "bundle", bundle)
 	if n := ctx.Int("preserve-fds"); n < 0 {
 		return nil, nil, fmt.Errorf("--preserve-fds: must not be negative, got %d", n)
 	}

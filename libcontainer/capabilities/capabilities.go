@@ -164,30 +164,31 @@ func (c *Caps) ApplyBounding() error {
 }
 
 // ApplyCaps sets the effective, permitted and inheritable sets of the calling
-// thread, then replaces its ambient set. After a uid switch from 0 the kernel
+// thread, then replaces its ambient set. An ambient capability the kernel
+// will not raise is a warning, in runc 1.4's words, not a failure. After a uid switch from 0 the kernel
 // has cleared the effective set, but the permitted set survives when
 // PR_SET_KEEPCAPS was set before the switch, and capset may only shrink it.
-func (c *Caps) ApplyCaps() error {
+func (c *Caps) ApplyCaps() (warnings []string, err error) {
 	p, err := capability.NewPid2(0)
 	if err != nil {
-		return fmt.Errorf("capabilities: %w", err)
+		return nil, fmt.Errorf("capabilities: %w", err)
 	}
 	p.Clear(capability.CAPS)
 	p.Set(capability.EFFECTIVE, c.effective...)
 	p.Set(capability.PERMITTED, c.permitted...)
 	p.Set(capability.INHERITABLE, c.inheritable...)
 	if err := p.Apply(capability.CAPS); err != nil {
-		return fmt.Errorf("set capabilities %s: %w", p, os.NewSyscallError("capset", err))
+		return nil, fmt.Errorf("set capabilities %s: %w", p, os.NewSyscallError("capset", err))
 	}
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
-		return fmt.Errorf("clear ambient capabilities: %w", os.NewSyscallError("prctl", err))
+		return nil, fmt.Errorf("clear ambient capabilities: %w", os.NewSyscallError("prctl", err))
 	}
 	for _, a := range c.ambient {
 		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(a), 0, 0); err != nil {
-			return fmt.Errorf("raise ambient CAP_%s: %w", strings.ToUpper(a.String()), os.NewSyscallError("prctl", err))
+			warnings = append(warnings, fmt.Sprintf("can't raise ambient capability CAP_%s: %v", strings.ToUpper(a.String()), err))
 		}
 	}
-	return nil
+	return warnings, nil
 }
 
 // SetKeepCaps makes the calling thread keep its permitted set across a uid

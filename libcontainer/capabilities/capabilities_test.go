@@ -72,7 +72,7 @@ func child() error {
 	if err := ClearKeepCaps(); err != nil {
 		return err
 	}
-	if err := c.ApplyCaps(); err != nil {
+	if _, err := c.ApplyCaps(); err != nil {
 		return err
 	}
 	status, err := os.ReadFile("/proc/thread-self/status")

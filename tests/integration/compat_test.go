@@ -439,3 +439,155 @@ func TestExecEnvironmentAndUser(t *testing.T) {
 		}
 	})
 }
+
+// TestCwdEnteredAsRoot: the cwd is entered before the switch to the user, as
+// runc does, so a user who could not search a directory on the way still
+// starts in it.
+func TestCwdEnteredAsRoot(t *testing.T) {
+	t.Parallel()
+	secret := func(b *bundle.Bundle) {
+		for dir, mode := range map[string]os.FileMode{"secret": 0o700, "secret/work": 0o777} {
+			p := filepath.Join(b.Rootfs, dir)
+			if err := os.MkdirAll(p, mode); err != nil {
+				panic(err)
+			}
+			if err := os.Chmod(p, mode); err != nil {
+				panic(err)
+			}
+		}
+	}
+	b := bundle.New(t, secret, bundle.WithSpec(func(s *specs.Spec) {
+		s.Process.User.UID, s.Process.User.GID = 1000, 1000
+		s.Process.Cwd = "/secret/work"
+	}))
+	rep := b.Report(t)
+	if rep.Cwd != "/secret/work" || rep.UID != 1000 {
+		t.Errorf("cwd %q as uid %d, want /secret/work as 1000", rep.Cwd, rep.UID)
+	}
+	e := bundle.New(t, secret, bundle.WithProbe("sleep", "60"))
+	e.RunDetached(t)
+	r := e.MustRun(t, "exec", "--user", "1000:1000", "--cwd", "/secret/work", e.ID, "/bin/probe", "report")
+	if rep := bundle.ParseReport(t, r.Stdout); rep.Cwd != "/secret/work" || rep.UID != 1000 {
+		t.Errorf("exec: cwd %q as uid %d, want /secret/work as 1000", rep.Cwd, rep.UID)
+	}
+}
+
+// TestTerminalOwner: the terminal of a non-root process is owned by it, as
+// runc makes it, for create and for exec -t.
+func TestTerminalOwner(t *testing.T) {
+	t.Parallel()
+	for _, uid := range []uint32{0, 1000} {
+		t.Run(fmt.Sprintf("create uid %d", uid), func(t *testing.T) {
+			t.Parallel()
+			cs := newConsoleSocket(t)
+			b := bundle.New(t, bundle.WithSpec(func(s *specs.Spec) {
+				s.Process.Terminal = true
+				s.Process.User.UID, s.Process.User.GID = uid, uid
+			}))
+			b.Create(t, "--console-socket", cs.path)
+			master := cs.recv(t)
+			b.Start(t)
+			rep := bundle.ParseReport(t, strings.ReplaceAll(readPTY(t, master, 10*time.Second), "\r\n", "\n"))
+			if !rep.Stdin.IsTTY || rep.Stdin.UID != uid {
+				t.Errorf("terminal %+v, want one owned by uid %d", rep.Stdin, uid)
+			}
+		})
+	}
+	t.Run("exec -t --user 1000", func(t *testing.T) {
+		t.Parallel()
+		b := bundle.New(t, bundle.WithProbe("sleep", "60"))
+		b.RunDetached(t)
+		cs := newConsoleSocket(t)
+		b.MustRun(t, "exec", "-t", "-d", "--console-socket", cs.path, "--user", "1000:1000", b.ID, "/bin/probe", "report")
+		rep := bundle.ParseReport(t, strings.ReplaceAll(readPTY(t, cs.recv(t), 10*time.Second), "\r\n", "\n"))
+		if !rep.Stdin.IsTTY || rep.Stdin.UID != 1000 {
+			t.Errorf("terminal %+v, want one owned by uid 1000", rep.Stdin)
+		}
+	})
+}
+
+// TestAmbientNotRaised: an ambient capability the kernel will not raise is
+// a warning in runc's words, not a failure (runc 1.4). The runtime runs with
+// SECBIT_NO_CAP_AMBIENT_RAISE, which its init inherits.
+func TestAmbientNotRaised(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("capsh"); err != nil {
+		t.Skip("needs capsh (libcap2-bin) to set SECBIT_NO_CAP_AMBIENT_RAISE")
+	}
+	b := bundle.New(t, bundle.WithSpec(func(s *specs.Spec) {
+		c := s.Process.Capabilities
+		c.Inheritable = c.Permitted
+	}))
+	const noAmbientRaise = 1 << 6
+	wrap := []string{"capsh", fmt.Sprintf("--secbits=%d", noAmbientRaise), "--", "-c", `exec "$0" "$@"`}
+	r := b.RunWith(t, bundle.RunOpts{Wrap: wrap}, "run", "--bundle", b.Dir, b.ID)
+	if r.Code != 0 {
+		t.Fatalf("an ambient capability that cannot be raised failed the run: %v", r)
+	}
+	if bundle.IsOcirun(t) && (!strings.Contains(r.Stderr, "level=warning") || !strings.Contains(r.Stderr, "can't raise ambient capability CAP_KILL")) {
+		t.Errorf("no warning in runc's words: %v", r)
+	}
+	if rep := bundle.ParseReport(t, r.Stdout); rep.Caps["CapAmb"] != "0000000000000000" {
+		t.Errorf("CapAmb = %s, want none raised", rep.Caps["CapAmb"])
+	}
+}
+
+// TestDebugLines: --debug writes debug lines for create, run and exec, in
+// text (level=debug) and in JSON ("level":"debug"), init's own steps
+// included, as runc's --debug does.
+func TestDebugLines(t *testing.T) {
+	t.Parallel()
+	fromInit := func(t *testing.T, what, out string) {
+		t.Helper()
+		if bundle.IsOcirun(t) && !strings.Contains(out, "init: ") {
+			t.Errorf("%s: no debug line from init's stage:\n%s", what, out)
+		}
+	}
+	t.Run("run text", func(t *testing.T) {
+		t.Parallel()
+		b := bundle.New(t, bundle.WithProbe("exit", "0"))
+		r := b.MustRun(t, "--debug", "run", "--bundle", b.Dir, b.ID)
+		if !strings.Contains(r.Stderr, "level=debug") {
+			t.Errorf("no level=debug line: %v", r)
+		}
+		fromInit(t, "run", r.Stderr)
+	})
+	t.Run("create and exec json", func(t *testing.T) {
+		t.Parallel()
+		b := bundle.New(t, bundle.WithProbe("sleep", "60"))
+		log := filepath.Join(t.TempDir(), "log.json")
+		b.MustRun(t, "--debug", "--log", log, "--log-format", "json", "create", "--bundle", b.Dir, b.ID)
+		data, err := os.ReadFile(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		created := len(data)
+		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("log line %q is not JSON: %v", l, err)
+			}
+		}
+		if !strings.Contains(string(data), `"level":"debug"`) {
+			t.Errorf("create: no \"level\":\"debug\" line:\n%s", data)
+		}
+		fromInit(t, "create", string(data))
+		b.Start(t)
+		b.MustRun(t, "--debug", "--log", log, "--log-format", "json", "exec", b.ID, "/bin/probe", "exit", "0")
+		if data, err = os.ReadFile(log); err != nil {
+			t.Fatal(err)
+		}
+		exec := string(data[created:])
+		if !strings.Contains(exec, `"level":"debug"`) {
+			t.Errorf("exec: no \"level\":\"debug\" line:\n%s", exec)
+		}
+		fromInit(t, "exec", exec)
+	})
+	t.Run("quiet without --debug", func(t *testing.T) {
+		t.Parallel()
+		b := bundle.New(t, bundle.WithProbe("exit", "0"))
+		if r := b.MustRun(t, "run", "--bundle", b.Dir, b.ID); strings.Contains(r.Stderr, "level=debug") {
+			t.Errorf("debug lines without --debug: %v", r)
+		}
+	})
+}

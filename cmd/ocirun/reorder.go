@@ -11,13 +11,17 @@ import (
 // stops parsing their flags there too (urfave/cli v3 StopOnNthArg).
 var inOrder = map[string]bool{"exec": true, "ps": true, "init": true}
 
-// interleaveFlags moves a command's flags that follow its positional
-// arguments in front of them: runc 1.4 (urfave/cli v3) parses `delete ID -f`,
-// `kill ID KILL --all` and `update ID --memory 1M` as flags, while urfave/cli
-// v2 stops at the first argument and would take "-f" for one. Only the
-// command's own flag names move, with the value of a flag that takes one (the
-// next argument, as Go's flag package reads it); anything after "--" stays
-// where it is.
+// interleaveFlags puts the flags of a command line where urfave/cli v2 looks
+// for them. runc 1.4 (urfave/cli v3) parses a command's flags after its
+// positional arguments (`delete ID -f`, `kill ID KILL --all`, `update ID
+// --memory 1M`) and the global flags after the command (`list --root DIR`);
+// v2 stops at the first argument and knows global flags only before the
+// command. So a command's own flags after its arguments move in front of
+// them, and global flags given after the command move in front of it, each
+// with its value when it takes one (the next argument, as Go's flag package
+// reads it). A command's flag wins over a global one of the same name.
+// Arguments after "--", unknown dash arguments, and for exec and ps
+// everything after the first argument, stay where they are.
 func interleaveFlags(app *cli.App, args []string) []string {
 	i := 1
 	for i < len(args) && isFlagArg(args[i]) {
@@ -33,37 +37,48 @@ func interleaveFlags(app *cli.App, args []string) []string {
 		return args
 	}
 	cmd := app.Command(args[i])
-	if cmd == nil || inOrder[cmd.Name] {
+	if cmd == nil || cmd.Name == "init" {
 		return args
 	}
-	var flags, positional []string
+	var globals, flags, positional []string
 	rest := args[i+1:]
 	moved := false
 	for j := 0; j < len(rest); j++ {
 		a := rest[j]
-		if a == "--" {
+		if a == "--" || (inOrder[cmd.Name] && len(positional) > 0) {
 			positional = append(positional, rest[j:]...)
 			break
 		}
+		if !isFlagArg(a) {
+			positional = append(positional, a)
+			continue
+		}
+		dst := &flags
 		f := lookupFlag(cmd.Flags, a)
 		if f == nil && (a == "-h" || a == "--help") {
 			f = cli.HelpFlag
 		}
-		if f == nil || !isFlagArg(a) {
-			positional = append(positional, a)
-			continue
+		if f == nil {
+			if f = lookupFlag(app.Flags, a); f == nil {
+				positional = append(positional, a)
+				continue
+			}
+			dst, moved = &globals, true
+		} else {
+			moved = moved || len(positional) > 0
 		}
-		moved = moved || len(positional) > 0
-		flags = append(flags, a)
+		*dst = append(*dst, a)
 		if flagTakesValue(f, a) && j+1 < len(rest) {
 			j++
-			flags = append(flags, rest[j])
+			*dst = append(*dst, rest[j])
 		}
 	}
 	if !moved {
 		return args
 	}
-	out := append([]string{}, args[:i+1]...)
+	out := append([]string{}, args[:i]...)
+	out = append(out, globals...)
+	out = append(out, args[i])
 	out = append(out, flags...)
 	return append(out, positional...)
 }

@@ -18,7 +18,17 @@ func TestInterleaveFlags(t *testing.T) {
 		{"update ID --memory=1M --pids-limit 10", "update --memory=1M --pids-limit 10 ID"},
 		{"update --resources - ID", "update --resources - ID"},
 		{"run ID -d --bundle /b", "run -d --bundle /b ID"},
-		{"list --root-is-not-a-list-flag", "list --root-is-not-a-list-flag"},
+		{"list --no-such-flag", "list --no-such-flag"},
+		// Global flags after the command go in front of it (urfave/cli v3).
+		{"list --root /r", "--root /r list"},
+		{"list -q --root=/r", "--root=/r list -q"},
+		{"--debug delete ID --root /r -f", "--debug --root /r delete -f ID"},
+		{"exec --root /r ID sh", "--root /r exec ID sh"},
+		{"exec ID sh --root /r", "exec ID sh --root /r"},
+		{"ps --root /r ID -ef", "--root /r ps ID -ef"},
+		// A command's flag wins over a global flag of the same name.
+		{"checkpoint --image-path /i ID", "checkpoint --image-path /i ID"},
+		{"spec --rootless", "spec --rootless"},
 		{"state ID -h", "state -h ID"},
 		// Already in order, or nothing to move: unchanged.
 		{"delete -f ID", "delete -f ID"},
@@ -42,5 +52,25 @@ func TestInterleaveFlags(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: got %q, want %q", tc.in, got[1:], want[1:])
 		}
+	}
+}
+
+// The command flags that share a name with a global flag are the command's:
+// list them, so that a new clash is a decision.
+func TestFlagNameClashes(t *testing.T) {
+	app := newApp()
+	var clashes []string
+	for _, c := range app.Commands {
+		for _, f := range c.Flags {
+			for _, n := range f.Names() {
+				if lookupFlag(app.Flags, "--"+n) != nil {
+					clashes = append(clashes, c.Name+" --"+n)
+				}
+			}
+		}
+	}
+	// runc's `spec --rootless` (a template switch) is not the global one.
+	if want := []string{"spec --rootless"}; !slices.Equal(clashes, want) {
+		t.Errorf("command flags named like global ones: %q, want %q", clashes, want)
 	}
 }

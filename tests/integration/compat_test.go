@@ -87,13 +87,15 @@ func TestListRootMissing(t *testing.T) {
 		t.Skip("runc 1.1 creates the --root it is given")
 	}
 	missing := filepath.Join(t.TempDir(), "no", "such", "dir")
-	cmd := exec.Command(bundle.Runtime(t), "--root", missing, "list")
-	out, err := cmd.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "no such file or directory") {
-		t.Errorf("list --root %s: %v, %s; want an error naming the missing directory", missing, err, out)
-	}
-	if _, err := os.Stat(missing); err == nil {
-		t.Errorf("list created %s", missing)
+	// runc 1.4 (urfave/cli v3) takes global flags after the command too.
+	for _, args := range [][]string{{"--root", missing, "list"}, {"list", "--root", missing}} {
+		out, err := exec.Command(bundle.Runtime(t), args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "no such file or directory") {
+			t.Errorf("%q: %v, %s; want an error naming the missing directory", args, err, out)
+		}
+		if _, err := os.Stat(missing); err == nil {
+			t.Errorf("%q created %s", args, missing)
+		}
 	}
 }
 

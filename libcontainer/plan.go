@@ -297,8 +297,6 @@ func stepError(proc *configs.Process, m *proto.Error) error {
 		return fmt.Errorf("set capabilities: %w", os.NewSyscallError("capset", errno))
 	case "ambient-clear":
 		return fmt.Errorf("clear ambient capabilities: %w", os.NewSyscallError("prctl", errno))
-	case "ambient":
-		return fmt.Errorf("raise ambient %s: %w", capName(), os.NewSyscallError("prctl", errno))
 	case "seccomp":
 		hint := ""
 		if errno == unix.EACCES {

@@ -864,9 +864,8 @@ void ocirun_process(uint32_t mode, uint32_t proc_contexts)
 		if (fchdir(p.root_fd) < 0 || chroot(".") < 0)
 			bail_step("chroot", 0, errno);
 		close(p.root_fd);
-	}
-	if (p.root_fd >= 0)
 		debugf("init: chroot to the rootfs (no pivot_root)");
+	}
 	if (mode == PROCESS_CREATE && chdir("/") < 0)
 		bail_step("chdir-root", 0, errno);
 	if (p.keyring) {

@@ -76,7 +76,7 @@ func (r *Root) LoadState(id string) (*Container, error) {
 	dir := r.dir(id)
 	st, err := loadState(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("container %q: %w", id, ErrNotExist)
+		return nil, fmt.Errorf("%w: %q", ErrNotExist, id)
 	}
 	if err != nil {
 		return nil, err
@@ -88,9 +88,6 @@ func (r *Root) LoadState(id string) (*Container, error) {
 // without a readable state (a create in progress) are skipped.
 func (r *Root) List() ([]*Container, error) {
 	ents, err := os.ReadDir(r.Path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
 	if err != nil {
 		return nil, err
 	}

@@ -33,12 +33,15 @@ type CreateOpts struct {
 // exec.fifo. On any error nothing is left: no state dir, cgroup or process.
 // With opts.Foreground and terminal: true the pty master is returned.
 func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Container, master *os.File, err error) {
-	if cfg.Process.Terminal && opts.ConsoleSocket == "" && !opts.Foreground {
-		return nil, nil, errors.New("cannot allocate tty if ocirun will detach without setting console socket")
+	// `ocirun validate` runs the same checks: what it accepts, create does.
+	ps := r.Check(id, cfg, opts)
+	if err := ps.Err(); err != nil {
+		return nil, nil, err
 	}
-	if !cfg.Process.Terminal && opts.ConsoleSocket != "" {
-		return nil, nil, errors.New("cannot use console socket if ocirun will not detach or allocate tty")
+	for _, p := range ps {
+		r.Log.Debug(p.Error())
 	}
+	r.Trace.Mark("check")
 	lsm := detectLSM(&cfg.Process, cfg.MountLabel)
 	if err := lsm.checkContainer(cfg, r.Log); err != nil {
 		return nil, nil, err

@@ -5,6 +5,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/ocirun/ocirun/internal/problem"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -61,15 +62,17 @@ next:
 	return rules
 }
 
-func convertDevices(in []specs.LinuxDevice, c *configs.Config) error {
+func convertDevices(in []specs.LinuxDevice, c *configs.Config, ps *problem.List) {
 	seen := make(map[string]int)
 	for i, d := range in {
 		field := fmt.Sprintf("linux.devices[%d]", i)
-		if err := checkAbs(field+".path", d.Path); err != nil {
-			return err
+		if p := checkAbs(field+".path", d.Path); p != nil {
+			ps.Add(p)
+			continue
 		}
 		if j, dup := seen[d.Path]; dup {
-			return fmt.Errorf("%s.path: %q already used by linux.devices[%d]", field, d.Path, j)
+			ps.Errorf(field+".path", d.Path, "one entry per device node", "%q already used by linux.devices[%d]", d.Path, j)
+			continue
 		}
 		seen[d.Path] = i
 		var t rune
@@ -81,10 +84,12 @@ func convertDevices(in []specs.LinuxDevice, c *configs.Config) error {
 		case "p":
 			t = 'p'
 		default:
-			return fmt.Errorf("%s.type: unknown device type %q, want c, b, u or p", field, d.Type)
+			ps.Errorf(field+".type", d.Type, `"c" (character, or "u" unbuffered), "b" (block) or "p" (fifo)`, "unknown device type %s, want c, b, u or p", problem.Q(d.Type))
+			continue
 		}
 		if t != 'p' && (d.Major < 0 || d.Minor < 0) {
-			return fmt.Errorf("%s: major and minor must be >= 0, got %d:%d", field, d.Major, d.Minor)
+			ps.Errorf(field, fmt.Sprintf("%d:%d", d.Major, d.Minor), "major and minor are the node's numbers as ls -l /dev shows them", "major and minor must be >= 0, got %d:%d", d.Major, d.Minor)
+			continue
 		}
 		// runc's default, and what a freshly made devtmpfs node gets.
 		mode := uint32(0o666)
@@ -102,5 +107,4 @@ func convertDevices(in []specs.LinuxDevice, c *configs.Config) error {
 		}
 		c.Devices = append(c.Devices, dev)
 	}
-	return nil
 }

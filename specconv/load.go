@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/ocirun/ocirun/internal/plainjson"
+	"github.com/ocirun/ocirun/internal/problem"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -24,6 +25,11 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ParseSpec(path, data)
+}
+
+// ParseSpec decodes config.json's content; path names it in errors.
+func ParseSpec(path string, data []byte) (*specs.Spec, error) {
 	var spec specs.Spec
 	if err := plainjson.Unmarshal(data, &spec); err != nil {
 		var syntaxErr *json.SyntaxError
@@ -37,6 +43,25 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &spec, nil
+}
+
+// LoadProblem is a LoadSpec error as a problem: the JSON path of a field
+// of the wrong type, the whole file otherwise.
+func LoadProblem(err error) *problem.Problem {
+	p := &problem.Problem{Path: "", Problem: err.Error(), Severity: problem.Error,
+		Hint: "config.json must be a JSON object as the runtime-spec describes (`ocirun spec` writes one)"}
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		p.Value = "JSON " + typeErr.Value
+		p.Hint = fmt.Sprintf("%s must be a JSON value that decodes to Go %s", typeErr.Field, typeErr.Type)
+	case errors.As(err, &syntaxErr):
+		p.Hint = "fix the JSON syntax at that offset (`python3 -m json.tool config.json` shows where)"
+	case errors.Is(err, os.ErrNotExist):
+		p.Hint = "--bundle must name a directory holding config.json (`ocirun spec` writes one)"
+	}
+	return p
 }
 
 // Options carry what the command line knows and the spec does not.
@@ -53,26 +78,37 @@ type Options struct {
 	NotifySocket, NotifyDir string
 }
 
-// ToConfig validates spec and returns the normalized config. Errors name the
-// JSON path of the offending field and its value.
+// ToConfig validates spec and returns the normalized config, or the first
+// problem Validate finds. Errors name the JSON path of the offending field
+// and its value.
 func ToConfig(spec *specs.Spec, opts Options) (*configs.Config, error) {
+	c, ps := Validate(spec, opts)
+	if err := ps.Err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Validate checks every field of spec in one pass and returns every
+// problem, in the order of the fields' checks (the first error is what
+// create fails with), and the config built from what was valid: complete
+// when there is no error. It inspects nothing on the host but root.path.
+func Validate(spec *specs.Spec, opts Options) (*configs.Config, problem.List) {
+	var ps problem.List
 	if spec == nil {
-		return nil, errors.New("spec: missing")
+		ps.Errorf("spec", nil, "", "missing")
+		return nil, ps
 	}
 	if opts.ID != "" {
-		if err := ValidateID(opts.ID); err != nil {
-			return nil, err
+		if p := checkID(opts.ID); p != nil {
+			ps.Add(p)
 		}
 	}
 	if !filepath.IsAbs(opts.Bundle) {
-		return nil, fmt.Errorf("bundle: must be an absolute path, got %q", opts.Bundle)
+		ps.Errorf("bundle", opts.Bundle, "give --bundle as an absolute path", "must be an absolute path, got %q", opts.Bundle)
 	}
-	if err := checkVersion(spec.Version); err != nil {
-		return nil, err
-	}
-	if err := checkUnsupported(spec); err != nil {
-		return nil, err
-	}
+	checkVersion(spec.Version, &ps)
+	checkUnsupported(spec, &ps)
 	c := &configs.Config{
 		OCIVersion:  spec.Version,
 		NoPivot:     opts.NoPivot,
@@ -80,34 +116,27 @@ func ToConfig(spec *specs.Spec, opts Options) (*configs.Config, error) {
 		Domainname:  spec.Domainname,
 		Annotations: maps.Clone(spec.Annotations),
 	}
-	if err := convertRoot(spec.Root, opts.Bundle, c); err != nil {
-		return nil, err
-	}
+	convertRoot(spec.Root, opts.Bundle, c, &ps)
 	if spec.Linux == nil {
 		// Without linux.namespaces there is no mount namespace, and every
 		// rootfs step would then change the host's mounts.
-		return nil, errors.New("linux: required (at least a mount namespace)")
+		ps.Errorf("linux", nil, `add "linux": {"namespaces": [{"type": "mount"}]} at least`, "required (at least a mount namespace)")
+		convertProcess(spec.Process, c, &ps)
+		return c, ps
 	}
-	steps := []func() error{
-		func() error { return convertProcess(spec.Process, c) },
-		func() error { return convertSeccomp(spec.Linux, c) }, // after convertProcess: fills c.Process.Seccomp
-		func() error { return convertProcAttrs(spec, c) },     // after convertProcess: fills c.Process.Attrs
-		func() error { return convertNamespaces(spec.Linux, opts, c) },
-		func() error { return checkUTS(spec, c) },
-		func() error { return convertMounts(spec.Mounts, opts.Bundle, c) },
-		func() error { return convertLinuxPaths(spec.Linux, opts, c) },
-		func() error { return convertSysctl(spec.Linux.Sysctl, c) },
-		func() error { return convertDevices(spec.Linux.Devices, c) },
-		func() error { return convertCgroup(spec.Linux, c) },
-		func() error { c.Cgroups.Systemd = opts.SystemdCgroup; return nil },
-		func() error { return convertHooks(spec.Hooks, c) },
-		func() error { return checkRootless(opts, c) },
-		func() error { return addNotifySocket(opts, c) },
-	}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			return nil, err
-		}
-	}
-	return c, nil
+	convertProcess(spec.Process, c, &ps)
+	convertSeccomp(spec.Linux, c, &ps) // after convertProcess: fills c.Process.Seccomp
+	convertProcAttrs(spec, c, &ps)     // after convertProcess: fills c.Process.Attrs
+	convertNamespaces(spec.Linux, opts, c, &ps)
+	checkUTS(spec, c, &ps)
+	convertMounts(spec.Mounts, opts.Bundle, c, &ps)
+	convertLinuxPaths(spec.Linux, opts, c, &ps)
+	convertSysctl(spec.Linux.Sysctl, c, &ps)
+	convertDevices(spec.Linux.Devices, c, &ps)
+	convertCgroup(spec.Linux, c, &ps)
+	c.Cgroups.Systemd = opts.SystemdCgroup
+	convertHooks(spec.Hooks, c, &ps)
+	checkRootless(opts, c, &ps)
+	addNotifySocket(opts, c, &ps)
+	return c, ps
 }

@@ -10,6 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/ocirun/ocirun/internal/problem"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -146,6 +147,17 @@ func KnownMountOptions() []string {
 // earlier ones ("ro,rw" is read-write). Unknown options are filesystem data,
 // kept in order. Only options ocirun cannot honour yet are errors.
 func ParseMountOptions(opts []string) (MountOptions, error) {
+	var ps problem.List
+	m := parseMountOptions("options", opts, &ps)
+	if err := ps.Err(); err != nil {
+		return MountOptions{}, err
+	}
+	return m, nil
+}
+
+// parseMountOptions is ParseMountOptions reporting to ps, with field the
+// JSON path of the options list.
+func parseMountOptions(field string, opts []string, ps *problem.List) MountOptions {
 	var (
 		m    MountOptions
 		data []string
@@ -187,45 +199,40 @@ func ParseMountOptions(opts []string) (MountOptions, error) {
 			m.Extensions |= e
 			continue
 		}
+		opt := fmt.Sprintf("%s[%d]", field, i)
 		if slices.Contains(unsupportedOpts, o) {
-			return MountOptions{}, fmt.Errorf("options[%d]: %q not supported yet", i, o)
+			ps.Errorf(opt, o, "idmapped mounts are not implemented yet: drop the option, or run this bundle with runc or crun", "%q not supported yet", o)
+			continue
 		}
 		// "defaults" only means "no options": passed on, filesystems like
 		// tmpfs would reject it.
 		if o == "defaults" || o == "" {
 			continue
 		}
-		if err := checkNUL(fmt.Sprintf("options[%d]", i), o); err != nil {
-			return MountOptions{}, err
+		if p := checkNUL(opt, o); p != nil {
+			ps.Add(p)
+			continue
 		}
 		data = append(data, o)
 	}
 	m.Data = strings.Join(data, ",")
-	return m, nil
+	return m
 }
 
-func convertMounts(in []specs.Mount, bundle string, c *configs.Config) error {
+func convertMounts(in []specs.Mount, bundle string, c *configs.Config, ps *problem.List) {
 	for i, sm := range in {
 		field := fmt.Sprintf("mounts[%d]", i)
-		if err := checkAbs(field+".destination", sm.Destination); err != nil {
-			return err
-		}
-		if err := checkNUL(field+".source", sm.Source); err != nil {
-			return err
-		}
-		if err := checkNUL(field+".type", sm.Type); err != nil {
-			return err
-		}
+		n := len(*ps)
+		ps.Add(checkAbs(field+".destination", sm.Destination))
+		ps.Add(checkNUL(field+".source", sm.Source))
+		ps.Add(checkNUL(field+".type", sm.Type))
 		if len(sm.UIDMappings) > 0 {
-			return fmt.Errorf("%s.uidMappings: not supported yet", field)
+			ps.Errorf(field+".uidMappings", nil, "idmapped mounts are not implemented yet: drop the mappings, or run this bundle with runc or crun", "not supported yet")
 		}
 		if len(sm.GIDMappings) > 0 {
-			return fmt.Errorf("%s.gidMappings: not supported yet", field)
+			ps.Errorf(field+".gidMappings", nil, "idmapped mounts are not implemented yet: drop the mappings, or run this bundle with runc or crun", "not supported yet")
 		}
-		opts, err := ParseMountOptions(sm.Options)
-		if err != nil {
-			return fmt.Errorf("%s.%w", field, err)
-		}
+		opts := parseMountOptions(field+".options", sm.Options, ps)
 		m := configs.Mount{
 			Source:           sm.Source,
 			Destination:      filepath.Clean(sm.Destination),
@@ -246,17 +253,17 @@ func convertMounts(in []specs.Mount, bundle string, c *configs.Config) error {
 		if m.Flags&unix.MS_BIND != 0 {
 			m.Device = "bind"
 			if m.Source == "" {
-				return fmt.Errorf("%s.source: required for a bind mount", field)
-			}
-			if !filepath.IsAbs(m.Source) {
+				ps.Errorf(field+".source", "", "a bind mount's source is the host path to bind, absolute or relative to the bundle", "required for a bind mount")
+			} else if !filepath.IsAbs(m.Source) {
 				m.Source = filepath.Join(bundle, m.Source)
 			}
 		} else if m.Device == "" {
-			return fmt.Errorf("%s.type: required unless the mount is a bind mount", field)
+			ps.Errorf(field+".type", "", `give the filesystem type ("tmpfs", "proc"...), or "bind" with options ["rbind"] for a bind mount`, "required unless the mount is a bind mount")
 		}
-		c.Mounts = append(c.Mounts, m)
+		if len(*ps) == n {
+			c.Mounts = append(c.Mounts, m)
+		}
 	}
-	return nil
 }
 
 var rootPropagation = sync.OnceValue(func() map[string]int {
@@ -273,32 +280,28 @@ var rootPropagation = sync.OnceValue(func() map[string]int {
 })
 
 // convertLinuxPaths handles the rootfs-related linux.* fields.
-func convertLinuxPaths(l *specs.Linux, opts Options, c *configs.Config) error {
+func convertLinuxPaths(l *specs.Linux, opts Options, c *configs.Config, ps *problem.List) {
 	if p := l.RootfsPropagation; p != "" {
 		flag, ok := rootPropagation()[p]
-		if !ok {
-			return fmt.Errorf("linux.rootfsPropagation: unknown mode %q, want one of [r]private, [r]slave, [r]shared, [r]unbindable", p)
+		switch {
+		case !ok:
+			ps.Errorf("linux.rootfsPropagation", p, "want one of [r]private, [r]slave, [r]shared, [r]unbindable", "unknown mode %s, want one of [r]private, [r]slave, [r]shared, [r]unbindable", problem.Q(p))
+		case opts.NoPivot && flag&unix.MS_PRIVATE != 0:
+			// Without pivot_root the host's mounts stay reachable under the
+			// container's root; a private root would never see the host unmount
+			// them and would keep them busy.
+			ps.Errorf("linux.rootfsPropagation", p, "use [r]slave with --no-pivot, or drop --no-pivot", "%q is not safe without pivot_root", p)
+		default:
+			c.RootPropagation = flag
 		}
-		// Without pivot_root the host's mounts stay reachable under the
-		// container's root; a private root would never see the host unmount
-		// them and would keep them busy.
-		if opts.NoPivot && flag&unix.MS_PRIVATE != 0 {
-			return fmt.Errorf("linux.rootfsPropagation: %q is not safe without pivot_root", p)
-		}
-		c.RootPropagation = flag
 	}
 	for i, p := range l.MaskedPaths {
-		if err := checkAbs(fmt.Sprintf("linux.maskedPaths[%d]", i), p); err != nil {
-			return err
-		}
+		ps.Add(checkAbs(fmt.Sprintf("linux.maskedPaths[%d]", i), p))
 	}
 	for i, p := range l.ReadonlyPaths {
-		if err := checkAbs(fmt.Sprintf("linux.readonlyPaths[%d]", i), p); err != nil {
-			return err
-		}
+		ps.Add(checkAbs(fmt.Sprintf("linux.readonlyPaths[%d]", i), p))
 	}
 	c.MaskedPaths = slices.Clone(l.MaskedPaths)
 	c.ReadonlyPaths = slices.Clone(l.ReadonlyPaths)
 	c.MountLabel = l.MountLabel
-	return nil
 }

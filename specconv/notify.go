@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ocirun/ocirun/internal/problem"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -16,15 +17,17 @@ import (
 // socket's path inside the container, and the process's NOTIFY_SOCKET
 // points there. The runtime binds the socket itself at start, and relays
 // READY=1 to the caller's.
-func addNotifySocket(opts Options, c *configs.Config) error {
+func addNotifySocket(opts Options, c *configs.Config, ps *problem.List) {
 	if opts.NotifySocket == "" {
-		return nil
+		return
 	}
 	if !filepath.IsAbs(opts.NotifySocket) {
-		return fmt.Errorf("NOTIFY_SOCKET %q: must be an absolute path", opts.NotifySocket)
+		ps.Errorf(fmt.Sprintf("NOTIFY_SOCKET %q", opts.NotifySocket), opts.NotifySocket, "NOTIFY_SOCKET in the environment must be an absolute path, or unset", "must be an absolute path")
+		return
 	}
 	if !filepath.IsAbs(opts.NotifyDir) {
-		return fmt.Errorf("notify directory %q: must be an absolute path", opts.NotifyDir)
+		ps.Errorf(fmt.Sprintf("notify directory %q", opts.NotifyDir), opts.NotifyDir, "--root must be an absolute path", "must be an absolute path")
+		return
 	}
 	c.Mounts = append(c.Mounts, configs.Mount{
 		Source:      opts.NotifyDir,
@@ -40,5 +43,4 @@ func addNotifySocket(opts Options, c *configs.Config) error {
 	}
 	c.Process.Env = append(env, "NOTIFY_SOCKET="+opts.NotifySocket)
 	c.NotifySocket = opts.NotifySocket
-	return nil
 }

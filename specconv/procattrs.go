@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/ocirun/ocirun/internal/problem"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -110,49 +111,61 @@ func MemoryPolicyFlags() []string {
 // convertProcAttrs fills c.Process.Attrs from the process's scheduler,
 // ioPriority and execCPUAffinity and from linux.personality and
 // linux.memoryPolicy. Runs after convertProcess, which sets c.Process.
-func convertProcAttrs(spec *specs.Spec, c *configs.Config) error {
-	a, err := processAttrs(spec.Process)
-	if err != nil {
-		return err
-	}
+func convertProcAttrs(spec *specs.Spec, c *configs.Config, ps *problem.List) {
+	a := processAttrs(spec.Process, ps)
 	if a == nil {
 		a = &configs.ProcAttrs{}
 	}
 	if l := spec.Linux; l != nil {
+		var err error
 		if a.Personality, err = convertPersonality(l.Personality); err != nil {
-			return err
+			ps.Add(asProblem(err))
 		}
 		if a.MemoryPolicy, err = convertMemoryPolicy(l.MemoryPolicy); err != nil {
-			return err
+			ps.Add(asProblem(err))
 		}
 	}
 	if *a != (configs.ProcAttrs{}) {
 		c.Process.Attrs = a
 	}
-	return nil
 }
 
 // processAttrs converts the attributes that live in process (and so also
 // come with `exec --process`); nil when none is set.
-func processAttrs(p *specs.Process) (*configs.ProcAttrs, error) {
+func processAttrs(p *specs.Process, ps *problem.List) *configs.ProcAttrs {
 	if p == nil || (p.Scheduler == nil && p.IOPriority == nil && p.ExecCPUAffinity == nil) {
-		return nil, nil
+		return nil
 	}
 	var a configs.ProcAttrs
 	var err error
 	if a.Scheduler, err = convertScheduler(p.Scheduler); err != nil {
-		return nil, err
+		ps.Add(asProblem(err))
 	}
 	if a.IOPriority, err = convertIOPriority(p.IOPriority); err != nil {
-		return nil, err
+		ps.Add(asProblem(err))
 	}
 	if a.ExecCPUAffinity, err = convertCPUAffinity(p.ExecCPUAffinity); err != nil {
-		return nil, err
+		ps.Add(asProblem(err))
 	}
 	if a == (configs.ProcAttrs{}) {
-		return nil, nil
+		return nil
 	}
-	return &a, nil
+	return &a
+}
+
+// bad is a problem as an error, for the converters of one field that stop
+// at its first problem.
+func bad(path string, value any, hint, format string, args ...any) *problem.Problem {
+	return &problem.Problem{Path: path, Value: value, Hint: hint, Problem: fmt.Sprintf(format, args...), Severity: problem.Error}
+}
+
+// asProblem is err as a problem (every converter's error is one).
+func asProblem(err error) *problem.Problem {
+	var p *problem.Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	return &problem.Problem{Problem: err.Error(), Severity: problem.Error}
 }
 
 func convertScheduler(s *specs.Scheduler) (*configs.Scheduler, error) {
@@ -160,35 +173,38 @@ func convertScheduler(s *specs.Scheduler) (*configs.Scheduler, error) {
 		return nil, nil
 	}
 	const field = "process.scheduler"
+	policies := "want one of " + strings.Join(sortedKeys(schedPolicies()), ", ")
 	policy, ok := schedPolicies()[s.Policy]
 	if !ok {
 		if s.Policy == specs.SchedISO {
-			return nil, fmt.Errorf("%s.policy: %q is not implemented by Linux", field, s.Policy)
+			return nil, bad(field+".policy", string(s.Policy), policies, "%q is not implemented by Linux", s.Policy)
 		}
-		return nil, fmt.Errorf("%s.policy: unknown policy %q, want one of %s", field, s.Policy, strings.Join(sortedKeys(schedPolicies()), ", "))
+		return nil, bad(field+".policy", string(s.Policy), policies, "unknown policy %s, want one of %s", problem.Q(string(s.Policy)), strings.Join(sortedKeys(schedPolicies()), ", "))
 	}
 	out := &configs.Scheduler{Policy: policy, Name: string(s.Policy)}
 	for i, f := range s.Flags {
 		bit, ok := schedFlags()[f]
 		if !ok {
-			return nil, fmt.Errorf("%s.flags[%d]: unknown flag %q, want one of %s", field, i, f, strings.Join(sortedKeys(schedFlags()), ", "))
+			return nil, bad(fmt.Sprintf("%s.flags[%d]", field, i), string(f), "want one of "+strings.Join(sortedKeys(schedFlags()), ", "),
+				"unknown flag %s, want one of %s", problem.Q(string(f)), strings.Join(sortedKeys(schedFlags()), ", "))
 		}
 		out.Flags |= bit
 	}
 	if s.Nice < -20 || s.Nice > 19 {
-		return nil, fmt.Errorf("%s.nice: must be in [-20, 19], got %d", field, s.Nice)
+		return nil, bad(field+".nice", s.Nice, "nice values go from -20 (first) to 19 (last)", "must be in [-20, 19], got %d", s.Nice)
 	}
 	realtime := s.Policy == specs.SchedFIFO || s.Policy == specs.SchedRR
 	switch {
 	case realtime && (s.Priority < 1 || s.Priority > 99):
-		return nil, fmt.Errorf("%s.priority: must be in [1, 99] for %s, got %d", field, s.Policy, s.Priority)
+		return nil, bad(field+".priority", s.Priority, "real-time priorities go from 1 to 99", "must be in [1, 99] for %s, got %d", s.Policy, s.Priority)
 	case !realtime && s.Priority != 0:
-		return nil, fmt.Errorf("%s.priority: only SCHED_FIFO and SCHED_RR take a priority, got %d with %s", field, s.Priority, s.Policy)
+		return nil, bad(field+".priority", s.Priority, "leave priority out, or use SCHED_FIFO or SCHED_RR", "only SCHED_FIFO and SCHED_RR take a priority, got %d with %s", s.Priority, s.Policy)
 	}
 	out.Nice, out.Priority = s.Nice, uint32(s.Priority)
 	if s.Policy != specs.SchedDeadline {
 		if s.Runtime != 0 || s.Deadline != 0 || s.Period != 0 {
-			return nil, fmt.Errorf("%s: runtime, deadline and period are only for SCHED_DEADLINE, got them with %s", field, s.Policy)
+			return nil, bad(field, string(s.Policy), "leave runtime, deadline and period out, or use SCHED_DEADLINE",
+				"runtime, deadline and period are only for SCHED_DEADLINE, got them with %s", s.Policy)
 		}
 		return out, nil
 	}
@@ -198,13 +214,14 @@ func convertScheduler(s *specs.Scheduler) (*configs.Scheduler, error) {
 	if period == 0 {
 		period = s.Deadline
 	}
+	const dlHint = "SCHED_DEADLINE needs 1024 <= runtime <= deadline <= period (period 0: the deadline), in ns"
 	switch {
 	case s.Runtime < 1024:
-		return nil, fmt.Errorf("%s.runtime: SCHED_DEADLINE needs at least 1024 ns, got %d", field, s.Runtime)
+		return nil, bad(field+".runtime", s.Runtime, dlHint, "SCHED_DEADLINE needs at least 1024 ns, got %d", s.Runtime)
 	case s.Deadline < s.Runtime:
-		return nil, fmt.Errorf("%s.deadline: must be at least runtime (%d ns), got %d", field, s.Runtime, s.Deadline)
+		return nil, bad(field+".deadline", s.Deadline, dlHint, "must be at least runtime (%d ns), got %d", s.Runtime, s.Deadline)
 	case period < s.Deadline:
-		return nil, fmt.Errorf("%s.period: must be 0 or at least deadline (%d ns), got %d", field, s.Deadline, s.Period)
+		return nil, bad(field+".period", s.Period, dlHint, "must be 0 or at least deadline (%d ns), got %d", s.Deadline, s.Period)
 	}
 	out.Runtime, out.Deadline, out.Period = s.Runtime, s.Deadline, s.Period
 	return out, nil
@@ -216,10 +233,11 @@ func convertIOPriority(p *specs.LinuxIOPriority) (*configs.IOPriority, error) {
 	}
 	class, ok := ioprioClasses()[p.Class]
 	if !ok {
-		return nil, fmt.Errorf("process.ioPriority.class: unknown class %q, want one of %s", p.Class, strings.Join(sortedKeys(ioprioClasses()), ", "))
+		return nil, bad("process.ioPriority.class", string(p.Class), "want one of "+strings.Join(sortedKeys(ioprioClasses()), ", "),
+			"unknown class %s, want one of %s", problem.Q(string(p.Class)), strings.Join(sortedKeys(ioprioClasses()), ", "))
 	}
 	if p.Priority < 0 || p.Priority > 7 {
-		return nil, fmt.Errorf("process.ioPriority.priority: must be in [0, 7], got %d", p.Priority)
+		return nil, bad("process.ioPriority.priority", p.Priority, "I/O priorities go from 0 (highest) to 7", "must be in [0, 7], got %d", p.Priority)
 	}
 	return &configs.IOPriority{Class: class, Priority: p.Priority}, nil
 }
@@ -248,10 +266,10 @@ func convertPersonality(p *specs.LinuxPersonality) (*configs.Personality, error)
 	}
 	domain, ok := personalities()[p.Domain]
 	if !ok {
-		return nil, fmt.Errorf("linux.personality.domain: unknown domain %q, want LINUX or LINUX32", p.Domain)
+		return nil, bad("linux.personality.domain", string(p.Domain), `"LINUX" or "LINUX32"`, "unknown domain %s, want LINUX or LINUX32", problem.Q(string(p.Domain)))
 	}
 	if len(p.Flags) > 0 {
-		return nil, fmt.Errorf("linux.personality.flags[0]: unknown flag %q (the runtime-spec defines none)", p.Flags[0])
+		return nil, bad("linux.personality.flags[0]", string(p.Flags[0]), "leave flags out", "unknown flag %s (the runtime-spec defines none)", problem.Q(string(p.Flags[0])))
 	}
 	return &configs.Personality{Domain: domain, Name: string(p.Domain)}, nil
 }
@@ -263,55 +281,63 @@ func convertMemoryPolicy(p *specs.LinuxMemoryPolicy) (*configs.MemoryPolicy, err
 		return nil, nil
 	}
 	mp, err := memoryPolicy(p)
-	var named *namedError
-	if err != nil && !errors.As(err, &named) {
-		err = fmt.Errorf("invalid memory policy: %w", err)
+	if err == nil {
+		return mp, nil
 	}
-	return mp, err
+	pr := asProblem(err)
+	if pr.Text == "" {
+		// Not worded with runc's words first yet.
+		pr.Text = "invalid memory policy: " + pr.Error()
+	}
+	return nil, pr
 }
-
-// namedError is an error already worded with runc's words first.
-type namedError struct{ error }
 
 func memoryPolicy(p *specs.LinuxMemoryPolicy) (*configs.MemoryPolicy, error) {
 	const field = "linux.memoryPolicy"
 	i := slices.IndexFunc(memPolicyModes, func(m memPolicyMode) bool { return m.name == p.Mode })
 	if i < 0 {
-		return nil, &namedError{fmt.Errorf("invalid memory policy mode %q: %s.mode: want one of %s", p.Mode, field, strings.Join(MemoryPolicyModes(), ", "))}
+		p := bad(field+".mode", string(p.Mode), "want one of "+strings.Join(MemoryPolicyModes(), ", "),
+			"unknown mode %s, want one of %s", problem.Q(string(p.Mode)), strings.Join(MemoryPolicyModes(), ", "))
+		p.Text = fmt.Sprintf("invalid memory policy mode %q: %s.mode: want one of %s", p.Value, field, strings.Join(MemoryPolicyModes(), ", "))
+		return nil, p
 	}
 	out := &configs.MemoryPolicy{Mode: memPolicyModes[i].mode, Name: string(p.Mode)}
 	nodes, err := parseList(field+".nodes", "node", p.Nodes, maxNode)
 	if err != nil {
 		return nil, err
 	}
+	const nodesHint = "nodes is a list of NUMA node numbers like \"0-1,3\" (see /sys/devices/system/node)"
 	switch p.Mode {
 	case specs.MpolDefault, specs.MpolLocal:
 		if nodes != nil {
-			return nil, fmt.Errorf("%s.nodes: must be empty with %s, got %q", field, p.Mode, p.Nodes)
+			return nil, bad(field+".nodes", p.Nodes, "leave nodes out with "+string(p.Mode), "must be empty with %s, got %s", p.Mode, problem.Q(p.Nodes))
 		}
 	case specs.MpolPreferred:
 		// An empty set means "local allocation"; more than one node is EINVAL.
 		if len(nodes) > 1 || (len(nodes) == 1 && nodes[0].First != nodes[0].Last) {
-			return nil, fmt.Errorf("%s.nodes: %s takes at most one node, got %q", field, p.Mode, p.Nodes)
+			return nil, bad(field+".nodes", p.Nodes, "give one node, or use MPOL_PREFERRED_MANY", "%s takes at most one node, got %s", p.Mode, problem.Q(p.Nodes))
 		}
 	default:
 		if nodes == nil {
-			return nil, fmt.Errorf("%s.nodes: %s needs at least one node", field, p.Mode)
+			return nil, bad(field+".nodes", p.Nodes, nodesHint, "%s needs at least one node", p.Mode)
 		}
 	}
 	out.Nodes = nodes
 	for j, f := range p.Flags {
 		k := slices.IndexFunc(memPolicyFlags, func(m memPolicyFlag) bool { return m.name == f })
 		if k < 0 {
-			return nil, &namedError{fmt.Errorf("invalid memory policy flag %q: %s.flags[%d]: want one of %s", f, field, j, strings.Join(MemoryPolicyFlags(), ", "))}
+			p := bad(fmt.Sprintf("%s.flags[%d]", field, j), string(f), "want one of "+strings.Join(MemoryPolicyFlags(), ", "),
+				"unknown flag %s, want one of %s", problem.Q(string(f)), strings.Join(MemoryPolicyFlags(), ", "))
+			p.Text = fmt.Sprintf("invalid memory policy flag %q: %s.flags[%d]: want one of %s", f, field, j, strings.Join(MemoryPolicyFlags(), ", "))
+			return nil, p
 		}
 		out.Mode |= memPolicyFlags[k].flag
 	}
 	if out.Mode&unix.MPOL_F_STATIC_NODES != 0 && out.Mode&unix.MPOL_F_RELATIVE_NODES != 0 {
-		return nil, fmt.Errorf("%s.flags: MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES exclude each other", field)
+		return nil, bad(field+".flags", nil, "give one of the two", "MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES exclude each other")
 	}
 	if out.Mode&(unix.MPOL_F_STATIC_NODES|unix.MPOL_F_RELATIVE_NODES) != 0 && nodes == nil {
-		return nil, fmt.Errorf("%s.flags: MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES need nodes", field)
+		return nil, bad(field+".flags", nil, nodesHint, "MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES need nodes")
 	}
 	return out, nil
 }
@@ -336,7 +362,7 @@ func parseList(field, what, s string, max uint32) ([]configs.Range, error) {
 			out = append(out, configs.Range{First: lo, Last: lo})
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: invalid %s list %q: %w", field, what, s, err)
+			return nil, bad(field, s, fmt.Sprintf("a list of %s numbers and ranges up to %d, like \"0-3,7\"", what, max), "invalid %s list %s: %v", what, problem.Q(s), err)
 		}
 	}
 	return out, nil

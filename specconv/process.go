@@ -1,7 +1,6 @@
 package specconv
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/ocirun/ocirun/internal/problem"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -53,40 +53,50 @@ var rlimitTypes = sync.OnceValue(func() map[string]int {
 	}
 })
 
-func convertProcess(p *specs.Process, c *configs.Config) error {
+// maxArgStrlen is the kernel's MAX_ARG_STRLEN (32 pages): execve fails
+// with E2BIG on a longer argument or environment string.
+const maxArgStrlen = 32 * 4096
+
+func convertProcess(p *specs.Process, c *configs.Config, ps *problem.List) {
 	if p == nil {
-		return errors.New("process: required by create")
+		ps.Errorf("process", nil, `add "process": {"args": [...], "cwd": "/"}`, "required by create")
+		return
 	}
 	if p.CommandLine != "" {
-		return errors.New("process.commandLine: windows only, use process.args")
+		ps.Errorf("process.commandLine", p.CommandLine, "use process.args", "windows only, use process.args")
 	}
 	if len(p.Args) == 0 {
-		return errors.New("process.args: must not be empty")
+		ps.Errorf("process.args", nil, `the program and its arguments, e.g. ["/bin/sh"]`, "must not be empty")
 	}
-	if err := checkAbs("process.cwd", p.Cwd); err != nil {
-		return err
+	if p := checkAbs("process.cwd", p.Cwd); p != nil {
+		ps.Add(p)
 	}
 	for i, e := range p.Env {
+		field := fmt.Sprintf("process.env[%d]", i)
 		if !strings.Contains(e, "=") {
-			return fmt.Errorf("process.env[%d]: must be KEY=value, got %q", i, e)
-		}
-		if err := checkNUL(fmt.Sprintf("process.env[%d]", i), e); err != nil {
-			return err
+			ps.Errorf(field, e, `each entry is "KEY=value"`, "must be KEY=value, got %s", problem.Q(e))
+		} else if p := checkNUL(field, e); p != nil {
+			ps.Add(p)
+		} else if len(e) >= maxArgStrlen {
+			ps.Errorf(field, e, fmt.Sprintf("execve refuses a string of %d bytes or more (E2BIG)", maxArgStrlen), "longer than the kernel's limit (%d bytes): %s", len(e), problem.Q(e))
 		}
 	}
 	for i, a := range p.Args {
-		if err := checkNUL(fmt.Sprintf("process.args[%d]", i), a); err != nil {
-			return err
+		field := fmt.Sprintf("process.args[%d]", i)
+		if p := checkNUL(field, a); p != nil {
+			ps.Add(p)
+		} else if len(a) >= maxArgStrlen {
+			ps.Errorf(field, a, fmt.Sprintf("execve refuses a string of %d bytes or more (E2BIG)", maxArgStrlen), "longer than the kernel's limit (%d bytes): %s", len(a), problem.Q(a))
 		}
 	}
 	if p.User.Username != "" {
-		return fmt.Errorf("process.user.username: windows only, use uid/gid, got %q", p.User.Username)
+		ps.Errorf("process.user.username", p.User.Username, "give process.user.uid and gid", "windows only, use uid/gid, got %s", problem.Q(p.User.Username))
 	}
 	if p.OOMScoreAdj != nil && (*p.OOMScoreAdj < -1000 || *p.OOMScoreAdj > 1000) {
-		return fmt.Errorf("process.oomScoreAdj: must be in [-1000, 1000], got %d", *p.OOMScoreAdj)
+		ps.Errorf("process.oomScoreAdj", *p.OOMScoreAdj, "the kernel's range is -1000 (never kill) to 1000 (kill first)", "must be in [-1000, 1000], got %d", *p.OOMScoreAdj)
 	}
 	if p.User.Umask != nil && *p.User.Umask > 0o777 {
-		return fmt.Errorf("process.user.umask: must be at most 0777, got %#o", *p.User.Umask)
+		ps.Errorf("process.user.umask", *p.User.Umask, "a umask is permission bits only, e.g. 18 (0o022) in JSON's decimal", "must be at most 0777, got %#o", *p.User.Umask)
 	}
 	out := configs.Process{
 		Args:            slices.Clone(p.Args),
@@ -107,18 +117,9 @@ func convertProcess(p *specs.Process, c *configs.Config) error {
 		out.ConsoleHeight = p.ConsoleSize.Height
 		out.ConsoleWidth = p.ConsoleSize.Width
 	}
-	rl, err := convertRlimits(p.Rlimits)
-	if err != nil {
-		return err
-	}
-	out.Rlimits = rl
-	caps, err := convertCaps(p.Capabilities)
-	if err != nil {
-		return err
-	}
-	out.Capabilities = caps
+	out.Rlimits = convertRlimits(p.Rlimits, ps)
+	out.Capabilities = convertCaps(p.Capabilities, ps)
 	c.Process = out
-	return nil
 }
 
 // dedupEnv keeps the last value of each variable, where that last one
@@ -144,29 +145,32 @@ func dedupEnv(env []string) []string {
 	return out
 }
 
-func convertRlimits(in []specs.POSIXRlimit) ([]configs.Rlimit, error) {
+func convertRlimits(in []specs.POSIXRlimit, ps *problem.List) []configs.Rlimit {
 	var out []configs.Rlimit
 	seen := make(map[string]int)
 	for i, r := range in {
 		t, ok := rlimitTypes()[r.Type]
 		if !ok {
-			return nil, fmt.Errorf("process.rlimits[%d].type: unknown rlimit %q", i, r.Type)
+			ps.Errorf(fmt.Sprintf("process.rlimits[%d].type", i), r.Type, "want one of "+strings.Join(sortedKeys(rlimitTypes()), ", "), "unknown rlimit %s", problem.Q(r.Type))
+			continue
 		}
 		if j, dup := seen[r.Type]; dup {
-			return nil, fmt.Errorf("process.rlimits[%d].type: %q already set by process.rlimits[%d]", i, r.Type, j)
+			ps.Errorf(fmt.Sprintf("process.rlimits[%d].type", i), r.Type, "give each rlimit once", "%q already set by process.rlimits[%d]", r.Type, j)
+			continue
 		}
 		seen[r.Type] = i
 		if r.Soft > r.Hard {
-			return nil, fmt.Errorf("process.rlimits[%d]: soft limit %d exceeds hard limit %d", i, r.Soft, r.Hard)
+			ps.Errorf(fmt.Sprintf("process.rlimits[%d]", i), r, "soft is at most hard (setrlimit refuses it with EINVAL)", "soft limit %d exceeds hard limit %d", r.Soft, r.Hard)
+			continue
 		}
 		out = append(out, configs.Rlimit{Type: t, Name: r.Type, Soft: r.Soft, Hard: r.Hard})
 	}
-	return out, nil
+	return out
 }
 
-func convertCaps(in *specs.LinuxCapabilities) (*configs.Capabilities, error) {
+func convertCaps(in *specs.LinuxCapabilities, ps *problem.List) *configs.Capabilities {
 	if in == nil {
-		return nil, nil
+		return nil
 	}
 	sets := []struct {
 		name string
@@ -182,8 +186,20 @@ func convertCaps(in *specs.LinuxCapabilities) (*configs.Capabilities, error) {
 	// ignored, which the capabilities package does where the sets are built.
 	for _, s := range sets {
 		for i, name := range s.list {
-			if err := checkNUL(fmt.Sprintf("process.capabilities.%s[%d]", s.name, i), name); err != nil {
-				return nil, err
+			if p := checkNUL(fmt.Sprintf("process.capabilities.%s[%d]", s.name, i), name); p != nil {
+				ps.Add(p)
+				continue
+			}
+			if !slices.Contains(knownCaps, name) {
+				hint := "capability names are upper case with the CAP_ prefix, e.g. CAP_NET_ADMIN (`ocirun features` lists them)"
+				up := strings.ToUpper(name)
+				if !strings.HasPrefix(up, "CAP_") {
+					up = "CAP_" + up
+				}
+				if slices.Contains(knownCaps, up) {
+					hint = "did you mean " + up + "?"
+				}
+				ps.Warnf(fmt.Sprintf("process.capabilities.%s[%d]", s.name, i), name, hint, "unknown capability %s: ignored", problem.Q(name))
 			}
 		}
 	}
@@ -193,7 +209,7 @@ func convertCaps(in *specs.LinuxCapabilities) (*configs.Capabilities, error) {
 		Inheritable: slices.Clone(in.Inheritable),
 		Permitted:   slices.Clone(in.Permitted),
 		Ambient:     slices.Clone(in.Ambient),
-	}, nil
+	}
 }
 
 // clonePtr copies *p so the config never aliases the caller's spec.
@@ -209,13 +225,11 @@ func clonePtr[T any](p *T) *T {
 // passes one; field paths in errors start at "process.".
 func ToProcess(p *specs.Process) (*configs.Process, error) {
 	var c configs.Config
-	if err := convertProcess(p, &c); err != nil {
+	var ps problem.List
+	convertProcess(p, &c, &ps)
+	c.Process.Attrs = processAttrs(p, &ps)
+	if err := ps.Err(); err != nil {
 		return nil, err
 	}
-	attrs, err := processAttrs(p)
-	if err != nil {
-		return nil, err
-	}
-	c.Process.Attrs = attrs
 	return &c.Process, nil
 }

@@ -8,21 +8,16 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/ocirun/ocirun/internal/problem"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
-func convertCgroup(l *specs.Linux, c *configs.Config) error {
-	if err := checkNUL("linux.cgroupsPath", l.CgroupsPath); err != nil {
-		return err
-	}
+func convertCgroup(l *specs.Linux, c *configs.Config, ps *problem.List) {
+	ps.Add(checkNUL("linux.cgroupsPath", l.CgroupsPath))
 	c.Cgroups.Path = l.CgroupsPath
 	r := &configs.Resources{}
 	if in := l.Resources; in != nil {
-		rules, err := convertDeviceRules(in.Devices)
-		if err != nil {
-			return err
-		}
-		r.Devices = rules
+		r.Devices = convertDeviceRules(in.Devices, ps)
 		r.Memory = convertMemory(in.Memory)
 		r.CPU = convertCPU(in.CPU)
 		if in.Pids != nil && in.Pids.Limit != nil {
@@ -31,7 +26,9 @@ func convertCgroup(l *specs.Linux, c *configs.Config) error {
 		r.BlockIO = convertBlockIO(in.BlockIO)
 		for i, h := range in.HugepageLimits {
 			if !validPagesize(h.Pagesize) {
-				return fmt.Errorf("linux.resources.hugepageLimits[%d].pageSize: want <size><unit>B like \"2MB\", got %q", i, h.Pagesize)
+				ps.Errorf(fmt.Sprintf("linux.resources.hugepageLimits[%d].pageSize", i), h.Pagesize, "the hugetlb file name's size, as in /sys/kernel/mm/hugepages: \"2MB\", \"1GB\"",
+					"want <size><unit>B like \"2MB\", got %s", problem.Q(h.Pagesize))
+				continue
 			}
 			r.HugepageLimits = append(r.HugepageLimits, configs.HugepageLimit{Pagesize: h.Pagesize, Limit: h.Limit})
 		}
@@ -50,52 +47,51 @@ func convertCgroup(l *specs.Linux, c *configs.Config) error {
 		for _, k := range slices.Sorted(maps.Keys(in.Unified)) {
 			// Keys are file names in the container's cgroup directory.
 			if k == "" || strings.ContainsAny(k, "/\x00") || k == "." || k == ".." {
-				return fmt.Errorf("linux.resources.unified: invalid file name %q", k)
+				ps.Errorf("linux.resources.unified", k, "keys are file names in the cgroup directory, e.g. \"memory.high\"", "invalid file name %s", problem.Q(k))
 			}
 		}
 		r.Unified = maps.Clone(in.Unified)
 	}
 	r.Devices = append(r.Devices, defaultRules(l.Devices)...)
 	c.Cgroups.Resources = r
-	return nil
 }
 
-func convertDeviceRules(in []specs.LinuxDeviceCgroup) ([]configs.DeviceRule, error) {
+func convertDeviceRules(in []specs.LinuxDeviceCgroup, ps *problem.List) []configs.DeviceRule {
 	var out []configs.DeviceRule
 	for i, d := range in {
 		field := fmt.Sprintf("linux.resources.devices[%d]", i)
+		n := len(*ps)
 		rule := configs.DeviceRule{Allow: d.Allow, Type: 'a', Major: -1, Minor: -1, Access: d.Access}
 		switch d.Type {
 		case "", "a":
 		case "c", "b":
 			rule.Type = rune(d.Type[0])
 		default:
-			return nil, fmt.Errorf("%s.type: unknown device type %q, want a, c or b", field, d.Type)
+			ps.Errorf(field+".type", d.Type, `"a" (all), "c" (character) or "b" (block)`, "unknown device type %s, want a, c or b", problem.Q(d.Type))
 		}
 		if d.Major != nil {
 			if *d.Major < 0 {
-				return nil, fmt.Errorf("%s.major: must be >= 0, got %d", field, *d.Major)
+				ps.Errorf(field+".major", *d.Major, "leave major out to match every major number", "must be >= 0, got %d", *d.Major)
 			}
 			rule.Major = *d.Major
 		}
 		if d.Minor != nil {
 			if *d.Minor < 0 {
-				return nil, fmt.Errorf("%s.minor: must be >= 0, got %d", field, *d.Minor)
+				ps.Errorf(field+".minor", *d.Minor, "leave minor out to match every minor number", "must be >= 0, got %d", *d.Minor)
 			}
 			rule.Minor = *d.Minor
 		}
 		if d.Access == "" {
 			// runc refuses it too; the cgroup v1 file would read it as "no access".
-			return nil, fmt.Errorf("%s.access: must not be empty", field)
+			ps.Errorf(field+".access", "", `some of "r" (read), "w" (write), "m" (mknod), e.g. "rwm"`, "must not be empty")
+		} else if strings.Trim(d.Access, "rwm") != "" {
+			ps.Errorf(field+".access", d.Access, `some of "r" (read), "w" (write), "m" (mknod), e.g. "rwm"`, "must be a subset of \"rwm\", got %s", problem.Q(d.Access))
 		}
-		for _, ch := range d.Access {
-			if !strings.ContainsRune("rwm", ch) {
-				return nil, fmt.Errorf("%s.access: must be a subset of \"rwm\", got %q", field, d.Access)
-			}
+		if len(*ps) == n {
+			out = append(out, rule)
 		}
-		out = append(out, rule)
 	}
-	return out, nil
+	return out
 }
 
 func convertMemory(m *specs.LinuxMemory) *configs.Memory {

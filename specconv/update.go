@@ -3,6 +3,7 @@ package specconv
 import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/ocirun/ocirun/internal/problem"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
@@ -11,7 +12,9 @@ import (
 // added): update changes limits, not the device policy, as in runc.
 func ToResources(r *specs.LinuxResources) (*configs.Resources, error) {
 	var c configs.Config
-	if err := convertCgroup(&specs.Linux{Resources: r}, &c); err != nil {
+	var ps problem.List
+	convertCgroup(&specs.Linux{Resources: r}, &c, &ps)
+	if err := ps.Err(); err != nil {
 		return nil, err
 	}
 	res := c.Cgroups.Resources

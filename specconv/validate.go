@@ -1,7 +1,6 @@
 package specconv
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,13 +9,18 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/ocirun/ocirun/internal/problem"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
+
+// pathMax is the kernel's PATH_MAX: a longer path fails every syscall with
+// ENAMETOOLONG, so it is refused here with its field's name instead.
+const pathMax = 4096
 
 // checkVersion accepts any 1.x.y semver (with optional pre-release or build
 // suffix): 1.x is backwards compatible, and bundles from older tools
 // routinely say "1.0.2-dev".
-func checkVersion(v string) error {
+func checkVersion(v string, ps *problem.List) {
 	core, _, _ := strings.Cut(v, "+")
 	core, pre, hasPre := strings.Cut(core, "-")
 	parts := strings.Split(core, ".")
@@ -26,13 +30,14 @@ func checkVersion(v string) error {
 			bad = true
 		}
 	}
+	hint := fmt.Sprintf("ocirun implements runtime-spec %s and reads any 1.x.y", specs.Version)
 	if bad {
-		return fmt.Errorf("ociVersion: must be a semantic version like %q, got %q", specs.Version, v)
+		ps.Errorf("ociVersion", v, hint, "must be a semantic version like %q, got %s", specs.Version, problem.Q(v))
+		return
 	}
 	if parts[0] != "1" {
-		return fmt.Errorf("ociVersion: major version must be 1, got %q", v)
+		ps.Errorf("ociVersion", v, hint, "major version must be 1, got %s", problem.Q(v))
 	}
-	return nil
 }
 
 // isNumber reports whether s is a semver numeric identifier (no leading zero).
@@ -52,7 +57,7 @@ func isNumber(s string) bool {
 // checkUnsupported refuses fields ocirun does not implement yet: silently
 // ignoring e.g. a seccomp profile would run the container less confined than
 // its author asked for.
-func checkUnsupported(spec *specs.Spec) error {
+func checkUnsupported(spec *specs.Spec, ps *problem.List) {
 	type field struct {
 		name string
 		set  bool
@@ -72,60 +77,78 @@ func checkUnsupported(spec *specs.Spec) error {
 	}
 	for _, f := range fields {
 		if f.set {
-			return fmt.Errorf("%s: not supported yet", f.name)
+			ps.Errorf(f.name, nil, "remove the field, or run this bundle with runc or crun", "not supported yet")
 		}
 	}
-	return nil
 }
 
-func convertRoot(root *specs.Root, bundle string, c *configs.Config) error {
+func convertRoot(root *specs.Root, bundle string, c *configs.Config, ps *problem.List) {
+	const hint = "root.path must name the container's root filesystem directory, relative to the bundle or absolute"
 	if root == nil {
-		return errors.New("root: required")
+		ps.Errorf("root", nil, hint, "required")
+		return
 	}
 	if root.Path == "" {
-		return errors.New("root.path: required")
+		ps.Errorf("root.path", "", hint, "required")
+		return
 	}
 	path := root.Path
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(bundle, path)
 	}
+	if len(path) >= pathMax {
+		ps.Errorf("root.path", root.Path, hint, "longer than PATH_MAX (%d bytes): %s", len(path), problem.Q(root.Path))
+		return
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
-		return fmt.Errorf("root.path: %w", err)
+		ps.Errorf("root.path", root.Path, hint, "%v", err)
+		return
 	}
 	if !fi.IsDir() {
-		return fmt.Errorf("root.path: %s is not a directory", path)
+		ps.Errorf("root.path", root.Path, hint, "%s is not a directory", path)
+		return
 	}
 	// Resolve symlinks once, here: the init must not follow a link that
 	// could be swapped between validation and pivot_root.
 	resolved, err := filepath.EvalSymlinks(path)
 	if err != nil {
-		return fmt.Errorf("root.path: %w", err)
+		ps.Errorf("root.path", root.Path, hint, "%v", err)
+		return
 	}
 	c.Rootfs = filepath.Clean(resolved)
 	c.Readonly = root.Readonly
-	return nil
 }
 
-// checkAbs returns an error naming field unless p is an absolute path
-// without NUL bytes (the init passes paths to the kernel as C strings).
-func checkAbs(field, p string) error {
+// checkAbs returns a problem naming field unless p is an absolute path
+// without NUL bytes (the init passes paths to the kernel as C strings) and
+// shorter than PATH_MAX.
+func checkAbs(field, p string) *problem.Problem {
 	if !filepath.IsAbs(p) {
-		return fmt.Errorf("%s: must be an absolute path, got %q", field, p)
+		return &problem.Problem{Path: field, Value: p, Problem: "must be an absolute path, got " + problem.Q(p),
+			Hint: "paths in config.json are absolute, as seen inside the container (\"/tmp\", not \"tmp\")"}
+	}
+	if len(p) >= pathMax {
+		return &problem.Problem{Path: field, Value: p, Problem: fmt.Sprintf("longer than PATH_MAX (%d bytes): %s", len(p), problem.Q(p)),
+			Hint: fmt.Sprintf("the kernel refuses paths of %d bytes or more", pathMax)}
 	}
 	return checkNUL(field, p)
 }
 
-func checkNUL(field, s string) error {
+func checkNUL(field, s string) *problem.Problem {
 	if strings.IndexByte(s, 0) >= 0 {
-		return fmt.Errorf("%s: must not contain a NUL byte, got %q", field, s)
+		return &problem.Problem{Path: field, Value: s, Problem: "must not contain a NUL byte, got " + problem.Q(s),
+			Hint: "the kernel reads this as a C string, which ends at the first NUL"}
 	}
 	return nil
 }
 
-func convertHooks(h *specs.Hooks, c *configs.Config) error {
+// hookNames are the hook lists in the order they run.
+var hookNames = []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}
+
+func convertHooks(h *specs.Hooks, c *configs.Config, ps *problem.List) {
 	if h == nil {
-		return nil
+		return
 	}
 	lists := []struct {
 		name string
@@ -142,11 +165,23 @@ func convertHooks(h *specs.Hooks, c *configs.Config) error {
 	for _, l := range lists {
 		for i, hook := range l.in {
 			field := fmt.Sprintf("hooks.%s[%d]", l.name, i)
-			if err := checkAbs(field+".path", hook.Path); err != nil {
-				return err
+			if p := checkAbs(field+".path", hook.Path); p != nil {
+				ps.Add(p)
+				continue
+			}
+			bad := false
+			for j, a := range hook.Args {
+				if p := checkNUL(fmt.Sprintf("%s.args[%d]", field, j), a); p != nil {
+					ps.Add(p)
+					bad = true
+				}
 			}
 			if hook.Timeout != nil && *hook.Timeout <= 0 {
-				return fmt.Errorf("%s.timeout: must be > 0, got %d", field, *hook.Timeout)
+				ps.Errorf(field+".timeout", *hook.Timeout, "a timeout is a number of seconds > 0; leave it out for none", "must be > 0, got %d", *hook.Timeout)
+				continue
+			}
+			if bad {
+				continue
 			}
 			out := configs.Hook{
 				Path: hook.Path,
@@ -160,19 +195,20 @@ func convertHooks(h *specs.Hooks, c *configs.Config) error {
 			*l.out = append(*l.out, out)
 		}
 	}
-	return nil
 }
 
 // checkRootless applies the rules that only matter when ocirun runs without
 // root: the container needs its own user namespace and every uid=/gid= mount
 // option must name an id that is mapped in it.
-func checkRootless(opts Options, c *configs.Config) error {
+func checkRootless(opts Options, c *configs.Config, ps *problem.List) {
 	if !opts.Rootless {
-		return nil
+		return
 	}
 	ns, ok := c.Namespace(configs.NEWUSER)
 	if !ok {
-		return errors.New("linux.namespaces: rootless containers require a user namespace")
+		ps.Errorf("linux.namespaces", nil, "add {\"type\": \"user\"} with uidMappings and gidMappings (`ocirun spec --rootless` writes them)",
+			"rootless containers require a user namespace")
+		return
 	}
 	for i, m := range c.Mounts {
 		for opt := range strings.SplitSeq(m.Data, ",") {
@@ -189,11 +225,11 @@ func checkRootless(opts Options, c *configs.Config) error {
 				idmap = c.GIDMappings
 			}
 			if ns.Path == "" && !idMapped(idmap, uint32(id)) {
-				return fmt.Errorf("mounts[%d].options: %s is not mapped in the rootless user namespace", i, opt)
+				ps.Errorf(fmt.Sprintf("mounts[%d].options", i), opt, "use an id inside linux."+key+"Mappings, or drop the option",
+					"%s is not mapped in the rootless user namespace", opt)
 			}
 		}
 	}
-	return nil
 }
 
 func idMapped(maps []configs.IDMap, id uint32) bool {

@@ -74,7 +74,7 @@ root filesystem), with the same commands and flags as runc.`,
 			createCommand, startCommand, runCommand, stateCommand, killCommand,
 			deleteCommand, listCommand, specCommand, execCommand, featuresCommand,
 			pauseCommand, resumeCommand, psCommand, updateCommand, eventsCommand,
-			checkpointCommand, restoreCommand, initCommand,
+			checkpointCommand, restoreCommand, validateCommand, initCommand,
 		}, extraCommands...),
 		// Errors are reported once, by fail, in the format the clients parse.
 		ExitErrHandler: func(*cli.Context, error) {},

@@ -70,18 +70,32 @@ func loadBundle(ctx *cli.Context, notifySocket string) (id, bundle string, cfg *
 	if id, err = containerID(ctx); err != nil {
 		return "", "", nil, err
 	}
-	bundle = ctx.String("bundle")
-	if bundle == "" {
-		bundle = "."
-	}
-	if bundle, err = filepath.Abs(bundle); err != nil {
+	if bundle, err = bundleDir(ctx); err != nil {
 		return "", "", nil, err
 	}
 	spec, err := specconv.LoadSpec(bundle)
 	if err != nil {
 		return "", "", nil, err
 	}
-	cfg, err = specconv.ToConfig(spec, specconv.Options{
+	cfg, err = specconv.ToConfig(spec, specOptions(ctx, id, bundle, notifySocket))
+	if err != nil {
+		return "", "", nil, err
+	}
+	return id, bundle, cfg, nil
+}
+
+// bundleDir is --bundle, absolute (the current directory by default).
+func bundleDir(ctx *cli.Context) (string, error) {
+	bundle := ctx.String("bundle")
+	if bundle == "" {
+		bundle = "."
+	}
+	return filepath.Abs(bundle)
+}
+
+// specOptions are what create, run, restore and validate tell specconv.
+func specOptions(ctx *cli.Context, id, bundle, notifySocket string) specconv.Options {
+	return specconv.Options{
 		ID:       id,
 		Bundle:   bundle,
 		NoPivot:  ctx.Bool("no-pivot"),
@@ -91,11 +105,20 @@ func loadBundle(ctx *cli.Context, notifySocket string) (id, bundle string, cfg *
 		SystemdCgroup: ctx.Bool("systemd-cgroup"),
 		NotifySocket:  notifySocket,
 		NotifyDir:     root(ctx).NotifyDir(id),
-	})
-	if err != nil {
-		return "", "", nil, err
 	}
-	return id, bundle, cfg, nil
+}
+
+// createOpts are create's (and run's, and validate's) flags for libcontainer.
+func createOpts(ctx *cli.Context, bundle string, foreground bool) *libcontainer.CreateOpts {
+	return &libcontainer.CreateOpts{
+		Bundle:        bundle,
+		ConsoleSocket: ctx.String("console-socket"),
+		PidFile:       ctx.String("pid-file"),
+		PidfdSocket:   ctx.String("pidfd-socket"),
+		PreserveFDs:   ctx.Int("preserve-fds"),
+		NoNewKeyring:  ctx.Bool("no-new-keyring"),
+		Foreground:    foreground,
+	}
 }
 
 // createContainer is the common part of create and run.
@@ -106,16 +129,5 @@ func createContainer(ctx *cli.Context, foreground bool) (*libcontainer.Container
 	}
 	tracer.Mark("validate")
 	logger.Debug("config.json validated", "id", id, "bundle", bundle)
-	if n := ctx.Int("preserve-fds"); n < 0 {
-		return nil, nil, fmt.Errorf("--preserve-fds: must not be negative, got %d", n)
-	}
-	return root(ctx).Create(id, cfg, &libcontainer.CreateOpts{
-		Bundle:        bundle,
-		ConsoleSocket: ctx.String("console-socket"),
-		PidFile:       ctx.String("pid-file"),
-		PidfdSocket:   ctx.String("pidfd-socket"),
-		PreserveFDs:   ctx.Int("preserve-fds"),
-		NoNewKeyring:  ctx.Bool("no-new-keyring"),
-		Foreground:    foreground,
-	})
+	return root(ctx).Create(id, cfg, createOpts(ctx, bundle, foreground))
 }

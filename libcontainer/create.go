@@ -129,10 +129,13 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 // containerd) never sees a partial pid.
 func writePidFile(path string, pid int) error {
 	abs, err := filepath.Abs(path)
-	if err != nil {
-		return err
+	if err == nil {
+		err = writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644)
 	}
-	return writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644)
+	if err != nil {
+		return fmt.Errorf("--pid-file: %w", err)
+	}
+	return nil
 }
 
 func hasNewNS(cfg *configs.Config, t string) bool {

@@ -133,8 +133,8 @@ func Validate(spec *specs.Spec, opts Options) (*configs.Config, problem.List) {
 	convertLinuxPaths(spec.Linux, opts, c, &ps)
 	convertSysctl(spec.Linux.Sysctl, c, &ps)
 	convertDevices(spec.Linux.Devices, c, &ps)
-	convertCgroup(spec.Linux, c, &ps)
 	c.Cgroups.Systemd = opts.SystemdCgroup
+	convertCgroup(spec.Linux, c, &ps)
 	convertHooks(spec.Hooks, c, &ps)
 	checkRootless(opts, c, &ps)
 	addNotifySocket(opts, c, &ps)

@@ -223,7 +223,14 @@ func convertMounts(in []specs.Mount, bundle string, c *configs.Config, ps *probl
 	for i, sm := range in {
 		field := fmt.Sprintf("mounts[%d]", i)
 		n := len(*ps)
-		ps.Add(checkAbs(field+".destination", sm.Destination))
+		if p := checkAbs(field+".destination", sm.Destination); p != nil {
+			ps.Add(p)
+		} else if filepath.Clean(sm.Destination) == "/" {
+			// Stacked over the root, the mount would become the container's
+			// "/" at pivot_root and hide every mount made below it.
+			ps.Errorf(field+".destination", sm.Destination, "mount below \"/\"; the root filesystem is root.path",
+				"%s is on the top of rootfs: it would hide every other mount", problem.Q(sm.Destination))
+		}
 		ps.Add(checkNUL(field+".source", sm.Source))
 		ps.Add(checkNUL(field+".type", sm.Type))
 		if len(sm.UIDMappings) > 0 {

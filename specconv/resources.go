@@ -14,6 +14,12 @@ import (
 
 func convertCgroup(l *specs.Linux, c *configs.Config, ps *problem.List) {
 	ps.Add(checkNUL("linux.cgroupsPath", l.CgroupsPath))
+	// cgroupfs semantics (not systemd's slice:prefix:name): a ".." would
+	// climb out of the hierarchy or the runtime's own cgroup.
+	if !c.Cgroups.Systemd && slices.Contains(strings.Split(l.CgroupsPath, "/"), "..") {
+		ps.Errorf("linux.cgroupsPath", l.CgroupsPath, "a path below the runtime's cgroup (relative) or the hierarchy's root (absolute), without \"..\"",
+			"%s must not contain \"..\"", problem.Q(l.CgroupsPath))
+	}
 	c.Cgroups.Path = l.CgroupsPath
 	r := &configs.Resources{}
 	if in := l.Resources; in != nil {

@@ -59,7 +59,7 @@ listed here.`,
 func validateBundle(ctx *cli.Context) problem.List {
 	var ps problem.List
 	id := ctx.Args().First()
-	if id != "" {
+	if ctx.NArg() == 1 {
 		if err := specconv.ValidateID(id); err != nil {
 			ps.Add(err.(*problem.Problem))
 			id = "" // checked: the config's checks need not say it again

@@ -3,6 +3,7 @@
 package problem
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"unicode/utf8"
@@ -29,6 +30,15 @@ type Problem struct {
 	// Text, when set, is Error()'s text: a message older than this package
 	// that clients and tests match, not in the "Path: Problem" form.
 	Text string `json:"-"`
+}
+
+// MarshalJSON adds "message", the text create fails with.
+func (p *Problem) MarshalJSON() ([]byte, error) {
+	type plain Problem
+	return json.Marshal(struct {
+		*plain
+		Message string `json:"message"`
+	}{(*plain)(p), p.Error()})
 }
 
 func (p *Problem) Error() string {

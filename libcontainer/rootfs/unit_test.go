@@ -2,6 +2,7 @@ package rootfs
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -119,4 +120,28 @@ func TestCheckProcDest(t *testing.T) {
 			t.Errorf("checkProcDest(%q, %s): %v, want %q", tt.dest, tt.m.Device, err, tt.wantErr)
 		}
 	}
+}
+
+// FuzzSplitData: the parts of a mount data string are never empty, never
+// longer together than the string, and split again to themselves.
+func FuzzSplitData(f *testing.F) {
+	for _, s := range []string{"size=1m,mode=755", `context="a,b",ro`, `lowerdir=/a\,b:/c,upperdir=/u`, ",,x,,", `"`, `\`, ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		parts := splitData(s)
+		n := 0
+		for _, p := range parts {
+			if p == "" {
+				t.Fatalf("%q: empty part in %q", s, parts)
+			}
+			n += len(p)
+		}
+		if n > len(s) {
+			t.Fatalf("%q: parts %q are longer than the string", s, parts)
+		}
+		if again := splitData(strings.Join(parts, ",")); !slices.Equal(again, parts) {
+			t.Fatalf("%q: %q splits again into %q", s, parts, again)
+		}
+	})
 }

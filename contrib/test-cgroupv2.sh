@@ -10,7 +10,10 @@
 #   OCIRUN_VM_TIMEOUT (seconds, default 600), and run-in-vm.sh's own variables.
 # Exit status: the suite's (0 passed, 1 failed); 124 the VM timed out; 125 the
 # VM harness failed; 2 this script could not prepare the run. Prints "SKIP"
-# and exits 0 when ../shared/vm is not beside the repository.
+# and exits 0 when ../shared/vm is not beside the repository, unless
+# OCIRUN_TEST_STRICT is set (.ci/run): then that fails (2), and so does any
+# test that skips in the VM without a "cgroupv2-vm" line in
+# tests/expected-skips.txt (tests/cmd/skipcheck reads the suite's output).
 set -euo pipefail
 
 prog=test-cgroupv2
@@ -55,9 +58,20 @@ fi
 # TCG runs CPU-bound code ~8-10x slower: 2 vCPUs with 2 tests at a time keeps
 # the suite near 5 minutes; the OOM test needs 250 MiB beside the tmpfs root.
 status=0
-"$vm" -m "${OCIRUN_VM_MEM:-1024}" -c "${OCIRUN_VM_CPUS:-2}" -t "${OCIRUN_VM_TIMEOUT:-600}" \
-	-a "$tmp/ocirun" -a "$tmp/probe" "${vm_args[@]}" \
-	-e OCIRUN_TEST_RUNTIME=/payload/ocirun -e OCIRUN_TEST_PROBE=/payload/probe \
-	"$tmp/integration.test" -test.v -test.timeout 9m -test.parallel 2 "$@" || status=$?
+run_vm() {
+	"$vm" -m "${OCIRUN_VM_MEM:-1024}" -c "${OCIRUN_VM_CPUS:-2}" -t "${OCIRUN_VM_TIMEOUT:-600}" \
+		-a "$tmp/ocirun" -a "$tmp/probe" "${vm_args[@]}" \
+		-e OCIRUN_TEST_RUNTIME=/payload/ocirun -e OCIRUN_TEST_PROBE=/payload/probe \
+		"$tmp/integration.test" "$1" -test.timeout 9m -test.parallel 2 "${@:2}"
+}
+if [ -n "${OCIRUN_TEST_STRICT:-}" ]; then
+	# test2json's framing attributes each line to its test even when
+	# parallel tests interleave; the VM's own lines pass through.
+	(cd "$repo" && go build -o "$tmp/skipcheck" ./tests/cmd/skipcheck) || die "build of skipcheck failed"
+	run_vm -test.v=test2json "$@" 2>&1 | go tool test2json -p github.com/ocirun/ocirun/tests/integration |
+		"$tmp/skipcheck" -skips "$repo/tests/expected-skips.txt" -where cgroupv2-vm || status=$?
+else
+	run_vm -test.v "$@" || status=$?
+fi
 echo "test-cgroupv2: exit $status after $(($(date +%s) - start))s"
 exit $status

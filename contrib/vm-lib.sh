@@ -16,9 +16,12 @@ die() {
 }
 
 # vm_prepare prints SKIP and exits 0 when the runner is not beside the
-# repository; otherwise it installs what the VM needs and fetches the kernel.
+# repository, but fails (exit 2) in a strict run (OCIRUN_TEST_STRICT=1, as
+# .ci/run runs): CI must not pass a suite it did not run. Otherwise it
+# installs what the VM needs and fetches the kernel.
 vm_prepare() {
 	if [ ! -x "$vm" ]; then
+		[ -z "${OCIRUN_TEST_STRICT:-}" ] || die "$vm not found (the VM runner lives in ../shared beside the repository); OCIRUN_TEST_STRICT is set, so this is a failure, not a skip"
 		echo "SKIP: $prog: $vm not found (the VM runner lives in ../shared beside the repository)"
 		exit 0
 	fi

@@ -242,6 +242,9 @@ func valueValidators(t *testing.T) map[string]func(string) error {
 		"--rootless":    func(v string) error { return run(v, "--rootless", v, "list") },
 		"list --format": func(v string) error { return run(v, "list", "--format", v) },
 		"ps --format":   func(v string) error { return run(v, "ps", "--format", v, "no-such-id") },
+		"validate --format": func(v string) error {
+			return run(v, "validate", "--format", v, "--bundle", filepath.Join(root, "no-such-bundle"))
+		},
 		"exec --cap": func(v string) error {
 			// An unknown name is only warned about (runtime-spec 1.3): the
 			// values to offer are the ones the runtime maps to the kernel.

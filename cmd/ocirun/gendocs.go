@@ -40,12 +40,13 @@ func docSpec(app *cli.App, date string) *clidoc.Spec {
 		return map[string][]string{"checkpoint " + key: values, "restore " + key: values}
 	}
 	values := map[string][]string{
-		"--log-format":  {"text", "json"},
-		"--rootless":    {"true", "false", "auto"},
-		"list --format": {"table", "json"},
-		"ps --format":   {"table", "json"},
-		"exec --cap":    specconv.KnownCapabilities(),
-		"kill 2":        signalNames(),
+		"--log-format":      {"text", "json"},
+		"--rootless":        {"true", "false", "auto"},
+		"list --format":     {"table", "json"},
+		"ps --format":       {"table", "json"},
+		"validate --format": {"text", "json"},
+		"exec --cap":        specconv.KnownCapabilities(),
+		"kill 2":            signalNames(),
 	}
 	for k, v := range both("--manage-cgroups-mode", []string{"soft", "full", "strict", "ignore"}) {
 		values[k] = v

@@ -34,7 +34,7 @@ type CreateOpts struct {
 // With opts.Foreground and terminal: true the pty master is returned.
 func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Container, master *os.File, err error) {
 	// `ocirun validate` runs the same checks: what it accepts, create does.
-	ps := r.Check(id, cfg, opts)
+	ps := r.check(id, cfg, opts, false)
 	if err := ps.Err(); err != nil {
 		return nil, nil, err
 	}

@@ -179,10 +179,11 @@ type report struct {
 	skips  []skip
 	failed []key
 	passed int
+	pkgs   map[string]bool // the packages that ran
 }
 
 func newReport(list []*expected, where []string) *report {
-	return &report{list: list, where: where, output: map[key][]string{}}
+	return &report{list: list, where: where, output: map[key][]string{}, pkgs: map[string]bool{}}
 }
 
 // read prints package results and failed tests' output as they come.
@@ -196,6 +197,7 @@ func (r *report) read(in io.Reader) error {
 			continue
 		}
 		k := key{e.Package, e.Test}
+		r.pkgs[e.Package] = true
 		switch {
 		case e.Test == "" && e.Action == "output":
 			// The package's own lines: "ok  pkg 1.2s", "FAIL", "--- FAIL".
@@ -251,7 +253,11 @@ func (r *report) summary(w io.Writer) int {
 		fmt.Fprintf(w, "SKIP %s %s [%s]: %s\n", s.pkg, s.test, mark, s.reason)
 	}
 	for _, e := range r.list {
-		if e.seen == 0 && (e.where == "*" || slices.Contains(r.where, e.where)) {
+		ran := false
+		for p := range r.pkgs {
+			ran = ran || p == e.pkg || strings.HasSuffix(p, "/"+e.pkg)
+		}
+		if e.seen == 0 && ran && (e.where == "*" || slices.Contains(r.where, e.where)) {
 			fmt.Fprintf(w, "skipcheck: line %d (%s %s) did not skip in this run\n", e.line, e.pkg, e.test)
 		}
 	}

@@ -85,6 +85,7 @@ not json: a VM's console line
 	r = newReport(list, []string{"host"})
 	r.read(strings.NewReader(`{"Action":"output","Package":"p/tests/integration","Test":"TestCheckpointX","Output":"    x.go:1: criu check fails here:  vdso\n"}
 {"Action":"skip","Package":"p/tests/integration","Test":"TestCheckpointX"}
+{"Action":"pass","Package":"p/libcontainer/seccomp","Test":"TestLog/sub"}
 `))
 	out.Reset()
 	if status := r.summary(&out); status != 0 {

@@ -143,9 +143,6 @@ func checkNUL(field, s string) *problem.Problem {
 	return nil
 }
 
-// hookNames are the hook lists in the order they run.
-var hookNames = []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}
-
 func convertHooks(h *specs.Hooks, c *configs.Config, ps *problem.List) {
 	if h == nil {
 		return

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 
@@ -60,8 +61,9 @@ func validateBundle(ctx *cli.Context) problem.List {
 	var ps problem.List
 	id := ctx.Args().First()
 	if ctx.NArg() == 1 {
-		if err := specconv.ValidateID(id); err != nil {
-			ps.Add(err.(*problem.Problem))
+		var p *problem.Problem
+		if err := specconv.ValidateID(id); errors.As(err, &p) {
+			ps.Add(p)
 			id = "" // checked: the config's checks need not say it again
 		}
 	}

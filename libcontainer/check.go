@@ -63,17 +63,8 @@ func (r *Root) checkCommandLine(id string, cfg *configs.Config, opts *CreateOpts
 		ps.Add(&problem.Problem{Path: "--console-socket", Value: opts.ConsoleSocket, Text: "cannot use console socket if ocirun will not detach or allocate tty",
 			Problem: "given, but process.terminal is false", Hint: "set process.terminal to true, or leave --console-socket out"})
 	}
-	if s := opts.ConsoleSocket; s != "" {
-		const hint = "--console-socket names the AF_UNIX socket a client listens on for the terminal's fd"
-		var st unix.Stat_t
-		if max := len(unix.RawSockaddrUnix{}.Path) - 1; len(s) > max {
-			ps.Errorf("--console-socket", s, hint, "%s is longer than a unix socket path can be (%d bytes)", problem.Q(s), max)
-		} else if err := unix.Stat(s, &st); err != nil {
-			ps.Errorf("--console-socket", s, hint, "%v", &os.PathError{Op: "stat", Path: s, Err: err})
-		} else if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
-			ps.Errorf("--console-socket", s, hint, "%s is not a socket", problem.Q(s))
-		}
-	}
+	checkSocket("--console-socket", opts.ConsoleSocket, "--console-socket names the AF_UNIX socket a client listens on for the terminal's fd", ps)
+	checkSocket("--pidfd-socket", opts.PidfdSocket, "--pidfd-socket names the AF_UNIX socket a client listens on for the init's pidfd", ps)
 	if p := opts.PidFile; p != "" {
 		const hint = "--pid-file names a file to write, in an existing directory"
 		abs, err := filepath.Abs(p)
@@ -91,6 +82,23 @@ func (r *Root) checkCommandLine(id string, cfg *configs.Config, opts *CreateOpts
 	}
 	if opts.PreserveFDs < 0 {
 		ps.Errorf("--preserve-fds", opts.PreserveFDs, "the number of fds after stdio (and $LISTEN_FDS) to pass on", "must not be negative, got %d", opts.PreserveFDs)
+	}
+}
+
+// checkSocket: a socket path the runtime will connect to must fit in
+// sun_path and name a socket. Whether someone listens is only found by
+// connecting, which the listener would take for the real thing.
+func checkSocket(flag, s, hint string, ps *problem.List) {
+	if s == "" {
+		return
+	}
+	var st unix.Stat_t
+	if max := len(unix.RawSockaddrUnix{}.Path) - 1; len(s) > max {
+		ps.Errorf(flag, s, hint, "%s is longer than a unix socket path can be (%d bytes)", problem.Q(s), max)
+	} else if err := unix.Stat(s, &st); err != nil {
+		ps.Errorf(flag, s, hint, "%v", &os.PathError{Op: "stat", Path: s, Err: err})
+	} else if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		ps.Errorf(flag, s, hint, "%s is not a socket", problem.Q(s))
 	}
 }
 

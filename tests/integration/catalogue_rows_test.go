@@ -332,6 +332,13 @@ func invalidRows() []badRow {
 			return []string{"--console-socket", p}
 		}, want: []string{"dead.sock", "connection refused"}, late: true},
 
+		{name: "pidfd-socket-missing", setup: flags(func(t *testing.T, b *bundle.Bundle) []string {
+			return []string{"--pidfd-socket", filepath.Join(b.Dir, "no-pidfd.sock")}
+		}), want: []string{"--pidfd-socket", "no-pidfd.sock", "no such file"}},
+		{name: "pidfd-socket-a-directory", setup: flags(func(t *testing.T, b *bundle.Bundle) []string {
+			return []string{"--pidfd-socket", b.Rootfs}
+		}), want: []string{"--pidfd-socket", "is not a socket"}},
+
 		// --pid-file and --preserve-fds.
 		{name: "pid-file-missing-dir", setup: flags(func(t *testing.T, b *bundle.Bundle) []string {
 			return []string{"--pid-file", filepath.Join(b.Dir, "no-dir", "pid")}

@@ -66,7 +66,7 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 		initProcess: initProcess{
 			id: id, bundle: opts.Bundle, annotations: cfg.Annotations, proc: &cfg.Process,
 			consoleSocket: opts.ConsoleSocket, preserveFDs: opts.PreserveFDs,
-			log: r.Log, trace: r.Trace, lsm: lsm, sealDir: sealDir(r.Path),
+			log: r.Log, trace: r.Trace, lsm: lsm, sealDir: sealLayer(r.Path),
 		},
 		dir: dir, cfg: cfg, opts: opts,
 	}

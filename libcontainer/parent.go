@@ -51,7 +51,7 @@ type initProcess struct {
 	trace         *trace.Tracer
 	lsm           hostLSM // decided on the host before init starts
 	running       bool    // what the seccomp agent is told: an exec joins a running container
-	sealDir       string  // exeseal's empty layer, in the state root
+	sealDir       string  // exeseal's second layer: the state root
 
 	conn    *proto.Conn
 	sock    int // parent end of the socketpair

@@ -135,7 +135,7 @@ func TestApplySetDestroy(t *testing.T) {
 			}
 		}
 	}
-	// Unset fields touch nothing; pids <= 0 lifts the limit.
+	// Unset fields touch nothing; pids -1 lifts the limit.
 	if err := m.Set(&configs.Resources{Pids: &configs.Pids{Limit: -1}}); err != nil {
 		t.Fatal(err)
 	}

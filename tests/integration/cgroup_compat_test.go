@@ -1,8 +1,14 @@
 package integration
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -184,4 +190,133 @@ func TestCgroupRefuseFrozen(t *testing.T) {
 func thaw(dir string) {
 	_ = os.WriteFile(filepath.Join(dir, "freezer.state"), []byte("THAWED"), 0)
 	_ = os.WriteFile(filepath.Join(dir, "cgroup.freeze"), []byte("0"), 0)
+}
+
+// podCgroup makes a parent cgroup under the test's own in every hierarchy,
+// its CFS quota set to quota/period, and returns its relative path. Call it
+// before bundle.New: its cleanup, which removes it, then runs after the
+// bundle's.
+func podCgroup(t *testing.T, quota, period int) string {
+	t.Helper()
+	var r [4]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		t.Fatal(err)
+	}
+	pod := "ocirun-it-pod-" + hex.EncodeToString(r[:])
+	dirs, err := bundle.CgroupDirs(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var made []string
+	t.Cleanup(func() {
+		for i := len(made) - 1; i >= 0; i-- {
+			if err := os.Remove(made[i]); err != nil {
+				t.Errorf("remove the pod cgroup: %v", err)
+			}
+		}
+	})
+	limited := false
+	for _, d := range dirs {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, d)
+		if _, err := os.Stat(filepath.Join(d, "cpu.cfs_quota_us")); err == nil {
+			for f, v := range map[string]int{"cpu.cfs_period_us": period, "cpu.cfs_quota_us": quota} {
+				if err := os.WriteFile(filepath.Join(d, f), []byte(strconv.Itoa(v)), 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			limited = true
+			continue
+		}
+		if !cgroupV2() {
+			continue
+		}
+		// The test's own cgroup hands the cpu controller down (the root
+		// cgroup, or one without processes, can).
+		_ = os.WriteFile(filepath.Join(filepath.Dir(d), "cgroup.subtree_control"), []byte("+cpu"), 0)
+		if _, err := os.Stat(filepath.Join(d, "cpu.max")); err != nil {
+			t.Skip("the cpu controller cannot be enabled for a pod cgroup here")
+		}
+		if err := os.WriteFile(filepath.Join(d, "cpu.max"), []byte(fmt.Sprintf("%d %d", quota, period)), 0); err != nil {
+			t.Fatal(err)
+		}
+		limited = true
+	}
+	if !limited {
+		t.Skip("no cpu controller")
+	}
+	return pod
+}
+
+// cfs reads the container's CFS quota, period and burst, from the v1 files
+// or v2's cpu.max and cpu.max.burst.
+func cfs(t *testing.T, b *bundle.Bundle) string {
+	t.Helper()
+	if q, _, ok := cgFile(t, b, "cpu.cfs_quota_us"); ok {
+		p, _ := mustCgFile(t, b, "cpu.cfs_period_us")
+		burst, _ := mustCgFile(t, b, "cpu.cfs_burst_us")
+		return q + " " + p + " " + burst
+	}
+	max, _ := mustCgFile(t, b, "cpu.max")
+	burst, _ := mustCgFile(t, b, "cpu.max.burst")
+	return max + " " + burst
+}
+
+// TestCgroupUpdateCPUInPod: in a pod cgroup limited to one CPU, update
+// changes period, quota and burst together although a lone write of the
+// new period or burst against the old quota would exceed the pod's limit or
+// the quota, and the kernel refuses each such write.
+func TestCgroupUpdateCPUInPod(t *testing.T) {
+	t.Parallel()
+	pod := podCgroup(t, 100000, 100000)
+	quota, period := int64(50000), uint64(100000)
+	b := bundle.New(t, bundle.WithArgs("sleep", "60"), func(b *bundle.Bundle) {
+		b.CgroupsPath = pod + "/" + b.CgroupsPath
+		b.Spec.Linux.CgroupsPath = b.CgroupsPath
+		b.Spec.Linux.Resources.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
+	})
+	b.RunDetached(t)
+	noBurst := runcBefore(t, "1.2.0") // runc 1.1 has no --cpu-burst
+	for _, tc := range []struct {
+		args []string
+		want string // v1: quota period burst; v2: cpu.max and cpu.max.burst
+	}{
+		// 50000/10000 would be five CPUs: the quota must go first.
+		{[]string{"--cpu-period", "10000", "--cpu-quota", "5000"}, "5000 10000 0"},
+		// 5000/100000 is fine, 50000/10000 is not: the period must go first.
+		{[]string{"--cpu-period", "100000", "--cpu-quota", "50000"}, "50000 100000 0"},
+		// A burst above the quota in place must wait for the new quota.
+		{[]string{"--cpu-quota", "60000", "--cpu-burst", "55000"}, "60000 100000 55000"},
+		// A quota below the burst in place must wait for the new burst.
+		{[]string{"--cpu-quota", "20000", "--cpu-burst", "10000"}, "20000 100000 10000"},
+	} {
+		if noBurst && slices.Contains(tc.args, "--cpu-burst") {
+			continue
+		}
+		args := append(append([]string{"update"}, tc.args...), b.ID)
+		if r := b.Run(t, args...); r.Code != 0 {
+			t.Errorf("%v", r)
+			continue
+		}
+		if got := cfs(t, b); got != tc.want {
+			t.Errorf("after update %v: quota period burst = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
+// runcBefore reports whether the runtime under test is a runc older than
+// version.
+func runcBefore(t *testing.T, version string) bool {
+	t.Helper()
+	if !bundle.IsRunc(t) {
+		return false
+	}
+	out, err := exec.Command(bundle.Runtime(t), "--version").Output()
+	if err != nil {
+		t.Fatalf("runc --version: %v", err)
+	}
+	first, _, _ := strings.Cut(string(out), "\n")
+	return versionLess(strings.TrimPrefix(first, "runc version "), version)
 }

@@ -320,3 +320,45 @@ func runcBefore(t *testing.T, version string) bool {
 	first, _, _ := strings.Cut(string(out), "\n")
 	return versionLess(strings.TrimPrefix(first, "runc version "), version)
 }
+
+// TestDevicesDeniedNodeStaysDenied (runc's "update devices [minimal
+// transition rules]"): a node of linux.devices that linux.resources.devices
+// denies cannot be opened, not at start and not while update rewrites the
+// limits, and /dev/null stays writable all along. The process has
+// CAP_SYSLOG, so only the device cgroup can refuse /dev/kmsg.
+func TestDevicesDeniedNodeStaysDenied(t *testing.T) {
+	t.Parallel()
+	kmsg := int64(11)
+	one := int64(1)
+	b := bundle.New(t,
+		bundle.WithArgs("sh", "-c", "exec 2>&1; while true; do head -c 100 /dev/kmsg 2>/dev/null; echo >/dev/null; done"),
+		bundle.WithSpec(func(s *specs.Spec) {
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/kmsg", Type: "c", Major: 1, Minor: 11}}
+			s.Linux.Resources.Devices = append(s.Linux.Resources.Devices,
+				specs.LinuxDeviceCgroup{Allow: false, Type: "c", Major: &one, Minor: &kmsg, Access: "rw"})
+			c := s.Process.Capabilities
+			c.Bounding = append(c.Bounding, "CAP_SYSLOG")
+			c.Effective = append(c.Effective, "CAP_SYSLOG")
+			c.Permitted = append(c.Permitted, "CAP_SYSLOG")
+		}))
+	r := b.RunDetached(t)
+	ex := b.Run(t, "exec", b.ID, "sh", "-c", "head -c 1 /dev/kmsg")
+	if ex.Code == 0 || !strings.Contains(ex.Stderr, "Operation not permitted") {
+		t.Errorf("/dev/kmsg opened although linux.resources.devices denies it: %v", ex)
+	}
+	for range 20 {
+		b.MustRun(t, "update", "--pids-limit", "30", b.ID)
+	}
+	b.MustRun(t, "update", "--memory", "200M", "--cpu-share", "512", b.ID)
+	if st := b.MustState(t); st.Status != specs.StateRunning {
+		t.Fatalf("the container stopped: %s", st.Status)
+	}
+	// Anything read from /dev/kmsg, or an error writing /dev/null, lands here.
+	out, err := os.ReadFile(r.StdoutPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 0 {
+		t.Errorf("container output %q..., want none", out[:min(len(out), 200)])
+	}
+}

@@ -33,6 +33,10 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 	if !cfg.Process.Terminal && opts.ConsoleSocket != "" {
 		return nil, nil, errors.New("cannot use console socket if ocirun will not detach or allocate tty")
 	}
+	// Refused before anything is made, as runc's config validation does.
+	if r := cfg.Cgroups.Resources; r != nil && len(r.Unified) > 0 && !cgroups.IsV2() {
+		return nil, nil, cgroups.ErrV1NoUnified
+	}
 	lsm := detectLSM(&cfg.Process, cfg.MountLabel)
 	if err := lsm.checkContainer(cfg, r.Log); err != nil {
 		return nil, nil, err

@@ -362,3 +362,33 @@ func TestDevicesDeniedNodeStaysDenied(t *testing.T) {
 		t.Errorf("container output %q..., want none", out[:min(len(out), 200)])
 	}
 }
+
+// TestCgroupUnifiedOnV1Refused: linux.resources.unified asks for cgroup v2
+// files; on a v1 host create refuses it before making anything, and so does
+// update, both in runc's words.
+func TestCgroupUnifiedOnV1Refused(t *testing.T) {
+	t.Parallel()
+	if cgroupV2() {
+		t.Skip("a cgroup v2 host takes linux.resources.unified")
+	}
+	const want = "invalid configuration: cannot use unified on cgroup v1"
+	b := bundle.New(t, bundle.WithArgs("sleep", "60"), bundle.WithSpec(func(s *specs.Spec) {
+		s.Linux.Resources.Unified = map[string]string{"pids.max": "10"}
+	}))
+	r := b.Run(t, "create", "--bundle", b.Dir, b.ID)
+	if r.Code == 0 {
+		t.Fatalf("create with linux.resources.unified on cgroup v1 succeeded")
+	}
+	if !strings.Contains(r.Stderr, want) {
+		t.Errorf("create: want %q, got %v", want, r)
+	}
+	b.CheckGone(t)
+
+	b.Edit(t, func(s *specs.Spec) { s.Linux.Resources.Unified = nil })
+	b.RunDetached(t)
+	stdin := tempInput(t, `{"unified":{"pids.max":"10"}}`)
+	r = b.RunWith(t, bundle.RunOpts{Stdin: stdin}, "update", "-r", "-", b.ID)
+	if r.Code == 0 || !strings.Contains(r.Stderr, want) {
+		t.Errorf("update -r {\"unified\":...}: want %q, got %v", want, r)
+	}
+}

@@ -1,8 +1,10 @@
 package libcontainer
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/manager"
 	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/home"
 	"github.com/ocirun/ocirun/libcontainer/internal/proto"
 	"github.com/ocirun/ocirun/libcontainer/nsexec"
 	"github.com/ocirun/ocirun/libcontainer/rootfs"
@@ -78,6 +81,9 @@ func (p *createInit) start() error {
 		return err
 	}
 	p.trace.Mark("cgroup")
+	if p.log.Enabled(context.Background(), slog.LevelDebug) {
+		p.log.Debug("cgroup placed", "paths", cg.Paths())
+	}
 	fifoPath := filepath.Join(p.dir, fifoName)
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
 		return &os.PathError{Op: "mkfifo", Path: fifoPath, Err: err}
@@ -127,6 +133,7 @@ func (p *createInit) drive() (*os.File, error) {
 	if err := p.conn.Send(cfg); err != nil {
 		return nil, p.initError(err)
 	}
+	p.log.Debug("config sent to the Go init")
 	if _, _, err := p.conn.Recv(); err != nil { // hooks-please: the rootfs is built
 		return nil, p.recvError(err)
 	}
@@ -181,6 +188,9 @@ func (p *createInit) driveC() (*os.File, error) {
 	if err != nil {
 		return b.master, err
 	}
+	if b.home != "" {
+		plan.Env = home.Set(plan.Env, b.home)
+	}
 	frame, err := plan.Encode()
 	if err != nil {
 		return b.master, err
@@ -188,11 +198,15 @@ func (p *createInit) driveC() (*os.File, error) {
 	if err := p.conn.Send(proto.Plan(frame), fds...); err != nil {
 		return b.master, p.initError(err)
 	}
+	p.log.Debug("rootfs built, plan sent", "bytes", len(frame))
 	return p.finish(b.master)
 }
 
 type builtRootfs struct {
 	master, slave, root *os.File
+	// home is $HOME from the container's /etc/passwd, when the process's
+	// environment has none.
+	home string
 }
 
 // buildRootfs makes the container's filesystem from a thread in init's
@@ -222,6 +236,9 @@ func (p *createInit) buildRootfs(procCtx []*os.File, cgm *rootfs.CgroupMount) (b
 			return err
 		}
 		p.trace.MarkIn("pivot", "init")
+		if home.Needed(p.cfg.Process.Env) {
+			b.home = p.lookupHome("/", p.cfg.Process.UID)
+		}
 		if p.cfg.Process.Terminal {
 			var err error
 			if b.master, b.slave, err = openConsole(p.cfg, true); err != nil {

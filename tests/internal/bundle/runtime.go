@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -104,6 +105,8 @@ func (r Result) String() string {
 type RunOpts struct {
 	Stdin *os.File // nil: /dev/null
 	Env   []string // added to the test's environment
+	// Wrap is a command line the runtime runs under (["setpriv", ...]).
+	Wrap []string
 }
 
 // Run runs the runtime with the bundle's --root and args, with the bundle
@@ -136,7 +139,8 @@ func (b *Bundle) RunWith(t testing.TB, o RunOpts, args ...string) Result {
 
 	ctx, cancel := context.WithTimeout(context.Background(), CommandTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, Runtime(t), full...)
+	argv := append(append(slices.Clone(o.Wrap), Runtime(t)), full...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = b.Dir
 	cmd.Env = append(os.Environ(), o.Env...)
 	// Files, not pipes: a detached container inherits them and would keep a pipe

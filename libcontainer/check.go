@@ -188,6 +188,10 @@ func wantedControllers(r *configs.Resources) map[string][2]string {
 // available in the hierarchy (v2, the root's cgroup.controllers: a parent
 // that does not delegate it is the manager's to find).
 func checkCgroupControllers(cfg *configs.Config, ps *problem.List) {
+	if r := cfg.Cgroups.Resources; r != nil && len(r.Unified) > 0 && !cgroups.IsV2() {
+		ps.Add(&problem.Problem{Path: "linux.resources.unified", Text: cgroups.ErrV1NoUnified.Error(),
+			Problem: "cgroup v2 files asked for on a cgroup v1 host", Hint: "set the same limits through linux.resources' other fields"})
+	}
 	want := wantedControllers(cfg.Cgroups.Resources)
 	if len(want) == 0 {
 		return

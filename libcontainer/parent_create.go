@@ -2,6 +2,7 @@ package libcontainer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -63,6 +64,11 @@ func (p *createInit) start() error {
 	p.created = time.Now().UTC()
 	cg, err := manager.New(&p.cfg.Cgroups, p.id)
 	if err != nil {
+		return err
+	}
+	// Before p.cg is set: the cleanup of a failed create kills what is in
+	// p.cg and removes it, and this cgroup is someone else's.
+	if err := checkCgroupFit(cg); err != nil {
 		return err
 	}
 	p.cg = cg
@@ -262,6 +268,36 @@ func (p *createInit) buildRootfs(procCtx []*os.File, cgm *rootfs.CgroupMount) (b
 		b.master, err = p.consoleMaster(b.master)
 	}
 	return b, err
+}
+
+// checkCgroupFit refuses a pre-existing cgroup that holds processes or is
+// frozen, with runc's words. The runtime-spec lets a runtime check that the
+// cgroup is "fit for purpose" and names these two cases: a container sharing
+// another's cgroup would be killed with it, and an init born frozen would
+// hang create.
+func checkCgroupFit(cg cgroups.Manager) error {
+	if !cg.Exists() {
+		return nil
+	}
+	pids, err := cg.GetPids()
+	// A cgroup being removed meanwhile is an empty one.
+	if err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("unable to get cgroup PIDs: %w", err)
+	}
+	if len(pids) != 0 {
+		return fmt.Errorf("container's cgroup is not empty: %d process(es) found", len(pids))
+	}
+	if !cgroups.IsV2() && cg.Path("freezer") == "" {
+		return nil
+	}
+	frozen, err := cg.IsFrozen()
+	if err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("unable to get cgroup freezer state: %w", err)
+	}
+	if frozen {
+		return errors.New("container's cgroup unexpectedly frozen")
+	}
+	return nil
 }
 
 // limitsAndHooks runs once the rootfs is built: the limits go on now, before

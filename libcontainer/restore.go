@@ -126,6 +126,9 @@ func (rs *restorer) run(links []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkCgroupFit(cg); err != nil {
+		return err
+	}
 	if err := cg.Apply(-1); err != nil {
 		return err
 	}

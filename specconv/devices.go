@@ -30,6 +30,12 @@ var defaultDevices = []defaultDevice{
 // engines (Docker, containerd) rely on them being there even after a
 // "deny all" rule. mknod is allowed for any device because creating a node
 // grants nothing until it can also be opened.
+//
+// A node of linux.devices gets no rule of its own: linux.resources.devices
+// alone says whether it can be opened, as in runc (the runtime-spec makes
+// the node available, the allowlist is the config's). So a node the config
+// denies stays denied, and Docker, containerd and podman, which list an
+// allow rule beside each device they add, are not affected.
 func defaultRules(devs []specs.LinuxDevice) []configs.DeviceRule {
 	rules := []configs.DeviceRule{
 		{Allow: true, Type: 'c', Major: -1, Minor: -1, Access: "m"},
@@ -37,8 +43,8 @@ func defaultRules(devs []specs.LinuxDevice) []configs.DeviceRule {
 	}
 next:
 	for _, d := range defaultDevices {
-		// A spec device at the same path replaces the default one; its
-		// own rule is added below.
+		// A spec device at the same path replaces the default one, and
+		// its rule with it.
 		for _, sd := range devs {
 			if sd.Path == d.path {
 				continue next
@@ -47,19 +53,7 @@ next:
 		rules = append(rules, configs.DeviceRule{Allow: true, Type: 'c', Major: d.major, Minor: d.minor, Access: "rwm"})
 	}
 	// /dev/pts/*: the devpts instance's terminals.
-	rules = append(rules, configs.DeviceRule{Allow: true, Type: 'c', Major: 136, Minor: -1, Access: "rwm"})
-	for _, d := range devs {
-		t := 'c'
-		switch d.Type {
-		case "b":
-			t = 'b'
-		case "c", "u":
-		default:
-			continue // fifos are not subject to the device cgroup
-		}
-		rules = append(rules, configs.DeviceRule{Allow: true, Type: t, Major: d.Major, Minor: d.Minor, Access: "rwm"})
-	}
-	return rules
+	return append(rules, configs.DeviceRule{Allow: true, Type: 'c', Major: 136, Minor: -1, Access: "rwm"})
 }
 
 func convertDevices(in []specs.LinuxDevice, c *configs.Config, ps *problem.List) {

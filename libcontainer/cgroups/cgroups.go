@@ -4,6 +4,7 @@
 package cgroups
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +17,10 @@ import (
 
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
+
+// ErrV1NoUnified refuses linux.resources.unified where there is no cgroup v2
+// to write it to, in runc's words (clients match them).
+var ErrV1NoUnified = errors.New("invalid configuration: cannot use unified on cgroup v1")
 
 // Manager places a container's processes in its cgroup and sets its limits.
 type Manager interface {

@@ -59,7 +59,7 @@ type CPU struct {
 }
 
 type Pids struct {
-	Limit int64 `json:"limit"` // <= 0: unlimited ("max")
+	Limit int64 `json:"limit"` // < 0: unlimited ("max"); 0 is a limit
 }
 
 type WeightDevice struct {

@@ -130,7 +130,7 @@ func (m *Manager) Set(r *configs.Resources) error {
 		return nil
 	}
 	if len(r.Unified) > 0 {
-		return errors.New("linux.resources.unified: requires cgroup v2")
+		return cgroups.ErrV1NoUnified
 	}
 	w := func(ctrl string) cgfile.Writer { return cgfile.Writer{Dir: m.Path(ctrl), Controller: ctrl} }
 	for _, set := range []func() error{

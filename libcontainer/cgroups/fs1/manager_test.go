@@ -135,7 +135,7 @@ func TestApplySetDestroy(t *testing.T) {
 			}
 		}
 	}
-	// Unset fields touch nothing; pids <= 0 lifts the limit.
+	// Unset fields touch nothing; pids -1 lifts the limit.
 	if err := m.Set(&configs.Resources{Pids: &configs.Pids{Limit: -1}}); err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestUnsetControllerErrors(t *testing.T) {
 	}{
 		{configs.Resources{Memory: &configs.Memory{Limit: ptr(int64(1))}}, "linux.resources.memory.limit: memory controller not available"},
 		{configs.Resources{Pids: &configs.Pids{Limit: 1}}, "linux.resources.pids.limit: pids controller not available"},
-		{configs.Resources{Unified: map[string]string{"memory.high": "1"}}, "linux.resources.unified: requires cgroup v2"},
+		{configs.Resources{Unified: map[string]string{"memory.high": "1"}}, "invalid configuration: cannot use unified on cgroup v1"},
 		{configs.Resources{Network: &configs.Network{ClassID: ptr(uint32(1))}}, "linux.resources.network.classID: net_cls controller not available"},
 		{configs.Resources{HugepageLimits: []configs.HugepageLimit{{Pagesize: "2MB", Limit: 1}}}, "linux.resources.hugepageLimits[0]: hugetlb controller not available"},
 		{configs.Resources{Devices: []configs.DeviceRule{{Type: 'x'}}}, "linux.resources.devices[0].type"},

@@ -6,12 +6,14 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/internal/cgfile"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
-// setCPU writes cpu.weight, cpu.max, cpu.max.burst and cpu.idle.
+// setCPU writes cpu.weight, cpu.max.burst, cpu.max and cpu.idle.
 func setCPU(w cgfile.Writer, c *configs.CPU) error {
 	if c == nil {
 		return nil
@@ -24,6 +26,18 @@ func setCPU(w cgfile.Writer, c *configs.CPU) error {
 		if err := w.Write(f+"shares", "cpu.weight", strconv.FormatUint(cgroups.SharesToWeight(*c.Shares), 10)); err != nil {
 			return err
 		}
+	}
+	// The kernel keeps cpu.max.burst at most the quota: a burst above the
+	// current quota is refused (EINVAL) until the new quota is in, and a
+	// quota below the current burst until the burst is lowered. As runc does,
+	// the burst goes first and, refused, again after cpu.max.
+	burstLater := false
+	if c.Burst != nil {
+		err := w.Write(f+"burst", "cpu.max.burst", strconv.FormatUint(*c.Burst, 10))
+		if err != nil && (!errors.Is(err, unix.EINVAL) || c.Quota == nil && c.Period == nil) {
+			return err
+		}
+		burstLater = err != nil
 	}
 	if c.Quota != nil || c.Period != nil {
 		field := f + "quota"
@@ -47,7 +61,7 @@ func setCPU(w cgfile.Writer, c *configs.CPU) error {
 			return err
 		}
 	}
-	if c.Burst != nil {
+	if burstLater {
 		if err := w.Write(f+"burst", "cpu.max.burst", strconv.FormatUint(*c.Burst, 10)); err != nil {
 			return err
 		}

@@ -83,7 +83,7 @@ func v1Properties(r *configs.Resources) []sddbus.Property {
 		props = append(props, prop("BlockIOWeight", uint64(*b.Weight)))
 	}
 	if r.Pids != nil {
-		props = append(props, prop("TasksMax", limit(r.Pids.Limit)))
+		props = append(props, prop("TasksMax", tasksMax(r.Pids.Limit)))
 	}
 	return props
 }
@@ -132,7 +132,7 @@ func v2Properties(r *configs.Resources) ([]sddbus.Property, error) {
 		props = append(props, prop("IOWeight", cgroups.BlkioToIOWeight(*b.Weight)))
 	}
 	if r.Pids != nil {
-		props = append(props, prop("TasksMax", limit(r.Pids.Limit)))
+		props = append(props, prop("TasksMax", tasksMax(r.Pids.Limit)))
 	}
 	unified, err := unifiedProperties(r.Unified)
 	if err != nil {
@@ -205,7 +205,22 @@ func cpuQuota(c *configs.CPU) []sddbus.Property {
 	return props
 }
 
-// limit maps the spec's "-1 (or <=0 for pids) is unlimited" to systemd's.
+// tasksMax maps pids.limit to TasksMax: -1 is infinity, and 0, which
+// systemd refuses (its minimum is 1), is sent as 1. The cgroupfs driver then
+// writes pids.max 0 as the spec asks; should systemd rewrite it, 1 forbids
+// every fork in the container just as 0 does.
+func tasksMax(v int64) uint64 {
+	switch {
+	case v < 0:
+		return infinity
+	case v == 0:
+		return 1
+	}
+	return uint64(v)
+}
+
+// limit maps the spec's "-1 is unlimited" to systemd's (0 is filtered out by
+// the callers: it means "unset" for memory).
 func limit(v int64) uint64 {
 	if v <= 0 {
 		return infinity

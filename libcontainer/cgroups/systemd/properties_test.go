@@ -51,9 +51,15 @@ func TestResourceProperties(t *testing.T) {
 			r: &configs.Resources{
 				Memory: &configs.Memory{Limit: ptr[int64](-1)},
 				CPU:    &configs.CPU{Quota: ptr[int64](-1)},
-				Pids:   &configs.Pids{Limit: 0},
+				Pids:   &configs.Pids{Limit: -1},
 			},
 			want: []string{"MemoryLimit=" + inf, "CPUQuotaPerSecUSec=" + inf, "TasksMax=" + inf},
+		},
+		{
+			// systemd's TasksMax is at least 1; pids.max 0 is cgroupfs's to write.
+			name: "pids limit 0",
+			r:    &configs.Resources{Pids: &configs.Pids{Limit: 0}},
+			want: []string{"TasksMax=1"},
 		},
 		{
 			// 33333/100000 of a CPU is 333.33 ms per second: systemd keeps

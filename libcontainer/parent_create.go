@@ -33,6 +33,8 @@ type createInit struct {
 	created time.Time
 	// configSaved: config.json is written (while init made its namespaces).
 	configSaved bool
+	// rootless: a cgroup we may not make is skipped (Root.RootlessCgroups).
+	rootless bool
 }
 
 // envGoInit forces the Go init for every container: a way to tell whether a
@@ -69,7 +71,14 @@ func (p *createInit) start() error {
 	// Only placement now; the limits come when the rootfs is built
 	// (limitsAndHooks).
 	if err := cg.Apply(-1); err != nil {
-		return err
+		if !p.rootless {
+			return err
+		}
+		if p.cg, err = rootlessCgroup(p.cfg, cg, err, func(msg string) { p.log.Warn(msg) }); err != nil {
+			p.cg = nil // nothing of it is left to clean up
+			return err
+		}
+		cg = p.cg
 	}
 	p.trace.Mark("cgroup")
 	fifoPath := filepath.Join(p.dir, fifoName)
@@ -98,6 +107,7 @@ func (p *createInit) start() error {
 // drive runs the parent's side of the route until init says ready.
 func (p *createInit) drive() (*os.File, error) {
 	boot := bootstrap(p.cfg.Namespaces, p.cfg.TimeOffsets)
+	boot.IdmapDumpable = os.Geteuid() != 0
 	if p.conn.Route() == proto.CCreate {
 		boot.Process, boot.ProcContexts = nsexec.ProcessCreate, procMounts(p.cfg)
 	}
@@ -252,8 +262,11 @@ func (p *createInit) buildRootfs(procCtx []*os.File, cgm *rootfs.CgroupMount) (b
 // container's process, as runc does. Not earlier: a tight memory, pids or
 // cpu limit must not starve the runtime's own setup.
 func (p *createInit) limitsAndHooks() error {
-	if p.cfg.Cgroups.Resources != nil {
-		if err := p.cg.Set(p.cfg.Cgroups.Resources); err != nil {
+	if r := p.cfg.Cgroups.Resources; r != nil {
+		if p.rootless {
+			r = withoutDevices(r)
+		}
+		if err := p.cg.Set(r); err != nil {
 			return err
 		}
 		p.trace.Mark("cgroup-limits")

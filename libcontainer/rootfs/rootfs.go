@@ -77,7 +77,7 @@ func Prepare(cfg *configs.Config, cg *CgroupMount, opts Options) error {
 	if err := parentMountPrivate(rootPath); err != nil {
 		return err
 	}
-	if err := bindSelf(rootPath); err != nil {
+	if err := bindSelf(rootPath, inUserNS()); err != nil {
 		return err
 	}
 	root, err := os.OpenFile(rootPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -156,18 +156,24 @@ func parentMountPrivate(rootPath string) error {
 }
 
 // bindSelf bind-mounts the rootfs onto itself unless it already is a mount
-// point, because pivot_root(2) needs new_root to be one.
-func bindSelf(rootPath string) error {
-	mnt, err := mountID(rootPath)
-	if err != nil {
-		return err
-	}
-	parent, err := mountID(filepath.Dir(rootPath))
-	if err != nil {
-		return err
-	}
-	if mnt != parent && rootPath != "/" {
-		return nil
+// point, because pivot_root(2) needs new_root to be one. In a user namespace
+// it always does: a mount namespace copied into a less privileged user
+// namespace gets every inherited mount locked (MNT_LOCKED), and pivot_root
+// refuses a locked new_root with EINVAL, e.g. podman's overlay at
+// .../merged with --uidmap. The bind made here is ours, not locked.
+func bindSelf(rootPath string, always bool) error {
+	if !always {
+		mnt, err := mountID(rootPath)
+		if err != nil {
+			return err
+		}
+		parent, err := mountID(filepath.Dir(rootPath))
+		if err != nil {
+			return err
+		}
+		if mnt != parent && rootPath != "/" {
+			return nil
+		}
 	}
 	if err := sys.Mount(rootPath, rootPath, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind rootfs onto itself: %w", err)
@@ -195,14 +201,7 @@ func needsDev(cfg *configs.Config) bool {
 
 // inUserNS reports whether we run in a user namespace other than the initial one,
 // where flags of mounts from the parent namespace are locked.
-func inUserNS() bool {
-	b, err := os.ReadFile("/proc/self/uid_map")
-	if err != nil {
-		return false
-	}
-	f := strings.Fields(string(b))
-	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
-}
+func inUserNS() bool { return sys.InUserNS() }
 
 // isNotExist is errors.Is(err, ENOENT), also through pathrs-lite's wrapping.
 func isNotExist(err error) bool { return errors.Is(err, unix.ENOENT) }

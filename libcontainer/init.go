@@ -431,7 +431,32 @@ func loadSeccomp(conn *proto.Conn, c *configs.Seccomp, bpf []byte) error {
 	return conn.Send(proto.SeccompFd{}, fd)
 }
 
+// fixStdio gives the process's user the stdio it inherits, as the C
+// process stage does (fix_stdio in process.c, which says why).
+func fixStdio(uid uint32) error {
+	for fd := 0; fd < 3; fd++ {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			if errors.Is(err, unix.EBADF) {
+				continue
+			}
+			return fmt.Errorf("give fd %d (stdio) to uid %d: %w", fd, uid, err)
+		}
+		if st.Uid == uid || (st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == unix.Mkdev(1, 3)) {
+			continue
+		}
+		err := unix.Fchown(fd, int(uid), int(st.Gid))
+		if err != nil && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EROFS) {
+			return fmt.Errorf("give fd %d (stdio) to uid %d: %w", fd, uid, err)
+		}
+	}
+	return nil
+}
+
 func setUser(p *configs.Process) error {
+	if err := fixStdio(p.UID); err != nil {
+		return err
+	}
 	gids := make([]int, len(p.AdditionalGids))
 	for i, g := range p.AdditionalGids {
 		gids[i] = int(g)

@@ -204,7 +204,11 @@ type builtRootfs struct {
 // cgroup limits and the hooks' turn (in our own namespaces), pivot_root, the
 // console, hostname, sysctls, masked and read-only paths.
 func (p *createInit) buildRootfs(procCtx []*os.File, cgm *rootfs.CgroupMount) (b builtRootfs, err error) {
-	t, err := startNSThread(p.initPid)
+	var flags int
+	for _, ns := range p.cfg.Namespaces {
+		flags |= int(nsFlags[ns.Type])
+	}
+	t, err := startNSThread(p.initPid, flags)
 	if err != nil {
 		return b, err
 	}

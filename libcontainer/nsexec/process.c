@@ -592,8 +592,31 @@ static void apply_caps(const struct plan *p)
 			bail_step("ambient", c, errno);
 }
 
+// fix_stdio gives the process's user the stdio it inherits (a pty, the
+// caller's pipes), as runc does: it may then reopen them by path, e.g.
+// `echo > /dev/stdout` as a non-root user. Only the owner changes; the
+// group stays (devpts' tty group). /dev/null is left alone, and so is what
+// the kernel will not let us change: an owner or group not mapped in our
+// user namespace (EPERM, EINVAL), a read-only mount (EROFS).
+static void fix_stdio(const struct plan *p)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		struct stat st;
+		if (fstat(fd, &st) < 0) {
+			if (errno == EBADF)
+				continue;
+			bail_step("stdio", fd, errno);
+		}
+		if (st.st_uid == p->uid || (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)))
+			continue;
+		if (fchown(fd, p->uid, st.st_gid) < 0 && errno != EPERM && errno != EINVAL && errno != EROFS)
+			bail_step("stdio", fd, errno);
+	}
+}
+
 static void set_user(const struct plan *p, int *proc)
 {
+	fix_stdio(p);
 	if (syscall(SYS_setgroups, p->ngroups, p->groups) < 0) {
 		int err = errno;
 		// A user namespace whose setgroups file says deny (rootless) has

@@ -442,7 +442,9 @@ func fixStdio(uid uint32) error {
 			}
 			return fmt.Errorf("give fd %d (stdio) to uid %d: %w", fd, uid, err)
 		}
-		if st.Uid == uid || (st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == unix.Mkdev(1, 3)) {
+		typ := st.Mode & unix.S_IFMT
+		pty := typ == unix.S_IFCHR && unix.Major(st.Rdev) >= 136 && unix.Major(st.Rdev) <= 143
+		if st.Uid == uid || !(typ == unix.S_IFIFO || typ == unix.S_IFSOCK || pty) {
 			continue
 		}
 		err := unix.Fchown(fd, int(uid), int(st.Gid))

@@ -592,12 +592,14 @@ static void apply_caps(const struct plan *p)
 			bail_step("ambient", c, errno);
 }
 
-// fix_stdio gives the process's user the stdio it inherits (a pty, the
-// caller's pipes), as runc does: it may then reopen them by path, e.g.
-// `echo > /dev/stdout` as a non-root user. Only the owner changes; the
-// group stays (devpts' tty group). /dev/null is left alone, and so is what
-// the kernel will not let us change: an owner or group not mapped in our
-// user namespace (EPERM, EINVAL), a read-only mount (EROFS).
+// fix_stdio gives the process's user the stdio it inherits, as runc does,
+// so that it may reopen them by path (`echo > /dev/stdout` as a non-root
+// user): the pipes and sockets a client hands over and a pty. Only those:
+// unlike runc, never a file or another device, which would hand the
+// container's user a file the caller redirected to on the host. Only the
+// owner changes; the group stays (devpts' tty group). What the kernel will
+// not let us change is left: an owner or group not mapped in our user
+// namespace (EPERM, EINVAL), a read-only mount (EROFS).
 static void fix_stdio(const struct plan *p)
 {
 	for (int fd = 0; fd < 3; fd++) {
@@ -607,7 +609,8 @@ static void fix_stdio(const struct plan *p)
 				continue;
 			bail_step("stdio", fd, errno);
 		}
-		if (st.st_uid == p->uid || (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)))
+		int pty = S_ISCHR(st.st_mode) && major(st.st_rdev) >= 136 && major(st.st_rdev) <= 143;
+		if (st.st_uid == p->uid || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || pty))
 			continue;
 		if (fchown(fd, p->uid, st.st_gid) < 0 && errno != EPERM && errno != EINVAL && errno != EROFS)
 			bail_step("stdio", fd, errno);

@@ -23,6 +23,9 @@ type MountOptions struct {
 	RecAttrSet   uint64 // MOUNT_ATTR_* applied recursively
 	RecAttrClr   uint64
 	Extensions   int // configs.EXT_*
+	// IDMap ("idmap", "ridmap"): an idmapped mount; IDMapRecursive
+	// ("ridmap") for its submounts too.
+	IDMap, IDMapRecursive bool
 }
 
 type flagOpt struct {
@@ -120,7 +123,10 @@ var extensions = sync.OnceValue(func() map[string]int {
 	}
 })
 
-var unsupportedOpts = []string{"idmap", "ridmap"}
+// idmapOpts are runtime-spec 1.2's idmapped mount options: the mount gets
+// the mount's uidMappings/gidMappings, or the container's own; "ridmap"
+// also maps its submounts (AT_RECURSIVE).
+var idmapOpts = map[string]bool{"idmap": false, "ridmap": true}
 
 // KnownMountOptions lists the options ParseMountOptions interprets itself
 // (everything else is passed to the filesystem), sorted.
@@ -136,6 +142,9 @@ func KnownMountOptions() []string {
 		out = append(out, k)
 	}
 	for k := range extensions() {
+		out = append(out, k)
+	}
+	for k := range idmapOpts {
 		out = append(out, k)
 	}
 	slices.Sort(out)
@@ -187,8 +196,10 @@ func ParseMountOptions(opts []string) (MountOptions, error) {
 			m.Extensions |= e
 			continue
 		}
-		if slices.Contains(unsupportedOpts, o) {
-			return MountOptions{}, fmt.Errorf("options[%d]: %q not supported yet", i, o)
+		if rec, ok := idmapOpts[o]; ok {
+			m.IDMap = true
+			m.IDMapRecursive = m.IDMapRecursive || rec
+			continue
 		}
 		// "defaults" only means "no options": passed on, filesystems like
 		// tmpfs would reject it.
@@ -216,15 +227,17 @@ func convertMounts(in []specs.Mount, bundle string, c *configs.Config) error {
 		if err := checkNUL(field+".type", sm.Type); err != nil {
 			return err
 		}
-		if len(sm.UIDMappings) > 0 {
-			return fmt.Errorf("%s.uidMappings: not supported yet", field)
-		}
-		if len(sm.GIDMappings) > 0 {
-			return fmt.Errorf("%s.gidMappings: not supported yet", field)
-		}
 		opts, err := ParseMountOptions(sm.Options)
 		if err != nil {
 			return fmt.Errorf("%s.%w", field, err)
+		}
+		uids, err := convertIDMap(field+".uidMappings", sm.UIDMappings)
+		if err != nil {
+			return err
+		}
+		gids, err := convertIDMap(field+".gidMappings", sm.GIDMappings)
+		if err != nil {
+			return err
 		}
 		m := configs.Mount{
 			Source:           sm.Source,
@@ -253,6 +266,13 @@ func convertMounts(in []specs.Mount, bundle string, c *configs.Config) error {
 			}
 		} else if m.Device == "" {
 			return fmt.Errorf("%s.type: required unless the mount is a bind mount", field)
+		}
+		if err := idmapMount(field, &m, opts, uids, gids); err != nil {
+			return err
+		}
+		if m.IDMapped && len(m.UIDMappings) == 0 && !c.HasNamespace(configs.NEWUSER) {
+			return fmt.Errorf("%s: idmap without uidMappings and gidMappings takes the container's user namespace's, "+
+				"and linux.namespaces has no user namespace", field)
 		}
 		c.Mounts = append(c.Mounts, m)
 	}
@@ -300,5 +320,29 @@ func convertLinuxPaths(l *specs.Linux, opts Options, c *configs.Config) error {
 	c.MaskedPaths = slices.Clone(l.MaskedPaths)
 	c.ReadonlyPaths = slices.Clone(l.ReadonlyPaths)
 	c.MountLabel = l.MountLabel
+	return nil
+}
+
+// idmapMount sets up an idmapped mount: mappings given (uidMappings and
+// gidMappings, both, as the spec requires) make one even without "idmap",
+// as runc does, so that they are never silently ignored. Only a bind mount
+// can be idmapped here: the mapping is set on a detached clone of the
+// source (mount_setattr(MOUNT_ATTR_IDMAP)), which only the host's root may
+// make. Without mappings the container's own user namespace's are used.
+func idmapMount(field string, m *configs.Mount, opts MountOptions, uids, gids []configs.IDMap) error {
+	if len(uids) > 0 && len(gids) == 0 {
+		return fmt.Errorf("%s.gidMappings: required with uidMappings", field)
+	}
+	if len(gids) > 0 && len(uids) == 0 {
+		return fmt.Errorf("%s.uidMappings: required with gidMappings", field)
+	}
+	if !opts.IDMap && len(uids) == 0 {
+		return nil
+	}
+	if !m.IsBind() {
+		return fmt.Errorf("%s.options: an idmapped mount must be a bind mount, %q is not", field, m.Device)
+	}
+	m.IDMapped, m.IDMapRecursive = true, opts.IDMapRecursive
+	m.UIDMappings, m.GIDMappings = uids, gids
 	return nil
 }

@@ -175,6 +175,11 @@ func checkRootless(opts Options, c *configs.Config) error {
 		return errors.New("linux.namespaces: rootless containers require a user namespace")
 	}
 	for i, m := range c.Mounts {
+		if m.IDMapped {
+			// mount_setattr(MOUNT_ATTR_IDMAP) needs CAP_SYS_ADMIN in the user
+			// namespace that owns the source's filesystem: the host's.
+			return fmt.Errorf("mounts[%d]: an idmapped mount needs root on the host, and ocirun runs rootless", i)
+		}
 		for opt := range strings.SplitSeq(m.Data, ",") {
 			key, val, ok := strings.Cut(opt, "=")
 			if !ok || (key != "uid" && key != "gid") {

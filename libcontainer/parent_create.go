@@ -128,7 +128,21 @@ func (p *createInit) drive() (*os.File, error) {
 		Config: p.cfg, ID: p.id, Bundle: p.bundle, NoNewKeyring: p.opts.NoNewKeyring,
 		Trace: p.trace != nil, SeccompBPF: bpf, Cgroup: p.cgroupMount(), LSM: p.lsm.wire(),
 	}
-	if err := p.conn.Send(cfg); err != nil {
+	// The maps of the user namespace are written now: an idmapped mount
+	// without maps of its own can take them.
+	idm, err := idmapMounts(p.cfg, fmt.Sprintf("/proc/%d/ns/user", p.initPid))
+	if err != nil {
+		return nil, err
+	}
+	var fds []int
+	for i := range p.cfg.Mounts {
+		if f := idm[i]; f != nil {
+			defer f.Close()
+			cfg.IDMapped = append(cfg.IDMapped, i)
+			fds = append(fds, int(f.Fd()))
+		}
+	}
+	if err := p.conn.Send(cfg, fds...); err != nil {
 		return nil, p.initError(err)
 	}
 	if _, _, err := p.conn.Recv(); err != nil { // hooks-please: the rootfs is built
@@ -171,8 +185,17 @@ func (p *createInit) driveC() (*os.File, error) {
 	if err != nil {
 		return nil, p.recvError(err)
 	}
-	b, err := p.buildRootfs(ctxs, cgm)
+	// No user namespace on this route: only mounts with maps of their own.
+	idm, err := idmapMounts(p.cfg, "")
+	if err != nil {
+		closeFiles(ctxs)
+		return nil, err
+	}
+	b, err := p.buildRootfs(rootfs.Options{ProcContexts: ctxs, IDMapped: idm}, cgm)
 	closeFiles(ctxs)
+	for _, f := range idm {
+		f.Close() // those Prepare did not take: it failed first
+	}
 	var fds []int
 	if b.slave != nil {
 		defer b.slave.Close()
@@ -203,7 +226,7 @@ type builtRootfs struct {
 // namespaces, as the Go init does from inside (buildContainer): mounts, the
 // cgroup limits and the hooks' turn (in our own namespaces), pivot_root, the
 // console, hostname, sysctls, masked and read-only paths.
-func (p *createInit) buildRootfs(procCtx []*os.File, cgm *rootfs.CgroupMount) (b builtRootfs, err error) {
+func (p *createInit) buildRootfs(opts rootfs.Options, cgm *rootfs.CgroupMount) (b builtRootfs, err error) {
 	var flags int
 	for _, ns := range p.cfg.Namespaces {
 		flags |= int(nsFlags[ns.Type])
@@ -213,7 +236,6 @@ func (p *createInit) buildRootfs(procCtx []*os.File, cgm *rootfs.CgroupMount) (b
 		return b, err
 	}
 	defer t.Close()
-	opts := rootfs.Options{ProcContexts: procCtx}
 	if p.lsm.SELinux {
 		opts.MountLabel = p.cfg.MountLabel
 	}

@@ -79,6 +79,15 @@ static void join_namespaces(struct nspath *ns, int n)
 
 void ocirun_nsexec(void)
 {
+	// A process that only holds a user namespace for an idmapped mount
+	// (idmap.go, newUserNS): its parent set the maps and opened the
+	// namespace; it exits when the parent closes its stdin.
+	if (getenv("_OCIRUN_USERNS_HOLD")) {
+		char c;
+		while (read(0, &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
 	const char *env = getenv("_OCIRUN_INITPIPE");
 	if (!env || !*env)
 		return;

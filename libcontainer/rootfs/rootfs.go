@@ -41,6 +41,10 @@ type preparer struct {
 	// procCtx are fsopen("proc") contexts opened in the container's pid
 	// namespace, for a caller that is not in it (see Prepare).
 	procCtx    []*os.File
+	// idmapped are the runtime's idmapped clones by mount index; cur is
+	// the index of the mount being made.
+	idmapped   map[int]*os.File
+	cur        int
 	mountLabel string
 	fds        *sys.FdPaths // where our handles really are (CheckInside)
 }
@@ -54,6 +58,11 @@ type Options struct {
 	// the container's pid namespace, for a caller that is not in it: procfs
 	// shows the pid namespace of whoever opened the context.
 	ProcContexts []*os.File
+	// IDMapped are the idmapped mounts of the config by index, detached
+	// clones of their sources with the mapping set: only the host's root
+	// may set one, and the container's init, in its user namespace, is not
+	// it. Prepare attaches each (and closes it).
+	IDMapped map[int]*os.File
 }
 
 // Prepare sets up the mounts and /dev of cfg.Rootfs. It must run in the
@@ -89,11 +98,13 @@ func Prepare(cfg *configs.Config, cg *CgroupMount, opts Options) error {
 		root.Close()
 		return err
 	}
-	p := &preparer{cfg: cfg, cg: cg, rootPath: rootPath, root: root, procCtx: opts.ProcContexts, mountLabel: opts.MountLabel, fds: fds}
+	p := &preparer{cfg: cfg, cg: cg, rootPath: rootPath, root: root, procCtx: opts.ProcContexts,
+		idmapped: opts.IDMapped, mountLabel: opts.MountLabel, fds: fds}
 	defer p.close()
 
 	for i := range cfg.Mounts {
 		m := &cfg.Mounts[i]
+		p.cur = i
 		if err := p.mount(m); err != nil {
 			var onRoot *onRootError
 			if errors.As(err, &onRoot) {

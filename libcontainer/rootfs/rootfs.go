@@ -40,7 +40,7 @@ type preparer struct {
 	devRO  bool
 	// procCtx are fsopen("proc") contexts opened in the container's pid
 	// namespace, for a caller that is not in it (see Prepare).
-	procCtx    []*os.File
+	procCtx []*os.File
 	// idmapped are the runtime's idmapped clones by mount index; cur is
 	// the index of the mount being made.
 	idmapped   map[int]*os.File

@@ -138,7 +138,7 @@ func TestRootless(t *testing.T) {
 			m, pids := int64(mem), int64(50)
 			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &m}, Pids: &specs.LinuxPids{Limit: &pids}}
 		})
-		b.CgroupsPath = "" // absolute: CheckGone looks at d.dir itself
+		b.CgroupsPath = d.rel // where CheckGone looks
 		r := u.runIn(t, b, d.runtime, "run", "--bundle", b.Dir, b.ID)
 		if r.Code != 0 {
 			t.Fatalf("run as %s in the delegated %s: %v", u.Name, d.dir, r)
@@ -166,6 +166,7 @@ type delegation struct {
 	dir           string
 	runtime       *os.File
 	containerPath string
+	rel           string // containerPath relative to our own cgroup
 }
 
 // delegateCgroup delegates a subtree of our own cgroup to u, the way
@@ -228,7 +229,11 @@ func delegateCgroup(t *testing.T, u *rootlessUser) *delegation {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	return &delegation{dir: dir, runtime: f, containerPath: filepath.Join(rel, "ctr")}
+	inOwn, err := filepath.Rel(own, filepath.Join(rel, "ctr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &delegation{dir: dir, runtime: f, containerPath: filepath.Join(rel, "ctr"), rel: inOwn}
 }
 
 // procUID is the real uid of pid, from the host's /proc.

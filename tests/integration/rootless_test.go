@@ -1,11 +1,15 @@
 package integration
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -270,4 +274,168 @@ func checkMap(t *testing.T, name, got string, want [][3]uint32) {
 	if strings.Join(have, "|") != strings.Join(lines, "|") {
 		t.Errorf("%s = %q, want %q", name, got, strings.Join(lines, "\n"))
 	}
+}
+
+// TestRootlessPodman: podman run by an unprivileged user whose cgroup v2
+// subtree is delegated (the VM, through make test-cgroupv2; on the host,
+// cgroup v1, contrib/test-podman.sh runs rootless podman without limits).
+// podman maps the user's subordinate ids with newuidmap and runs conmon and
+// the runtime as root of its user namespace; with --cgroup-parent in the
+// delegated subtree the runtime makes the container's cgroup there and
+// applies --memory and --pids-limit. run -d, exec, stop and rm go through
+// too. OCIRUN_TEST_PODMAN_IMAGE is an OCI archive of a busybox image
+// (contrib/containerd/mkimage makes one).
+func TestRootlessPodman(t *testing.T) {
+	t.Parallel()
+	image := os.Getenv("OCIRUN_TEST_PODMAN_IMAGE")
+	if image == "" {
+		t.Skip("OCIRUN_TEST_PODMAN_IMAGE is not set (make test-cgroupv2 sets it; make test-podman covers the host)")
+	}
+	for _, p := range []string{"podman", "conmon", "newuidmap", "newgidmap"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s is not installed", p)
+		}
+	}
+	u := newRootlessUser(t)
+	d := delegateCgroup(t, u)
+	// podman copies images through /var/tmp, which the VM lacks.
+	if _, err := os.Stat("/var/tmp"); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll("/var/tmp", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod("/var/tmp", 0o1777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	home := filepath.Join(u.RuntimeDir, "home")
+	rt := filepath.Join(u.RuntimeDir, "bin", filepath.Base(u.Runtime))
+	if !bundle.IsOcirun(t) {
+		rt = u.Runtime
+	}
+	conf := filepath.Join(u.RuntimeDir, "containers.conf")
+	for _, dir := range []string{home, filepath.Dir(rt)} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if bundle.IsOcirun(t) {
+		if err := copyExecutable(u.Runtime, rt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var nofile unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &nofile); err != nil {
+		t.Fatal(err)
+	}
+	// The host's hard limits, as the runtime cannot raise one; file events;
+	// the runtime's basename in runtime_supports_json for its error texts.
+	err := os.WriteFile(conf, fmt.Appendf(nil, `[containers]
+default_ulimits = ["nofile=%d:%d"]
+[network]
+network_config_dir = "%s/networks"
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+runtime_supports_json = ["%s"]
+`, nofile.Max, nofile.Max, u.RuntimeDir, filepath.Base(rt)), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chownTree(u.RuntimeDir, u.UID, u.GID); err != nil {
+		t.Fatal(err)
+	}
+	// The containers go beside the runtime's leaf in the delegated
+	// subtree: a cgroup with processes cannot pass controllers down.
+	parent := filepath.Join(filepath.Dir(d.containerPath), "ctrs")
+	podman := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*bundle.CommandTimeout)
+		defer cancel()
+		full := append([]string{"--root", filepath.Join(u.RuntimeDir, "storage"), "--runroot", filepath.Join(u.RuntimeDir, "run"),
+			"--tmpdir", filepath.Join(u.RuntimeDir, "tmp"), "--storage-driver", "vfs", "--runtime", rt}, args...)
+		cmd := exec.CommandContext(ctx, "podman", full...)
+		cmd.Env = append(u.env(), "PATH="+os.Getenv("PATH"), "HOME="+home, "CONTAINERS_CONF="+conf)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: u.cred(), UseCgroupFD: true, CgroupFD: int(d.runtime.Fd())}
+		out, err := cmd.CombinedOutput()
+		if ctx.Err() != nil {
+			t.Fatalf("podman %s: timed out: %s", strings.Join(args, " "), out)
+		}
+		return strings.TrimSpace(string(out)), err
+	}
+	t.Cleanup(func() {
+		_, _ = podman("rm", "-af", "-t", "0")
+		killUserProcesses(t, u.UID) // podman's pause process holds its user namespace
+		_ = unix.Rmdir(filepath.Join("/sys/fs/cgroup", parent, "conmon"))
+		_ = unix.Rmdir(filepath.Join("/sys/fs/cgroup", parent))
+	})
+	if out, err := podman("pull", "-q", "oci-archive:"+image); err != nil {
+		t.Fatalf("podman pull as %s: %v: %s", u.Name, err, out)
+	}
+	const img = "docker.io/ocirun/busybox:test"
+	run := []string{"run", "--pull", "never", "--network", "none", "--cgroup-parent", parent}
+
+	out, err := podman(append(run, "--rm", "--memory", "64m", "--pids-limit", "40", img,
+		"sh", "-c", "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /proc/self/uid_map")...)
+	if err != nil {
+		t.Fatalf("podman run --memory 64m as %s: %v: %s", u.Name, err, out)
+	}
+	f := strings.Fields(out)
+	want := []string{"67108864", "40", "0", fmt.Sprint(u.UID), "1", "1", fmt.Sprint(u.SubUID), fmt.Sprint(subIDCount)}
+	if strings.Join(f[max(0, len(f)-len(want)):], " ") != strings.Join(want, " ") {
+		t.Errorf("memory.max, pids.max and uid_map inside = %q, want %q", out, strings.Join(want, " "))
+	}
+
+	id, err := podman(append(run, "-d", "--memory", "32m", img, "sh", "-c", `trap "exit 143" TERM; while :; do sleep 0.1; done`)...)
+	if err != nil {
+		t.Fatalf("podman run -d as %s: %v: %s", u.Name, err, id)
+	}
+	id = id[strings.LastIndexByte(id, '\n')+1:]
+	matches, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", parent, "*"+id+"*", "memory.max"))
+	if len(matches) != 1 {
+		t.Errorf("the container's cgroup under the delegated %s: %v", parent, matches)
+	} else if got := strings.TrimSpace(readFile(t, matches[0])); got != "33554432" {
+		t.Errorf("%s = %s on the host, want 33554432", matches[0], got)
+	}
+	if out, err := podman("exec", id, "sh", "-c", "echo exec-ok; exit 4"); err == nil || !strings.HasSuffix(out, "exec-ok") {
+		t.Errorf("podman exec: %v: %q, want exit 4 and exec-ok", err, out)
+	}
+	if out, err := podman("stop", "-t", "10", id); err != nil {
+		t.Errorf("podman stop: %v: %s", err, out)
+	}
+	if out, _ := podman("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", id); !strings.HasSuffix(out, "exited 143") {
+		t.Errorf("after stop: %q, want exited 143", out)
+	}
+	if out, err := podman("rm", id); err != nil {
+		t.Errorf("podman rm: %v: %s", err, out)
+	}
+	if left, _ := filepath.Glob(filepath.Join(u.RuntimeDir, "*", id)); len(left) > 0 {
+		t.Errorf("runtime state left after rm: %v", left)
+	}
+}
+
+// killUserProcesses SIGKILLs, by pid, every process of uid: the test made
+// the user, so they are the test's.
+func killUserProcesses(t *testing.T, uid uint32) {
+	t.Helper()
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil && statusUID(string(data)) == uid {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+}
+
+func statusUID(status string) uint32 {
+	for line := range strings.SplitSeq(status, "\n") {
+		if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				n, _ := strconv.ParseUint(f[0], 10, 32)
+				return uint32(n)
+			}
+		}
+	}
+	return ^uint32(0)
 }

@@ -302,6 +302,19 @@ rootless_cases() {
 			"got exit $rc, \"$(echo "$out" | tr '\n' '|')\": $(tr '\n' ' ' <"$tmp/err")"
 	fi
 
+	# A user namespace inside podman's: the runtime, root there, writes its
+	# maps itself (from podman's own ids 1 and up).
+	out=$(rp run --rm --pull never --network none --userns=auto "$image" sh -c 'cat /proc/self/uid_map; id -u; touch /tmp/f && stat -c %u /tmp/f' 2>"$tmp/err")
+	rc=$?
+	# shellcheck disable=SC2086 # word splitting folds the map's columns
+	set -- $out
+	if [ "$rc" = 0 ] && [ $# = 5 ] && [ "$1" = 0 ] && [ "$2" -ge 1 ] && [ "$4" = 0 ] && [ "$5" = 0 ]; then
+		pass "rootless: run --userns=auto: a user namespace of its own inside podman's"
+	else
+		fail "rootless: run --userns=auto: a user namespace of its own inside podman's" \
+			"got exit $rc, \"$(echo "$out" | tr '\n' '|')\": $(tr '\n' ' ' <"$tmp/err")"
+	fi
+
 	id=$(rp run -d --pull never --network none "$image" sh -c 'trap "exit 143" TERM; while :; do sleep 0.1; done' 2>"$tmp/err")
 	if [ -z "$id" ]; then
 		fail "rootless: run -d" "$(tr '\n' ' ' <"$tmp/err")"

@@ -217,3 +217,68 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(data)
 }
+
+// TestTerminalUserNamespace: in a user namespace the pty is opened by the
+// namespace's root in the container's own devpts, and the process's user
+// (1000) owns it, with the tty group of the devpts mount (gid=5), for init
+// and for an exec'd process alike: both may reopen it by path.
+func TestTerminalUserNamespace(t *testing.T) {
+	t.Parallel()
+	cs := newConsoleSocket(t)
+	script := `echo reopened >> /dev/stdout && exec /bin/probe report --stat "$(/bin/busybox tty)"`
+	initScript := `echo reopened >> /dev/stdout && /bin/probe report --stat "$(/bin/busybox tty)"; exec /bin/probe sleep 60`
+	b := bundle.New(t, bundle.WithArgs("/bin/sh", "-c", initScript),
+		bundle.WithSpec(func(s *specs.Spec) {
+			s.Process.Terminal = true
+			s.Process.User = specs.User{UID: 1000, GID: 1000}
+		}))
+	withUserNS(t, b)
+	b.Create(t, "--console-socket", cs.path)
+	master := cs.recv(t)
+	b.Start(t)
+	check := func(who string, out string) {
+		t.Helper()
+		if !strings.Contains(out, "reopened") {
+			t.Errorf("%s: no \"reopened\" through /dev/stdout: %q", who, out)
+		}
+		rep := bundle.ParseReport(t, strings.ReplaceAll(out, "\r\n", "\n"))
+		st := rep.Stat[rep.Stdin.Name]
+		if !rep.Stdin.IsTTY || st.Type != "char" || st.Major != 136 {
+			t.Fatalf("%s: stdin %+v, %+v, want a devpts pty", who, rep.Stdin, st)
+		}
+		if st.UID != 1000 || st.GID != 5 {
+			t.Errorf("%s: %s is %d:%d, want 1000:5", who, rep.Stdin.Name, st.UID, st.GID)
+		}
+	}
+	out := readUntil(t, master, "}\r\n", 10*time.Second)
+	check("init", out)
+
+	cs2 := newConsoleSocket(t)
+	b.MustRun(t, "exec", "-d", "-t", "--console-socket", cs2.path, "--user", "1000:1000", b.ID, "/bin/sh", "-c", script)
+	check("exec", readPTY(t, cs2.recv(t), 10*time.Second))
+}
+
+// readUntil reads the pty until its output holds end.
+func readUntil(t *testing.T, master *os.File, end string, within time.Duration) string {
+	t.Helper()
+	done := make(chan string, 1)
+	go func() {
+		var sb strings.Builder
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			sb.Write(buf[:n])
+			if err != nil || strings.Contains(sb.String(), end) {
+				done <- sb.String()
+				return
+			}
+		}
+	}()
+	select {
+	case s := <-done:
+		return s
+	case <-time.After(within):
+		t.Fatalf("no %q from the pty within %v", end, within)
+	}
+	return ""
+}

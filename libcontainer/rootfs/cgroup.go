@@ -26,6 +26,13 @@ func (p *preparer) mountCgroup(m *configs.Mount, dest string) error {
 		return err
 	}
 	flags := m.Flags | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	if len(p.cg.Paths) == 0 {
+		// No cgroup of the container's own (rootless): what is shown is
+		// not the container's to change, whatever the config asks. The
+		// runtime's cgroup may be one the user owns, shared with its other
+		// processes (CVE-2023-25809).
+		flags |= unix.MS_RDONLY
+	}
 	if p.cg.V2 || m.Device == "cgroup2" {
 		mnt, err := p.attachNew("cgroup2", "cgroup2", dest, nil, flags)
 		if err != nil && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EBUSY)) && !p.cg.NSCgroup {

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,15 +137,16 @@ func capHas(t *testing.T, hex string, bit uint) bool {
 // CVE-2023-25809: a rootless container without a cgroup namespace may not
 // mount cgroupfs, and runc's fallback, a bind of the host's /sys/fs/cgroup,
 // was writable. Run by an unprivileged user with `spec --rootless` (no
-// cgroup namespace, /sys bound "rbind,ro"), with its cgroup mount and
-// without one (the host's hierarchies then show through the /sys bind):
-// /sys/fs/cgroup and every mount under it are read-only, and writing there
-// fails with EROFS.
+// cgroup namespace, /sys bound "rbind,ro"), with its cgroup mount, with it
+// asked read-write (the container has no cgroup of its own: what it would
+// see is the runtime's, maybe the user's session's), and without one (the
+// host's hierarchies then show through the /sys bind): /sys/fs/cgroup and
+// every mount under it are read-only, and writing there fails with EROFS.
 func TestSecurityCVE2023_25809_RootlessCgroupBind(t *testing.T) {
 	t.Parallel()
 	u := newRootlessUser(t)
-	for _, cgMount := range []bool{true, false} {
-		t.Run(fmt.Sprintf("cgroup-mount=%v", cgMount), func(t *testing.T) {
+	for _, cgMount := range []string{"ro", "rw", "none"} {
+		t.Run("cgroup-mount="+cgMount, func(t *testing.T) {
 			t.Parallel()
 			if bundle.IsRunc(t) {
 				// Seen here: the /sys/fs/cgroup tmpfs and every hierarchy below it
@@ -161,15 +161,19 @@ func TestSecurityCVE2023_25809_RootlessCgroupBind(t *testing.T) {
 						t.Fatalf("spec --rootless has a cgroup namespace: the case needs none")
 					}
 				}
-				if !cgMount {
-					var ms []specs.Mount
-					for _, m := range s.Mounts {
-						if m.Destination != "/sys/fs/cgroup" {
-							ms = append(ms, m)
-						}
+				var ms []specs.Mount
+				for _, m := range s.Mounts {
+					switch {
+					case m.Destination != "/sys/fs/cgroup":
+					case cgMount == "none":
+						continue
+					case cgMount == "rw":
+						// Asked for: the container has no cgroup of its own to write.
+						m.Options = []string{"nosuid", "noexec", "nodev", "relatime", "rw"}
 					}
-					s.Mounts = ms
+					ms = append(ms, m)
 				}
+				s.Mounts = ms
 			})
 			r := u.run(t, b, "run", "--bundle", b.Dir, b.ID)
 			assertNoCrash(t, r)

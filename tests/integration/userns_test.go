@@ -59,7 +59,9 @@ func TestUserNamespaceFileOwner(t *testing.T) {
 // config repeats them (containerd does) or not.
 func TestUserNamespaceJoinByPath(t *testing.T) {
 	t.Parallel()
-	first := bundle.New(t, bundle.WithProbe("sleep", "60"))
+	// Its parallel subtests may wait long for a slot (the VM): it outlives
+	// them, and cleanup kills it.
+	first := bundle.New(t, bundle.WithProbe("sleep", "600"))
 	withUserNS(t, first)
 	first.RunDetached(t)
 	pid := first.MustState(t).Pid

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -33,6 +34,10 @@ type rootlessUser struct {
 
 const subIDCount = 65536
 
+// userMu serializes making users: in the VM two tests reading
+// /etc/passwd at once would pick the same uid.
+var userMu sync.Mutex
+
 // newRootlessUser creates the user with useradd (Debian's `passwd`
 // package, there on every Debian) and removes it at cleanup. In the VM,
 // which has busybox and no shadow tools, it writes the files itself.
@@ -44,6 +49,8 @@ func newRootlessUser(t *testing.T) *rootlessUser {
 		t.Fatal(err)
 	}
 	u := &rootlessUser{Name: "ocirl" + hex.EncodeToString(r[:])}
+	userMu.Lock()
+	defer userMu.Unlock()
 	if _, err := exec.LookPath("useradd"); err == nil {
 		out, err := exec.Command("useradd", "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin", u.Name).CombinedOutput()
 		if err != nil {

@@ -315,6 +315,15 @@ rootless_cases() {
 			"got exit $rc, \"$(echo "$out" | tr '\n' '|')\": $(tr '\n' ' ' <"$tmp/err")"
 	fi
 
+	# Namespaced sysctls, written in the container's namespaces by a runtime
+	# that is only root of podman's user namespace.
+	out=$(rp run --rm --pull never --network none --sysctl net.ipv4.ip_forward=1 --sysctl kernel.shmmax=12345678 "$image" \
+		cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax 2>"$tmp/err")
+	rc=$?
+	# shellcheck disable=SC2086
+	[ "$rc" = 0 ] && [ "$(echo $out)" = "1 12345678" ] && pass "rootless: --sysctl in the container's network and ipc namespaces" ||
+		fail "rootless: --sysctl in the container's network and ipc namespaces" "got exit $rc, \"$(echo "$out" | tr '\n' '|')\": $(tr '\n' ' ' <"$tmp/err")"
+
 	id=$(rp run -d --pull never --network none "$image" sh -c 'trap "exit 143" TERM; while :; do sleep 0.1; done' 2>"$tmp/err")
 	if [ -z "$id" ]; then
 		fail "rootless: run -d" "$(tr '\n' ' ' <"$tmp/err")"

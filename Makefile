@@ -16,7 +16,7 @@ FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 # The man pages' date: the commit's, so that a rebuild is identical.
 DOCDATE ?= $(shell git log -1 --format=%cs 2>/dev/null)
 
-.PHONY: all deps demo test unit integration lint fuzz install uninstall man completions deb clean bench test-containerd test-podman test-cgroupv2 test-lsm integration-goinit
+.PHONY: all deps demo test unit integration lint fuzz install uninstall man completions deb clean bench test-containerd test-podman test-cgroupv2 test-lsm integration-goinit conformance
 
 all: ocirun
 
@@ -90,6 +90,12 @@ test-cgroupv2:
 # absent). A test that skips there fails the target.
 test-lsm:
 	contrib/test-lsm.sh
+
+# The OCI runtime-tools validation suite (../shared/conformance beside the
+# repository) against ./ocirun, compared with contrib/conformance/expected.tsv:
+# every program passes or fails only for the reason its row gives.
+conformance: ocirun
+	contrib/conformance/check.sh $(CURDIR)/ocirun
 
 # Side-by-side benchmark of ./ocirun with runc and crun when installed
 # (BENCH_FLAGS=-quick for a smoke run, -publish to refresh contrib/bench/latest.*).

@@ -42,22 +42,16 @@ type Root struct {
 
 func (r *Root) dir(id string) string { return filepath.Join(r.Path, id) }
 
-// sealEmpty names an empty directory in the root: the second layer of the
-// overlay that seals the binary init runs from, on kernels before 6.8
-// (exeseal.CloneSelf). Ids cannot start with a dot, and List skips it.
-const sealEmpty = ".exeseal-empty"
-
-// sealDir returns the root's empty directory for exeseal, made on first use
-// (0500, ours): "" when it cannot be, and the seal falls back to a copy.
-func sealDir(root string) string {
-	dir := filepath.Join(root, sealEmpty)
-	if err := os.Mkdir(dir, 0o500); err != nil && !errors.Is(err, os.ErrExist) {
+// sealLayer returns the directory exeseal layers under the binary's own on
+// kernels before 6.8 (exeseal.CloneSelf): the state root itself, so nothing
+// is made for it and nothing is left in the root for tools that expect only
+// container directories there. "" when the root is not a directory; the seal
+// then falls back to a copy.
+func sealLayer(root string) string {
+	if st, err := os.Stat(root); err != nil || !st.IsDir() {
 		return ""
 	}
-	if st, err := os.Lstat(dir); err != nil || !st.IsDir() {
-		return ""
-	}
-	return dir
+	return root
 }
 
 // Load opens an existing container with its config. The id must already be
@@ -79,7 +73,7 @@ func (r *Root) LoadState(id string) (*Container, error) {
 	dir := r.dir(id)
 	st, err := loadState(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("container %q: %w", id, ErrNotExist)
+		return nil, fmt.Errorf("%w: %q", ErrNotExist, id)
 	}
 	if err != nil {
 		return nil, err
@@ -91,9 +85,6 @@ func (r *Root) LoadState(id string) (*Container, error) {
 // without a readable state (a create in progress) are skipped.
 func (r *Root) List() ([]*Container, error) {
 	ents, err := os.ReadDir(r.Path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
 	if err != nil {
 		return nil, err
 	}

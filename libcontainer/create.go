@@ -3,12 +3,16 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/console"
 )
 
 // CreateOpts are the create/run flags that shape the init process.
@@ -16,8 +20,10 @@ type CreateOpts struct {
 	Bundle        string
 	ConsoleSocket string
 	PidFile       string
-	PreserveFDs   int
-	NoNewKeyring  bool
+	// PidfdSocket receives a pidfd of the init (--pidfd-socket).
+	PidfdSocket  string
+	PreserveFDs  int
+	NoNewKeyring bool
 	// Foreground: the caller stays (run without -d): it receives the pty master
 	// instead of a console socket, and reaps the init as a subreaper.
 	Foreground bool
@@ -57,7 +63,7 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 		initProcess: initProcess{
 			id: id, bundle: opts.Bundle, annotations: cfg.Annotations, proc: &cfg.Process,
 			consoleSocket: opts.ConsoleSocket, preserveFDs: opts.PreserveFDs,
-			log: r.Log, trace: r.Trace, lsm: lsm, sealDir: sealDir(r.Path),
+			log: r.Log, trace: r.Trace, lsm: lsm, sealDir: sealLayer(r.Path),
 		},
 		dir: dir, cfg: cfg, opts: opts, rootless: r.RootlessCgroups,
 	}
@@ -102,6 +108,11 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 		return nil, nil, err
 	}
 	r.Trace.Mark("save-state")
+	if opts.PidfdSocket != "" {
+		if err := sendPidfd(opts.PidfdSocket, p.initPid, "standard"); err != nil {
+			return nil, nil, err
+		}
+	}
 	if opts.PidFile != "" {
 		if err := writePidFile(opts.PidFile, p.initPid); err != nil {
 			return nil, nil, err
@@ -133,4 +144,28 @@ func hostID(maps []configs.IDMap, id uint32) uint32 {
 		}
 	}
 	return id
+}
+
+// sendPidfd hands a pidfd of pid to the listener on socketPath, as runc's
+// --pidfd-socket does: a supervisor can then signal and wait for the
+// process without a pid that could be reused. The message's data says
+// which process it is, in runc's words: "standard" for a container's init,
+// "setns" for an exec'd process. pid is our unreaped child here, so it is
+// still the process we started.
+func sendPidfd(socketPath string, pid int, kind string) error {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("--pidfd-socket: %w", os.NewSyscallError("pidfd_open", err))
+	}
+	f := os.NewFile(uintptr(fd), kind)
+	defer f.Close()
+	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: socketPath, Net: "unix"})
+	if err != nil {
+		return fmt.Errorf("--pidfd-socket: %w", err)
+	}
+	defer conn.Close()
+	if err := console.Send(conn, f); err != nil {
+		return fmt.Errorf("--pidfd-socket %s: %w", socketPath, err)
+	}
+	return nil
 }

@@ -23,6 +23,7 @@ type ExecOpts struct {
 	Process       *configs.Process
 	ConsoleSocket string
 	PidFile       string
+	PidfdSocket   string // receives a pidfd of the process (--pidfd-socket)
 	PreserveFDs   int
 	Detach        bool
 	IgnorePaused  bool
@@ -96,10 +97,11 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 			id: c.ID, bundle: c.state.Bundle, annotations: c.state.Annotations, proc: &proc,
 			consoleSocket: opts.ConsoleSocket, preserveFDs: opts.PreserveFDs,
 			log: opts.log(), trace: opts.Trace, lsm: lsm, running: true,
-			sealDir: sealDir(filepath.Dir(c.dir)),
+			sealDir: sealLayer(filepath.Dir(c.dir)),
 		},
-		cg:    cg,
-		joins: newExecJoins(c.state.Config.Namespaces, c.state.InitPid),
+		cg:           cg,
+		joins:        newExecJoins(c.state.Config.Namespaces, c.state.InitPid),
+		containerPid: c.state.InitPid,
 	}
 	defer func() {
 		if err != nil {
@@ -113,6 +115,11 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 	}()
 	if master, err = p.run(); err != nil {
 		return 0, nil, err
+	}
+	if opts.PidfdSocket != "" {
+		if err := sendPidfd(opts.PidfdSocket, p.initPid, "setns"); err != nil {
+			return 0, nil, err
+		}
 	}
 	if opts.PidFile != "" {
 		if err := writePidFile(opts.PidFile, p.initPid); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/capabilities"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/console"
+	"github.com/ocirun/ocirun/libcontainer/home"
 	"github.com/ocirun/ocirun/libcontainer/hooks"
 	"github.com/ocirun/ocirun/libcontainer/internal/proto"
 	"github.com/ocirun/ocirun/libcontainer/internal/sys"
@@ -53,7 +54,14 @@ func Init() {
 		log = slog.New(slog.DiscardHandler)
 	}
 	conn := proto.GoInit(sock)
-	if err := initMain(conn, log); err != nil {
+	err = initMain(conn, log)
+	var ee *execError
+	if errors.As(err, &ee) {
+		// runc's words and status for a failed execve, as the C stage.
+		fmt.Fprintln(os.Stderr, ee.Error())
+		os.Exit(255)
+	}
+	if err != nil {
 		// After "ready" the parent is gone and the socket closed: the
 		// container's stderr is the only place left to say why.
 		if conn.Done() || conn.Fail(err) != nil {
@@ -123,6 +131,14 @@ func initMain(conn *proto.Conn, log *slog.Logger) error {
 		return err
 	}
 	defer proc.Close()
+	if home.Needed(cfg.Process.Env) {
+		// After pivot_root: the container's own /etc/passwd, as runc reads it.
+		dir, err := lookupHome("/", cfg.Process.UID)
+		if err != nil {
+			log.Debug("HOME not set in process.env, and reading the container's /etc/passwd failed", "uid", cfg.Process.UID, "error", err)
+		}
+		cfg.Process.Env = home.Set(cfg.Process.Env, dir)
+	}
 	// Every fd but stdio and the preserved ones closes at execve. Done now,
 	// before a seccomp filter that may deny close_range; whatever init opens
 	// from here on is O_CLOEXEC.
@@ -138,6 +154,7 @@ func initMain(conn *proto.Conn, log *slog.Logger) error {
 		return err
 	}
 	rec.Mark("lookpath")
+	log.Debug("init: program resolved", "arg0", cfg.Process.Args[0], "path", path)
 	// With no_new_privs the filter goes on as late as possible, so as few of
 	// our own syscalls as possible have to pass it: right before execve, as
 	// runc does. A NOTIFY profile's listener fd must still reach the parent,
@@ -162,6 +179,7 @@ func initMain(conn *proto.Conn, log *slog.Logger) error {
 	if rec != nil {
 		spans = rec.Spans
 	}
+	log.Debug("init: ready; waiting on exec.fifo for start")
 	if err := conn.Send(proto.Ready{Spans: spans}); err != nil {
 		return err
 	}
@@ -209,6 +227,7 @@ func buildContainer(conn *proto.Conn, m *proto.Config, idmapped map[int]*os.File
 		return nil, err
 	}
 	rec.Mark("mounts")
+	log.Debug("init: rootfs mounted", "mounts", len(cfg.Mounts))
 	if err := conn.Send(proto.HooksPlease{}); err != nil {
 		return nil, err
 	}
@@ -220,6 +239,7 @@ func buildContainer(conn *proto.Conn, m *proto.Config, idmapped map[int]*os.File
 		return nil, err
 	}
 	rec.Mark("pivot")
+	log.Debug("init: root is the rootfs", "rootfs", cfg.Rootfs, "pivot_root", !cfg.NoPivot)
 	proc, err := privateProc()
 	if err != nil {
 		return nil, err
@@ -344,6 +364,15 @@ func openConsole(cfg *configs.Config, mountConsole bool) (master, slave *os.File
 			return nil, nil, err
 		}
 	}
+	// The terminal of a non-root process is its own, as runc makes it (the
+	// group stays devpts's, tty). As runc, an id the inode cannot take (not
+	// mapped: EINVAL, EPERM; a read-only /dev: EROFS) leaves it as it is.
+	if uid := cfg.Process.UID; uid != 0 {
+		err := unix.Fchown(int(slave.Fd()), int(uid), -1)
+		if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EROFS) {
+			return nil, nil, fmt.Errorf("chown the terminal to uid %d: %w", uid, os.NewSyscallError("fchown", err))
+		}
+	}
 	if mountConsole {
 		if err := rootfs.MountConsole(slave); err != nil {
 			return nil, nil, err
@@ -390,12 +419,24 @@ func setupProcess(conn *proto.Conn, p *configs.Process, bpf []byte, log *slog.Lo
 			return err
 		}
 	}
+	// The cwd is entered while we are still root, as runc does: a user
+	// without search permission on a directory on the way still starts
+	// there. Only a permission error is tried again as the user, who may
+	// reach what root cannot (root squashing).
+	cwdErr := unix.Chdir(p.Cwd)
+	if cwdErr != nil && !errors.Is(cwdErr, unix.EACCES) && !errors.Is(cwdErr, unix.EPERM) {
+		return &os.PathError{Op: "chdir", Path: p.Cwd, Err: cwdErr}
+	}
 	if err := setUser(p); err != nil {
 		return err
 	}
-	if err := unix.Chdir(p.Cwd); err != nil {
-		return &os.PathError{Op: "chdir", Path: p.Cwd, Err: err}
+	log.Debug("init: user set", "uid", p.UID, "gid", p.GID, "groups", len(p.AdditionalGids))
+	if cwdErr != nil {
+		if err := unix.Chdir(p.Cwd); err != nil {
+			return &os.PathError{Op: "chdir", Path: p.Cwd, Err: err}
+		}
 	}
+	log.Debug("init: cwd entered", "cwd", p.Cwd, "as_root", cwdErr == nil)
 	// A leaked host fd as cwd (CVE-2024-21626) would leave us outside the root:
 	// getcwd then fails or returns a path outside it. Checked before seccomp,
 	// which may well deny getcwd. The raw syscall, not os.Getwd: that trusts
@@ -422,9 +463,14 @@ func setupProcess(conn *proto.Conn, p *configs.Process, bpf []byte, log *slog.Lo
 		if err := capabilities.ClearKeepCaps(); err != nil {
 			return err
 		}
-		if err := caps.ApplyCaps(); err != nil {
+		warnings, err := caps.ApplyCaps()
+		if err != nil {
 			return err
 		}
+		for _, w := range warnings {
+			log.Warn(w)
+		}
+		log.Debug("init: capabilities applied")
 	}
 	return nil
 }
@@ -538,8 +584,17 @@ func execUser(path string, cfg *configs.Config, preserve int) error {
 		return err
 	}
 	err := unix.Exec(path, cfg.Process.Args, env)
-	return fmt.Errorf("exec %s: %w", path, err)
+	return &execError{path: path, err: err}
 }
+
+// execError is a failed execve of the user program: "exec PATH: ERRNO".
+type execError struct {
+	path string
+	err  error
+}
+
+func (e *execError) Error() string { return "exec " + e.path + ": " + e.err.Error() }
+func (e *execError) Unwrap() error { return e.err }
 
 // joinSessionKeyring gives the container a session keyring of its own, so it
 // cannot read or link the keys of the host session it was started from. With

@@ -17,6 +17,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/console"
 	"github.com/ocirun/ocirun/libcontainer/exeseal"
+	"github.com/ocirun/ocirun/libcontainer/home"
 	"github.com/ocirun/ocirun/libcontainer/internal/proto"
 	"github.com/ocirun/ocirun/libcontainer/internal/sys"
 	"github.com/ocirun/ocirun/libcontainer/nsexec"
@@ -50,7 +51,7 @@ type initProcess struct {
 	trace         *trace.Tracer
 	lsm           hostLSM // decided on the host before init starts
 	running       bool    // what the seccomp agent is told: an exec joins a running container
-	sealDir       string  // exeseal's empty layer, in the state root
+	sealDir       string  // exeseal's second layer: the state root
 
 	conn    *proto.Conn
 	sock    int // parent end of the socketpair
@@ -136,6 +137,7 @@ func (p *initProcess) spawn(cg cgroups.Manager, fifo *os.File, route proto.Route
 	}
 	p.cmd = cmd
 	p.trace.Mark("clone")
+	p.log.Debug("init started from the sealed binary", "pid", cmd.Process.Pid, "route", route.String())
 	p.logDone = make(chan struct{})
 	go forwardLogs(logR, p.log, p.logDone)
 	if err := setInitialAffinity(cmd.Process.Pid, p.proc.Attrs); err != nil {
@@ -158,6 +160,9 @@ func (p *initProcess) sendBootstrap(boot nsexec.Bootstrap) error {
 	}
 	if err := p.conn.Send(proto.Bootstrap(b)); err != nil {
 		return p.initError(fmt.Errorf("send bootstrap: %w", err))
+	}
+	if p.log.Enabled(context.Background(), slog.LevelDebug) {
+		p.log.Debug("bootstrap sent", "join", len(boot.Join), "clone_flags", fmt.Sprintf("%#x", boot.CloneFlags), "fork", boot.Fork)
 	}
 	return nil
 }
@@ -183,6 +188,7 @@ func (p *initProcess) awaitChild(idmaps *configs.Config) error {
 	}
 	p.trace.Mark("namespace-stage")
 	p.initPid = p.cmd.Process.Pid
+	defer func() { p.log.Debug("init's namespace stage done", "init", p.initPid, "forked", p.forked) }()
 	if child := m.(proto.Child); child.Pid > 0 {
 		// The C stage forked the real init (new pid/time namespace) and exits.
 		p.initPid, p.forked = child.Pid, true
@@ -235,6 +241,16 @@ func (p *initProcess) finish(master *os.File) (*os.File, error) {
 		case proto.Ready:
 			p.trace.Add(m.Spans, "init", p.trace.Since()-spansTotal(m.Spans))
 			p.trace.Mark("init")
+			for _, l := range m.Log {
+				var level slog.Level
+				if l.Level == "warning" {
+					level = slog.LevelWarn
+				} else if err := level.UnmarshalText([]byte(l.Level)); err != nil {
+					level = slog.LevelInfo
+				}
+				p.log.Log(context.Background(), level, l.Msg, "from", "init")
+			}
+			p.log.Debug("init is ready", "pid", p.initPid)
 			return master, nil
 		default:
 			closeFiles(files)
@@ -305,6 +321,27 @@ func (p *initProcess) closeParentEnds() {
 		p.logR.Close()
 		p.logR = nil
 	}
+}
+
+// lookupHome is runc's $HOME for a process without one: the home of uid in
+// /etc/passwd of the container whose root is at root (our own "/" on a
+// thread inside it, /proc/PID/root from the host). A file that cannot be
+// read gives "/", with a debug line, as runc.
+func (p *initProcess) lookupHome(root string, uid uint32) string {
+	dir, err := lookupHome(root, uid)
+	if err != nil {
+		p.log.Debug("HOME not set in process.env, and reading the container's /etc/passwd failed", "uid", uid, "error", err)
+	}
+	return dir
+}
+
+func lookupHome(root string, uid uint32) (string, error) {
+	r, err := os.OpenFile(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return home.Default, err
+	}
+	defer r.Close()
+	return home.Lookup(r, uid)
 }
 
 // forwardLogs copies init's slog JSON lines to our logger at their level.

@@ -1,7 +1,9 @@
 package libcontainer
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/manager"
 	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/home"
 	"github.com/ocirun/ocirun/libcontainer/internal/proto"
 	"github.com/ocirun/ocirun/libcontainer/nsexec"
 	"github.com/ocirun/ocirun/libcontainer/rootfs"
@@ -81,6 +84,9 @@ func (p *createInit) start() error {
 		cg = p.cg
 	}
 	p.trace.Mark("cgroup")
+	if p.log.Enabled(context.Background(), slog.LevelDebug) {
+		p.log.Debug("cgroup placed", "paths", cg.Paths())
+	}
 	fifoPath := filepath.Join(p.dir, fifoName)
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
 		return &os.PathError{Op: "mkfifo", Path: fifoPath, Err: err}
@@ -145,6 +151,7 @@ func (p *createInit) drive() (*os.File, error) {
 	if err := p.conn.Send(cfg, fds...); err != nil {
 		return nil, p.initError(err)
 	}
+	p.log.Debug("config sent to the Go init")
 	if _, _, err := p.conn.Recv(); err != nil { // hooks-please: the rootfs is built
 		return nil, p.recvError(err)
 	}
@@ -208,6 +215,9 @@ func (p *createInit) driveC() (*os.File, error) {
 	if err != nil {
 		return b.master, err
 	}
+	if b.home != "" {
+		plan.Env = home.Set(plan.Env, b.home)
+	}
 	frame, err := plan.Encode()
 	if err != nil {
 		return b.master, err
@@ -215,11 +225,15 @@ func (p *createInit) driveC() (*os.File, error) {
 	if err := p.conn.Send(proto.Plan(frame), fds...); err != nil {
 		return b.master, p.initError(err)
 	}
+	p.log.Debug("rootfs built, plan sent", "bytes", len(frame))
 	return p.finish(b.master)
 }
 
 type builtRootfs struct {
 	master, slave, root *os.File
+	// home is $HOME from the container's /etc/passwd, when the process's
+	// environment has none.
+	home string
 }
 
 // buildRootfs makes the container's filesystem from a thread in init's
@@ -252,6 +266,9 @@ func (p *createInit) buildRootfs(opts rootfs.Options, cgm *rootfs.CgroupMount) (
 			return err
 		}
 		p.trace.MarkIn("pivot", "init")
+		if home.Needed(p.cfg.Process.Env) {
+			b.home = p.lookupHome("/", p.cfg.Process.UID)
+		}
 		if p.cfg.Process.Terminal {
 			var err error
 			if b.master, b.slave, err = openConsole(p.cfg, true); err != nil {

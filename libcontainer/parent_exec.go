@@ -6,6 +6,7 @@ import (
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/home"
 	"github.com/ocirun/ocirun/libcontainer/internal/proto"
 	"github.com/ocirun/ocirun/libcontainer/nsexec"
 )
@@ -17,6 +18,8 @@ type execInit struct {
 	initProcess
 	cg    cgroups.Manager
 	joins []nsexec.NSPath
+	// containerPid is the container's init, whose root holds /etc/passwd.
+	containerPid int
 }
 
 // newExecJoins lists the namespaces of the container's init, by pid,
@@ -56,6 +59,10 @@ func (p *execInit) run() (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	if home.Needed(plan.Env) {
+		// The container's root as its init sees it, from the host.
+		plan.Env = home.Set(plan.Env, p.lookupHome(fmt.Sprintf("/proc/%d/root", p.containerPid), p.proc.UID))
+	}
 	if p.proc.Terminal {
 		plan.Console = nsexec.ConsoleNew
 		plan.Rows, plan.Cols = uint16(p.proc.ConsoleHeight), uint16(p.proc.ConsoleWidth)
@@ -70,5 +77,6 @@ func (p *execInit) run() (*os.File, error) {
 	if err := p.conn.Send(proto.Plan(frame)); err != nil {
 		return nil, p.initError(err)
 	}
+	p.log.Debug("plan sent", "bytes", len(frame), "container", p.containerPid)
 	return p.finish(nil)
 }

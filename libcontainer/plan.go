@@ -1,8 +1,10 @@
 package libcontainer
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -33,6 +35,7 @@ func (p *initProcess) compilePlan(bpf []byte) (*nsexec.Plan, error) {
 		Umask:       0o022, // whatever ours is, as runc does
 		PreserveFDs: uint32(p.preserveFDs),
 		Trace:       p.trace != nil,
+		Debug:       p.log.Enabled(context.Background(), slog.LevelDebug),
 	}
 	if p.preserveFDs > 0 {
 		// systemd socket activation inside the container, as runc sets it.
@@ -296,8 +299,6 @@ func stepError(proc *configs.Process, m *proto.Error) error {
 		return fmt.Errorf("set capabilities: %w", os.NewSyscallError("capset", errno))
 	case "ambient-clear":
 		return fmt.Errorf("clear ambient capabilities: %w", os.NewSyscallError("prctl", errno))
-	case "ambient":
-		return fmt.Errorf("raise ambient %s: %w", capName(), os.NewSyscallError("prctl", errno))
 	case "seccomp":
 		hint := ""
 		if errno == unix.EACCES {

@@ -42,6 +42,7 @@ func (c *Container) Start(log *slog.Logger) error {
 		}
 		return err
 	}
+	log.Debug("exec.fifo read: the container's process runs", "id", c.ID, "pid", c.state.InitPid)
 	if hs := c.state.Config.Hooks.Poststart; len(hs) > 0 {
 		// The spec makes a poststart failure a warning, and the remaining
 		// hooks still run: the process already runs.

@@ -121,12 +121,22 @@ func TestToConfig(t *testing.T) {
 		{name: "rlimit unknown", mutate: func(s *specs.Spec) { s.Process.Rlimits[0].Type = "RLIMIT_FOO" }, wantErr: `process.rlimits[0].type: unknown rlimit "RLIMIT_FOO"`},
 		{name: "rlimit soft > hard", mutate: func(s *specs.Spec) { s.Process.Rlimits[0].Soft = 2048 }, wantErr: "process.rlimits[0]: soft limit 2048 exceeds hard limit 1024"},
 		{name: "rlimit duplicate", mutate: func(s *specs.Spec) { s.Process.Rlimits = append(s.Process.Rlimits, s.Process.Rlimits[0]) }, wantErr: `process.rlimits[1].type: "RLIMIT_NOFILE" already set`},
+		// runtime-spec 1.3: an unknown capability is logged and ignored
+		// where the sets are built (libcontainer/capabilities), not refused.
 		{name: "capability unknown", mutate: func(s *specs.Spec) {
 			s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_FOO")
-		},
-			wantErr: `process.capabilities.bounding[3]: unknown capability "CAP_FOO"`},
-		{name: "capability unknown in ambient", mutate: func(s *specs.Spec) { s.Process.Capabilities.Ambient = []string{"cap_kill"} },
-			wantErr: `process.capabilities.ambient[0]: unknown capability "cap_kill"`},
+		}, check: func(t *testing.T, c *configs.Config) {
+			if b := c.Process.Capabilities.Bounding; len(b) != 4 || b[3] != "CAP_FOO" {
+				t.Errorf("bounding = %q, want CAP_FOO passed on", b)
+			}
+		}},
+		{name: "capability unknown in ambient", mutate: func(s *specs.Spec) { s.Process.Capabilities.Ambient = []string{"cap_kill"} }, check: func(t *testing.T, c *configs.Config) {
+			if a := c.Process.Capabilities.Ambient; len(a) != 1 || a[0] != "cap_kill" {
+				t.Errorf("ambient = %q, want cap_kill passed on", a)
+			}
+		}},
+		{name: "capability with NUL", mutate: func(s *specs.Spec) { s.Process.Capabilities.Effective = []string{"CAP_KILL\x00"} },
+			wantErr: `process.capabilities.effective[0]`},
 		{name: "newest capabilities", mutate: func(s *specs.Spec) {
 			s.Process.Capabilities.Permitted = []string{"CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"}
 		}, check: func(t *testing.T, c *configs.Config) {

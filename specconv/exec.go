@@ -25,6 +25,8 @@ type ExecFlags struct {
 	// Caps are added to the bounding, effective and permitted sets, never
 	// to the inheritable one (CVE-2022-29162): an exec'd program must not
 	// pass them on through execve of a file with inheritable capabilities.
+	// Those the container's inheritable set already holds go to the ambient
+	// set too, as runc 1.4 does, so a non-root user keeps them across execve.
 	Caps []string
 }
 
@@ -70,6 +72,11 @@ func ExecProcess(base *configs.Process, f ExecFlags) (*configs.Process, error) {
 		c.Bounding = append(c.Bounding, f.Caps...)
 		c.Effective = append(c.Effective, f.Caps...)
 		c.Permitted = append(c.Permitted, f.Caps...)
+		for _, name := range f.Caps {
+			if slices.Contains(c.Inheritable, name) && !slices.Contains(c.Ambient, name) {
+				c.Ambient = append(c.Ambient, name)
+			}
+		}
 		p.Capabilities = c
 	}
 	out, err := ToProcess(p)

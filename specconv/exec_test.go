@@ -2,6 +2,7 @@ package specconv
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -143,7 +144,6 @@ func TestExecProcessFlags(t *testing.T) {
 	}
 	for name, f := range map[string]ExecFlags{
 		"no args":    {},
-		"bad cap":    {Args: []string{"sh"}, Caps: []string{"CAP_BOGUS"}},
 		"rel cwd":    {Args: []string{"sh"}, Cwd: "tmp"},
 		"env no =":   {Args: []string{"sh"}, Env: []string{"B"}},
 		"NUL in arg": {Args: []string{"s\x00h"}},
@@ -151,6 +151,35 @@ func TestExecProcessFlags(t *testing.T) {
 		if _, err := ExecProcess(base, f); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+	// runtime-spec 1.3 and runc 1.4: an unknown capability is logged and
+	// ignored when the sets are built, not refused.
+	p, err = ExecProcess(base, ExecFlags{Args: []string{"sh"}, Caps: []string{"CAP_BOGUS"}})
+	if err != nil || !slices.Contains(p.Capabilities.Bounding, "CAP_BOGUS") {
+		t.Errorf("--cap CAP_BOGUS: %v, %+v; want it passed on for a warning", err, p)
+	}
+}
+
+// TestExecCapAmbient: as runc 1.4, `exec --cap` also raises the capability in
+// the ambient set, where the inheritable set lets the kernel raise it.
+func TestExecCapAmbient(t *testing.T) {
+	base := &configs.Process{Args: []string{"sh"}, Cwd: "/", Capabilities: &configs.Capabilities{
+		Bounding: []string{"CAP_CHOWN"}, Permitted: []string{"CAP_CHOWN"}, Effective: []string{"CAP_CHOWN"},
+		Inheritable: []string{"CAP_NET_ADMIN"}, Ambient: []string{},
+	}}
+	p, err := ExecProcess(base, ExecFlags{Args: []string{"sh"}, Caps: []string{"CAP_NET_ADMIN", "CAP_SYS_TIME"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Capabilities
+	if !reflect.DeepEqual(c.Ambient, []string{"CAP_NET_ADMIN"}) {
+		t.Errorf("ambient = %q, want only CAP_NET_ADMIN (CAP_SYS_TIME is not inheritable)", c.Ambient)
+	}
+	if !reflect.DeepEqual(c.Inheritable, []string{"CAP_NET_ADMIN"}) {
+		t.Errorf("inheritable = %q, want the container's, never the --cap ones", c.Inheritable)
+	}
+	if len(base.Capabilities.Ambient) != 0 {
+		t.Errorf("the container's ambient set changed: %q", base.Capabilities.Ambient)
 	}
 }
 
@@ -174,5 +203,35 @@ func TestNotifySocket(t *testing.T) {
 	}
 	if c, err := ToConfig(Example(), Options{Bundle: bundle, SystemdCgroup: true}); err != nil || !c.Cgroups.Systemd {
 		t.Errorf("SystemdCgroup: %v, %v", c, err)
+	}
+}
+
+// TestEnvDedup: a later duplicate overrides an earlier one where the later
+// one stands (runc 1.4, Go's os/exec), in a config and in what exec adds;
+// a value with a newline is kept whole.
+func TestEnvDedup(t *testing.T) {
+	spec := Example()
+	spec.Process.Env = []string{"A=1", "B=x\ny", "A=2", "C=3", "B=", "A=3"}
+	c, err := ToConfig(spec, Options{ID: "t", Bundle: newBundle(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"C=3", "B=", "A=3"}; !reflect.DeepEqual(c.Process.Env, want) {
+		t.Errorf("config env = %q, want %q", c.Process.Env, want)
+	}
+	base := &configs.Process{Args: []string{"sh"}, Cwd: "/", Env: []string{"PATH=/bin", "A=1", "M=a\nb"}}
+	p, err := ExecProcess(base, ExecFlags{Args: []string{"sh"}, Env: []string{"A=2", "N=c\nd"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"PATH=/bin", "M=a\nb", "A=2", "N=c\nd"}; !reflect.DeepEqual(p.Env, want) {
+		t.Errorf("exec env = %q, want %q", p.Env, want)
+	}
+	p, err = DecodeExecProcess([]byte(`{"args":["sh"],"cwd":"/","env":["X=1","X=2\nlines"]}`), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"X=2\nlines"}; !reflect.DeepEqual(p.Env, want) {
+		t.Errorf("exec --process env = %q, want %q", p.Env, want)
 	}
 }

@@ -1,6 +1,7 @@
 package specconv
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -255,14 +256,28 @@ func convertPersonality(p *specs.LinuxPersonality) (*configs.Personality, error)
 	return &configs.Personality{Domain: domain, Name: string(p.Domain)}, nil
 }
 
+// convertMemoryPolicy's errors start with runc 1.4's words ("invalid memory
+// policy mode/flag"), which scripts match, then give the JSON path.
 func convertMemoryPolicy(p *specs.LinuxMemoryPolicy) (*configs.MemoryPolicy, error) {
 	if p == nil {
 		return nil, nil
 	}
+	mp, err := memoryPolicy(p)
+	var named *namedError
+	if err != nil && !errors.As(err, &named) {
+		err = fmt.Errorf("invalid memory policy: %w", err)
+	}
+	return mp, err
+}
+
+// namedError is an error already worded with runc's words first.
+type namedError struct{ error }
+
+func memoryPolicy(p *specs.LinuxMemoryPolicy) (*configs.MemoryPolicy, error) {
 	const field = "linux.memoryPolicy"
 	i := slices.IndexFunc(memPolicyModes, func(m memPolicyMode) bool { return m.name == p.Mode })
 	if i < 0 {
-		return nil, fmt.Errorf("%s.mode: unknown mode %q, want one of %s", field, p.Mode, strings.Join(MemoryPolicyModes(), ", "))
+		return nil, &namedError{fmt.Errorf("invalid memory policy mode %q: %s.mode: want one of %s", p.Mode, field, strings.Join(MemoryPolicyModes(), ", "))}
 	}
 	out := &configs.MemoryPolicy{Mode: memPolicyModes[i].mode, Name: string(p.Mode)}
 	nodes, err := parseList(field+".nodes", "node", p.Nodes, maxNode)
@@ -288,7 +303,7 @@ func convertMemoryPolicy(p *specs.LinuxMemoryPolicy) (*configs.MemoryPolicy, err
 	for j, f := range p.Flags {
 		k := slices.IndexFunc(memPolicyFlags, func(m memPolicyFlag) bool { return m.name == f })
 		if k < 0 {
-			return nil, fmt.Errorf("%s.flags[%d]: unknown flag %q, want one of %s", field, j, f, strings.Join(MemoryPolicyFlags(), ", "))
+			return nil, &namedError{fmt.Errorf("invalid memory policy flag %q: %s.flags[%d]: want one of %s", f, field, j, strings.Join(MemoryPolicyFlags(), ", "))}
 		}
 		out.Mode |= memPolicyFlags[k].flag
 	}

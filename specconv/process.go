@@ -90,7 +90,7 @@ func convertProcess(p *specs.Process, c *configs.Config) error {
 	}
 	out := configs.Process{
 		Args:            slices.Clone(p.Args),
-		Env:             slices.Clone(p.Env),
+		Env:             dedupEnv(p.Env),
 		Cwd:             p.Cwd,
 		UID:             p.User.UID,
 		GID:             p.User.GID,
@@ -119,6 +119,29 @@ func convertProcess(p *specs.Process, c *configs.Config) error {
 	out.Capabilities = caps
 	c.Process = out
 	return nil
+}
+
+// dedupEnv keeps the last value of each variable, where that last one
+// stands, as runc 1.4 does (and Go's os/exec): `exec --env A=2` overrides
+// the config's A=1, and the program sees one A. A copy, even when nothing
+// repeats.
+func dedupEnv(env []string) []string {
+	if env == nil {
+		return nil
+	}
+	last := make(map[string]int, len(env))
+	for i, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		last[k] = i
+	}
+	out := make([]string, 0, len(last))
+	for i, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if last[k] == i {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 func convertRlimits(in []specs.POSIXRlimit) ([]configs.Rlimit, error) {
@@ -155,10 +178,12 @@ func convertCaps(in *specs.LinuxCapabilities) (*configs.Capabilities, error) {
 		{"permitted", in.Permitted},
 		{"ambient", in.Ambient},
 	}
+	// An unknown name is not refused: runtime-spec 1.3 has it logged and
+	// ignored, which the capabilities package does where the sets are built.
 	for _, s := range sets {
 		for i, name := range s.list {
-			if !slices.Contains(knownCaps, name) {
-				return nil, fmt.Errorf("process.capabilities.%s[%d]: unknown capability %q", s.name, i, name)
+			if err := checkNUL(fmt.Sprintf("process.capabilities.%s[%d]", s.name, i), name); err != nil {
+				return nil, err
 			}
 		}
 	}

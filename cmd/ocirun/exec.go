@@ -24,6 +24,7 @@ var execCommand = &cli.Command{
 is the process's; when the process cannot be started it is 255.`,
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "console-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal"},
+		&cli.StringFlag{Name: "pidfd-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the exec process"},
 		&cli.StringFlag{Name: "cwd", Usage: "current working directory in the container"},
 		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set environment variables"},
 		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
@@ -66,6 +67,7 @@ func runExec(ctx *cli.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	logger.Debug("exec: process validated", "id", c.ID, "args", proc.Args, "uid", proc.UID, "cwd", proc.Cwd)
 	detach := ctx.Bool("detach")
 	sigs := make(chan os.Signal, 128)
 	notified := func() {}
@@ -84,6 +86,7 @@ func runExec(ctx *cli.Context) (int, error) {
 		Process:       proc,
 		ConsoleSocket: ctx.String("console-socket"),
 		PidFile:       ctx.String("pid-file"),
+		PidfdSocket:   ctx.String("pidfd-socket"),
 		PreserveFDs:   ctx.Int("preserve-fds"),
 		Detach:        detach,
 		IgnorePaused:  ctx.Bool("ignore-paused"),

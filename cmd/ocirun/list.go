@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -24,6 +25,11 @@ var listCommand = &cli.Command{
 			return err
 		}
 		cs, err := root(ctx).List()
+		// The default root does not exist before the first container; a
+		// --root the caller named must (runc 1.4): a typo is not "none".
+		if errors.Is(err, os.ErrNotExist) && !ctx.IsSet("root") {
+			cs, err = nil, nil
+		}
 		if err != nil {
 			return err
 		}

@@ -38,7 +38,7 @@ func main() {
 	_ = unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	app := newApp()
 	cacheFlagNames(app, os.Args[1:])
-	err := app.Run(os.Args)
+	err := app.Run(interleaveFlags(app, os.Args))
 	tracer.Close()
 	if err != nil {
 		fail(err)
@@ -183,10 +183,14 @@ func setup(ctx *cli.Context) error {
 	return nil
 }
 
-// logrusCompat writes levels in lower case as runc's logrus does: containerd's
-// shim looks for "level":"error" lines in log.json.
+// logrusCompat writes levels as runc's logrus does, in lower case and with
+// "warning" for slog's WARN: containerd's shim looks for "level":"error"
+// lines in log.json, and scripts grep runc's level=warning.
 func logrusCompat(groups []string, a slog.Attr) slog.Attr {
 	if len(groups) == 0 && a.Key == slog.LevelKey {
+		if lvl, ok := a.Value.Any().(slog.Level); ok && lvl == slog.LevelWarn {
+			return slog.String(slog.LevelKey, "warning")
+		}
 		return slog.String(slog.LevelKey, strings.ToLower(a.Value.String()))
 	}
 	return a

@@ -21,15 +21,17 @@ foreground it forwards signals to the container and exits with its status
 	Flags: append(append([]cli.Flag{}, createFlags...),
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
 		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+		&cli.BoolFlag{Name: "no-subreaper", Usage: "disable the use of the subreaper used to reap reparented processes"},
 	),
 	Action: func(ctx *cli.Context) error {
-		detach := ctx.Bool("detach")
-		if detach && ctx.Bool("keep") {
-			return errors.New("--detach and --keep cannot both be set")
-		}
-		if !detach {
-			// The init may be a grandchild (the C stage forks it into a new pid
-			// namespace): as a subreaper we still reap it and learn its status.
+		// With -d, --keep only keeps a container whose start failed, as
+		// runc 1.4 accepts both.
+		detach, keep := ctx.Bool("detach"), ctx.Bool("keep")
+		if !detach && !ctx.Bool("no-subreaper") {
+			// The init is our child (the C stage forks it with
+			// CLONE_PARENT); as a subreaper we also reap what the container
+			// orphans outside its pid namespace (none, or a shared one),
+			// as runc does.
 			if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 				return os.NewSyscallError("prctl(PR_SET_CHILD_SUBREAPER)", err)
 			}
@@ -46,7 +48,9 @@ foreground it forwards signals to the container and exits with its status
 		}
 		tracer.Mark("create")
 		if err := c.Start(logger); err != nil {
-			_ = c.Delete(true, logger)
+			if !keep {
+				_ = c.Delete(true, logger)
+			}
 			return err
 		}
 		tracer.Mark("start")
@@ -68,7 +72,7 @@ foreground it forwards signals to the container and exits with its status
 		if stopConsole != nil {
 			stopConsole()
 		}
-		if !ctx.Bool("keep") {
+		if !keep {
 			if err := c.Delete(true, logger); err != nil {
 				logger.Warn("delete after run: " + err.Error())
 			}

@@ -54,6 +54,7 @@ var createFlags = []cli.Flag{
 	&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: "", Usage: "path to the root of the bundle directory, defaults to the current directory"},
 	&cli.StringFlag{Name: "console-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal"},
 	&cli.StringFlag{Name: "pid-file", Usage: "specify the file to write the process id to"},
+	&cli.StringFlag{Name: "pidfd-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the init process"},
 	&cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot root to jail process inside rootfs"},
 	&cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring for the container"},
 	&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)"},
@@ -104,6 +105,7 @@ func createContainer(ctx *cli.Context, foreground bool) (*libcontainer.Container
 		return nil, nil, err
 	}
 	tracer.Mark("validate")
+	logger.Debug("config.json validated", "id", id, "bundle", bundle)
 	if n := ctx.Int("preserve-fds"); n < 0 {
 		return nil, nil, fmt.Errorf("--preserve-fds: must not be negative, got %d", n)
 	}
@@ -111,6 +113,7 @@ func createContainer(ctx *cli.Context, foreground bool) (*libcontainer.Container
 		Bundle:        bundle,
 		ConsoleSocket: ctx.String("console-socket"),
 		PidFile:       ctx.String("pid-file"),
+		PidfdSocket:   ctx.String("pidfd-socket"),
 		PreserveFDs:   ctx.Int("preserve-fds"),
 		NoNewKeyring:  ctx.Bool("no-new-keyring"),
 		Foreground:    foreground,

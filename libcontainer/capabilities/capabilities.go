@@ -5,6 +5,7 @@ package capabilities
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -39,11 +40,29 @@ var byName = sync.OnceValue(func() map[string]capability.Cap {
 // lastCap is a variable so tests can pretend the kernel is older.
 var lastCap = capability.LastCap
 
-// New validates the names of every set. An unknown name is an error; a name the
-// running kernel is too old for is dropped with a warning, as runc does, so one
-// config works across kernels. An ambient capability missing from permitted or
-// inheritable is dropped with a warning too: the kernel refuses to raise it, and
-// runc only warns about it.
+// inOwnBounding reports whether the calling thread's bounding set holds c:
+// init inherits ours, and nothing outside it can be granted. A variable so
+// tests can pretend the host's set is smaller.
+var inOwnBounding = func(c capability.Cap) (bool, error) {
+	in, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0)
+	if err != nil {
+		return false, os.NewSyscallError("prctl(PR_CAPBSET_READ)", err)
+	}
+	return in == 1, nil
+}
+
+// New turns the names of every set into numbers. runtime-spec 1.3: a value
+// that cannot be mapped to the kernel, or cannot be granted, is logged as a
+// warning and the runtime should not fail, so the container runs without it
+// (runc 1.4 warns in the same words):
+//   - a name ocirun does not know;
+//   - a name the running kernel is too old for, so one config works across
+//     kernels;
+//   - a capability outside our own bounding set (a host that lacks
+//     CAP_SYS_RESOURCE, a nested runtime): capset would refuse it.
+//
+// An ambient capability missing from permitted or inheritable is dropped with
+// a warning too: the kernel refuses to raise it, and runc only warns about it.
 func New(c *configs.Capabilities) (*Caps, []string, error) {
 	caps := &Caps{}
 	if c == nil {
@@ -54,6 +73,7 @@ func New(c *configs.Capabilities) (*Caps, []string, error) {
 		return nil, nil, fmt.Errorf("last capability of the kernel: %w", err)
 	}
 	var warnings []string
+	unknown, ungranted := &ignored{why: "unknown"}, &ignored{why: "outside ocirun's own bounding set, cannot be granted"}
 	sets := []struct {
 		field string
 		names []string
@@ -67,15 +87,30 @@ func New(c *configs.Capabilities) (*Caps, []string, error) {
 	}
 	for _, s := range sets {
 		for i, name := range s.names {
+			field := fmt.Sprintf("process.capabilities.%s[%d]", s.field, i)
 			v, ok := byName()[name]
 			if !ok {
-				return nil, nil, fmt.Errorf("process.capabilities.%s[%d]: unknown capability %q", s.field, i, name)
+				unknown.add(name, field)
+				continue
 			}
 			if v > last {
-				warnings = append(warnings, fmt.Sprintf("process.capabilities.%s[%d]: %s is not supported by the running kernel (last is %d), ignored", s.field, i, name, last))
+				warnings = append(warnings, fmt.Sprintf("%s: %s is not supported by the running kernel (last is %d), ignored", field, name, last))
+				continue
+			}
+			in, err := inOwnBounding(v)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !in {
+				ungranted.add(name, field)
 				continue
 			}
 			*s.dst = append(*s.dst, v)
+		}
+	}
+	for _, ig := range []*ignored{unknown, ungranted} {
+		if w := ig.warning(); w != "" {
+			warnings = append(warnings, w)
 		}
 	}
 	ambient := caps.ambient[:0]
@@ -129,30 +164,31 @@ func (c *Caps) ApplyBounding() error {
 }
 
 // ApplyCaps sets the effective, permitted and inheritable sets of the calling
-// thread, then replaces its ambient set. After a uid switch from 0 the kernel
+// thread, then replaces its ambient set. An ambient capability the kernel
+// will not raise is a warning, in runc 1.4's words, not a failure. After a uid switch from 0 the kernel
 // has cleared the effective set, but the permitted set survives when
 // PR_SET_KEEPCAPS was set before the switch, and capset may only shrink it.
-func (c *Caps) ApplyCaps() error {
+func (c *Caps) ApplyCaps() (warnings []string, err error) {
 	p, err := capability.NewPid2(0)
 	if err != nil {
-		return fmt.Errorf("capabilities: %w", err)
+		return nil, fmt.Errorf("capabilities: %w", err)
 	}
 	p.Clear(capability.CAPS)
 	p.Set(capability.EFFECTIVE, c.effective...)
 	p.Set(capability.PERMITTED, c.permitted...)
 	p.Set(capability.INHERITABLE, c.inheritable...)
 	if err := p.Apply(capability.CAPS); err != nil {
-		return fmt.Errorf("set capabilities %s: %w", p, os.NewSyscallError("capset", err))
+		return nil, fmt.Errorf("set capabilities %s: %w", p, os.NewSyscallError("capset", err))
 	}
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
-		return fmt.Errorf("clear ambient capabilities: %w", os.NewSyscallError("prctl", err))
+		return nil, fmt.Errorf("clear ambient capabilities: %w", os.NewSyscallError("prctl", err))
 	}
 	for _, a := range c.ambient {
 		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(a), 0, 0); err != nil {
-			return fmt.Errorf("raise ambient CAP_%s: %w", strings.ToUpper(a.String()), os.NewSyscallError("prctl", err))
+			warnings = append(warnings, fmt.Sprintf("can't raise ambient capability CAP_%s: %v", strings.ToUpper(a.String()), err))
 		}
 	}
-	return nil
+	return warnings, nil
 }
 
 // SetKeepCaps makes the calling thread keep its permitted set across a uid
@@ -201,4 +237,25 @@ func (c *Caps) Masks() (bounding, effective, inheritable, permitted, ambient uin
 		return m
 	}
 	return mask(c.bounding), mask(c.effective), mask(c.inheritable), mask(c.permitted), mask(c.ambient)
+}
+
+// ignored collects the capabilities New leaves out for one reason.
+type ignored struct {
+	why           string
+	names, fields []string
+}
+
+func (ig *ignored) add(name, field string) {
+	if !slices.Contains(ig.names, name) {
+		ig.names = append(ig.names, name)
+	}
+	ig.fields = append(ig.fields, field)
+}
+
+// warning is runc's words, then why and where.
+func (ig *ignored) warning() string {
+	if len(ig.names) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("ignoring unknown or unavailable capabilities: %v (%s: %s)", ig.names, ig.why, strings.Join(ig.fields, ", "))
 }

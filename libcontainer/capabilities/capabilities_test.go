@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -71,7 +72,7 @@ func child() error {
 	if err := ClearKeepCaps(); err != nil {
 		return err
 	}
-	if err := c.ApplyCaps(); err != nil {
+	if _, err := c.ApplyCaps(); err != nil {
 		return err
 	}
 	status, err := os.ReadFile("/proc/thread-self/status")
@@ -150,6 +151,8 @@ func TestNew(t *testing.T) {
 		last     capability.Cap
 		err      string
 		warnings int
+		warning  string           // the first warning, when given
+		bounding []capability.Cap // our own bounding set, when not all
 		want     *Caps
 	}{
 		{
@@ -157,14 +160,28 @@ func TestNew(t *testing.T) {
 			want: &Caps{},
 		},
 		{
-			name: "unknown",
-			in:   &configs.Capabilities{Bounding: []string{"CAP_CHOWN", "CAP_KILL", "CAP_FOO"}},
-			err:  `process.capabilities.bounding[2]: unknown capability "CAP_FOO"`,
+			// runtime-spec 1.3: logged, not refused.
+			name:     "unknown",
+			in:       &configs.Capabilities{Bounding: []string{"CAP_CHOWN", "CAP_KILL", "CAP_FOO"}, Effective: []string{"CAP_FOO"}},
+			warnings: 1,
+			warning:  `ignoring unknown or unavailable capabilities: [CAP_FOO] (unknown: process.capabilities.bounding[2], process.capabilities.effective[0])`,
+			want:     &Caps{bounding: []capability.Cap{capability.CAP_CHOWN, capability.CAP_KILL}},
 		},
 		{
-			name: "lowercase is unknown",
-			in:   &configs.Capabilities{Effective: []string{"cap_chown"}},
-			err:  `process.capabilities.effective[0]: unknown capability "cap_chown"`,
+			name:     "lowercase is unknown",
+			in:       &configs.Capabilities{Effective: []string{"cap_chown", "CAP_KILL"}},
+			warnings: 1,
+			warning:  `ignoring unknown or unavailable capabilities: [cap_chown] (unknown: process.capabilities.effective[0])`,
+			want:     &Caps{effective: []capability.Cap{capability.CAP_KILL}},
+		},
+		{
+			// runtime-spec 1.3: what cannot be granted is logged, not refused.
+			name:     "outside our bounding set",
+			in:       &configs.Capabilities{Bounding: []string{"CAP_CHOWN", "CAP_SYS_RESOURCE"}, Permitted: []string{"CAP_SYS_RESOURCE", "CAP_KILL"}},
+			bounding: []capability.Cap{capability.CAP_CHOWN, capability.CAP_KILL},
+			warnings: 1,
+			warning:  `ignoring unknown or unavailable capabilities: [CAP_SYS_RESOURCE] (outside ocirun's own bounding set, cannot be granted: process.capabilities.bounding[1], process.capabilities.permitted[0])`,
+			want:     &Caps{bounding: []capability.Cap{capability.CAP_CHOWN}, permitted: []capability.Cap{capability.CAP_KILL}},
 		},
 		{
 			name:     "newer than kernel",
@@ -190,6 +207,11 @@ func TestNew(t *testing.T) {
 				lastCap = func() (capability.Cap, error) { return tc.last, nil }
 				t.Cleanup(func() { lastCap = old })
 			}
+			if tc.bounding != nil {
+				old := inOwnBounding
+				inOwnBounding = func(c capability.Cap) (bool, error) { return slices.Contains(tc.bounding, c), nil }
+				t.Cleanup(func() { inOwnBounding = old })
+			}
 			got, warnings, err := New(tc.in)
 			if tc.err != "" {
 				if err == nil || err.Error() != tc.err {
@@ -202,6 +224,9 @@ func TestNew(t *testing.T) {
 			}
 			if len(warnings) != tc.warnings {
 				t.Errorf("warnings: got %q, want %d", warnings, tc.warnings)
+			}
+			if tc.warning != "" && (len(warnings) == 0 || warnings[0] != tc.warning) {
+				t.Errorf("warnings: got %q, want first %q", warnings, tc.warning)
 			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("got %+v, want %+v", got, tc.want)

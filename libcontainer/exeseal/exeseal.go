@@ -21,9 +21,9 @@ const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_
 // (a previous CloneSelf ran us); else the binary opened through a private,
 // read-only overlayfs mount of its directory (no copy: ~0.1 ms); else, where
 // overlayfs cannot be mounted (rootless), a sealed memfd copy (~6 ms for 10 MB).
-// empty is an empty directory only root can write, the overlay's second layer
-// on kernels before 6.8 ("" for none; see overlayOpen).
-func CloneSelf(empty string) (*os.File, error) {
+// layer is a directory of the caller's for the overlay's second layer on
+// kernels before 6.8 ("" for none; see legacyOverlayMount).
+func CloneSelf(layer string) (*os.File, error) {
 	exe, err := os.Open("/proc/self/exe")
 	if err != nil {
 		return nil, err
@@ -32,25 +32,25 @@ func CloneSelf(empty string) (*os.File, error) {
 		return exe, nil
 	}
 	defer exe.Close()
-	if f, err := overlayOpen(exe, empty); err == nil {
+	if f, err := overlayOpen(exe, layer); err == nil {
 		return f, nil
 	}
 	return memfdCopy(exe)
 }
 
 // overlayOpen opens the executable through a detached overlayfs mount whose
-// layers are the binary's directory and an empty one (a lower-only overlay
-// needs two layers). The mount is never attached anywhere: only our fd
+// layers are the binary's directory over a second one (a lower-only overlay
+// needs two). The mount is never attached anywhere: only our fd
 // reaches it, every write through it fails with EROFS, and it goes away with
 // the last fd, i.e. when the init we exec from it exits.
-func overlayOpen(exe *os.File, emptyDir string) (*os.File, error) {
+func overlayOpen(exe *os.File, layer string) (*os.File, error) {
 	path, err := os.Readlink("/proc/self/exe")
 	if err != nil || !filepath.IsAbs(path) {
 		return nil, fmt.Errorf("executable path %q: %w", path, err)
 	}
 	mnt, err := overlayMount(filepath.Dir(path))
-	if err != nil && emptyDir != "" {
-		mnt, err = legacyOverlayMount(filepath.Dir(path), emptyDir)
+	if err != nil && layer != "" {
+		mnt, err = legacyOverlayMount(filepath.Dir(path), layer)
 	}
 	if err != nil {
 		return nil, err
@@ -61,7 +61,8 @@ func overlayOpen(exe *os.File, emptyDir string) (*os.File, error) {
 		return nil, os.NewSyscallError("openat overlay executable", err)
 	}
 	f := os.NewFile(uintptr(fd), "overlay:"+path)
-	// The file at that path must still be the one we run.
+	// The file at that path must still be the one we run, not a name in the
+	// second layer showing through.
 	var a, b unix.Stat_t
 	if unix.Fstat(int(exe.Fd()), &a) != nil || unix.Fstat(fd, &b) != nil || a.Size != b.Size || a.Mtim != b.Mtim {
 		f.Close()
@@ -91,13 +92,13 @@ func overlayMount(dir string) (int, error) {
 // legacyOverlayMount is overlayMount for kernels before 6.8: there is no
 // lowerdir+, and a detached mount cannot be a layer (overlayfs clones each
 // layer's mount, which must then be in our namespace), so the second layer
-// is emptyDir, an empty directory of the caller's, in the layer string. dir
-// is the upper of the two: nothing in emptyDir can stand in for the binary.
-// Without it the fallback is a memfd copy: 10 MB per container, and seconds
-// under emulation.
-func legacyOverlayMount(dir, emptyDir string) (int, error) {
+// is a directory of the caller's, by path. It need not be empty: dir is the
+// upper of the two, and overlayOpen checks the file it opens is the one we
+// run. The kernel refuses layers nested in each other (ELOOP). Without it the
+// fallback is a memfd copy: 10 MB per container, and seconds under emulation.
+func legacyOverlayMount(dir, layer string) (int, error) {
 	return detachedMount("overlay", func(fs int) error {
-		return unix.FsconfigSetString(fs, "lowerdir", escapeLayer(dir)+":"+escapeLayer(emptyDir))
+		return unix.FsconfigSetString(fs, "lowerdir", escapeLayer(dir)+":"+escapeLayer(layer))
 	}, overlayAttrs)
 }
 

@@ -95,7 +95,13 @@ func TestLegacyOverlay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mnt, err := legacyOverlayMount(filepath.Dir(path), t.TempDir())
+	// The second layer is the state root in use, not an empty directory: a
+	// file there under the binary's name must not show through.
+	layer := t.TempDir()
+	if err := os.WriteFile(filepath.Join(layer, filepath.Base(path)), []byte("stand-in"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mnt, err := legacyOverlayMount(filepath.Dir(path), layer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,6 +112,10 @@ func TestLegacyOverlay(t *testing.T) {
 	}
 	f := os.NewFile(uintptr(fd), "legacy-overlay")
 	defer f.Close()
+	magic := make([]byte, 4)
+	if _, err := f.ReadAt(magic, 0); err != nil || string(magic) != "\x7fELF" {
+		t.Fatalf("overlay shows %q, not the binary (%v)", magic, err)
+	}
 	checkUnwritable(t, f)
 }
 

@@ -25,15 +25,21 @@ const (
 )
 
 // Run runs hooks of one kind ("prestart", "createRuntime", ...) in order and
-// stops at the first failure. The error names the hook by its JSON path, e.g.
-// `hooks.createRuntime[1] "/usr/bin/hook": exit status 2: <stderr>`.
+// stops at the first failure. The error starts with runc's words, which
+// scripts match, then names the hook by its JSON path: `error running
+// createRuntime hook #1: hooks.createRuntime[1] "/usr/bin/hook": exit status
+// 2: <stderr>`.
 func Run(kind string, hooks []configs.Hook, state []byte) error {
 	for i := range hooks {
 		if err := run(&hooks[i], state); err != nil {
-			return fmt.Errorf("hooks.%s[%d] %q: %w", kind, i, hooks[i].Path, err)
+			return hookError(kind, i, hooks[i].Path, err)
 		}
 	}
 	return nil
+}
+
+func hookError(kind string, i int, path string, err error) error {
+	return fmt.Errorf("error running %s hook #%d: hooks.%s[%d] %q: %w", kind, i, kind, i, path, err)
 }
 
 // RunAll runs every hook even when some fail, as the spec wants for poststop
@@ -42,7 +48,7 @@ func RunAll(kind string, hooks []configs.Hook, state []byte) []error {
 	var errs []error
 	for i := range hooks {
 		if err := run(&hooks[i], state); err != nil {
-			errs = append(errs, fmt.Errorf("hooks.%s[%d] %q: %w", kind, i, hooks[i].Path, err))
+			errs = append(errs, hookError(kind, i, hooks[i].Path, err))
 		}
 	}
 	return errs

@@ -68,7 +68,7 @@ func TestRunOrderAndFirstFailure(t *testing.T) {
 		shHook(`echo three >> "$OUT/log"`, env),
 	}
 	err := Run("poststop", hooks, nil)
-	want := `hooks.poststop[1] "/bin/busybox": exit status 3: stderr: boom`
+	want := `error running poststop hook #1: hooks.poststop[1] "/bin/busybox": exit status 3: stderr: boom`
 	if err == nil || err.Error() != want {
 		t.Errorf("error: got %v, want %q", err, want)
 	}
@@ -88,7 +88,7 @@ func TestRunTimeoutKillsGroup(t *testing.T) {
 
 	start := time.Now()
 	err := Run("prestart", []configs.Hook{h}, []byte("{}"))
-	if err == nil || !strings.Contains(err.Error(), `hooks.prestart[0] "/bin/busybox": timed out after 1s`) {
+	if err == nil || !strings.Contains(err.Error(), `error running prestart hook #0: hooks.prestart[0] "/bin/busybox": timed out after 1s`) {
 		t.Fatalf("error: got %v, want a timeout", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {
@@ -145,22 +145,22 @@ func TestRunErrors(t *testing.T) {
 		{
 			name: "bounded stderr",
 			hook: shHook(`head -c 10000 /dev/zero | tr '\0' e >&2; exit 1`),
-			want: `hooks.startContainer[0] "/bin/busybox": exit status 1: stderr: ` + strings.Repeat("e", maxOutput) + " [5904 more bytes]",
+			want: `error running startContainer hook #0: hooks.startContainer[0] "/bin/busybox": exit status 1: stderr: ` + strings.Repeat("e", maxOutput) + " [5904 more bytes]",
 		},
 		{
 			name: "stdout when no stderr",
 			hook: shHook(`echo oops; exit 1`),
-			want: `hooks.startContainer[0] "/bin/busybox": exit status 1: stdout: oops`,
+			want: `error running startContainer hook #0: hooks.startContainer[0] "/bin/busybox": exit status 1: stdout: oops`,
 		},
 		{
 			name: "missing program",
 			hook: configs.Hook{Path: "/nonexistent/hook"},
-			want: `hooks.startContainer[0] "/nonexistent/hook": fork/exec /nonexistent/hook: no such file or directory`,
+			want: `error running startContainer hook #0: hooks.startContainer[0] "/nonexistent/hook": fork/exec /nonexistent/hook: no such file or directory`,
 		},
 		{
 			name: "zero timeout",
 			hook: configs.Hook{Path: sh, Timeout: &zero},
-			want: `hooks.startContainer[0] "/bin/busybox": timeout 0: must be a positive number of seconds`,
+			want: `error running startContainer hook #0: hooks.startContainer[0] "/bin/busybox": timeout 0: must be a positive number of seconds`,
 		},
 	}
 	for _, tc := range tests {

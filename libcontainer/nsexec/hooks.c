@@ -101,7 +101,7 @@ static void fail(int i, const struct hook *h, const char *what, struct output *o
 		label = ": stderr: ";
 	else if (trimmed(out, text, sizeof(text))[0])
 		label = ": stdout: ";
-	fprintf(stderr, "ocirun: hooks.startContainer[%d] %s: %s%s%s\n", i, q, what, label, label[0] ? text : "");
+	fprintf(stderr, "ocirun: error running startContainer hook #%d: hooks.startContainer[%d] %s: %s%s%s\n", i, i, q, what, label, label[0] ? text : "");
 	_exit(1);
 }
 
@@ -117,12 +117,12 @@ static void run_hook(int i, const struct hook *h, const char *state, size_t stat
 {
 	int in[2], out[2], errp[2], execp[2];
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(execp, O_CLOEXEC) < 0) {
-		fprintf(stderr, "ocirun: hooks.startContainer[%d]: pipe: %s\n", i, strerror(errno));
+		fprintf(stderr, "ocirun: error running startContainer hook #%d: hooks.startContainer[%d]: pipe: %s\n", i, i, strerror(errno));
 		_exit(1);
 	}
 	pid_t pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
 	if (pid < 0) {
-		fprintf(stderr, "ocirun: hooks.startContainer[%d]: fork: %s\n", i, strerror(errno));
+		fprintf(stderr, "ocirun: error running startContainer hook #%d: hooks.startContainer[%d]: fork: %s\n", i, i, strerror(errno));
 		_exit(1);
 	}
 	if (pid == 0) {

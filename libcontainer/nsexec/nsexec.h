@@ -53,6 +53,7 @@
 #define PLAN_HOOK_ARG 25    // string: an argv entry of the last hook
 #define PLAN_HOOK_ENV 26    // string: an env entry of the last hook
 #define PLAN_HOOK_STATE 27  // "pre\0post\0": the hooks' state around init's pid
+#define PLAN_DEBUG 28       // no payload: send a debug line per step with "ready" (--debug)
 
 // PLAN_SECCOMP when
 #define SECCOMP_EARLY 1  // before the final capabilities (no no_new_privs)

@@ -36,6 +36,7 @@ const (
 	planHookArg
 	planHookEnv
 	planHookState
+	planDebug
 )
 
 // Where the process stage loads the seccomp filter.
@@ -134,6 +135,8 @@ type Plan struct {
 	// RootFd: the frame carries the rootfs (no pivot_root), after the console.
 	RootFd bool
 	Trace  bool
+	// Debug asks for a debug line per step, sent back with "ready".
+	Debug bool
 	// Hooks are the startContainer hooks; each gets StatePre, init's pid
 	// in its own pid namespace and StatePost on stdin.
 	Hooks               []Hook
@@ -264,6 +267,9 @@ func (p *Plan) Encode() ([]byte, error) {
 	}
 	if p.Trace {
 		e.add(planTrace, nil)
+	}
+	if p.Debug {
+		e.add(planDebug, nil)
 	}
 	for i, h := range p.Hooks {
 		field := fmt.Sprintf("hooks.startContainer[%d]", i)

@@ -123,11 +123,61 @@ struct plan {
 	struct hook hooks[MAX_HOOKS];
 	int nhooks;
 	const char *state_pre, *state_post;
+	int debug;
 };
 
 static struct timespec t_start, t_last;
 static char spans[1024];
 static size_t spans_len;
+
+// The C stage has no log pipe: what it has to say goes to the parent with
+// "ready", as proto.LogLine objects. Warnings always; a debug line per step
+// when the plan says so (--debug). A line that does not fit is dropped.
+static char notes[16384];
+static size_t notes_len;
+static int debug_on;
+
+static void note(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(const char *level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	// Worst case 6 bytes per byte of msg (\u00XX), plus the frame.
+	char line[sizeof(msg) * 6 + 64];
+	size_t n = snprintf(line, sizeof(line), "%s{\"level\":\"%s\",\"msg\":\"", notes_len ? "," : "", level);
+	for (const unsigned char *c = (const unsigned char *)msg; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			n += snprintf(line + n, sizeof(line) - n, "\\%c", *c);
+		else if (*c < 0x20)
+			n += snprintf(line + n, sizeof(line) - n, "\\u%04x", *c);
+		else
+			line[n++] = *c;
+	}
+	n += snprintf(line + n, sizeof(line) - n, "\"}");
+	if (notes_len + n < sizeof(notes)) {
+		memcpy(notes + notes_len, line, n);
+		notes_len += n;
+	}
+}
+
+#define debugf(...)                            \
+	do {                                   \
+		if (debug_on)                  \
+			note("debug", __VA_ARGS__); \
+	} while (0)
+
+// cap_names are the capabilities' names, for the warning runc words with one.
+static const char *const cap_names[] = {
+	"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+	"LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+	"SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+	"SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+	"MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+	"CHECKPOINT_RESTORE",
+};
 
 static double ms_between(const struct timespec *a, const struct timespec *b)
 {
@@ -386,6 +436,9 @@ static void parse_plan(struct plan *p, char *buf, uint32_t len, int *fds, int nf
 		case PLAN_TRACE:
 			p->trace = 1;
 			break;
+		case PLAN_DEBUG:
+			p->debug = 1;
+			break;
 		case PLAN_HOOK:
 			need(rlen, 6, type);
 			if (p->nhooks == MAX_HOOKS) {
@@ -531,6 +584,14 @@ static int new_pty(const struct plan *p)
 		bail_step("ptmx-peer", n, errno);
 	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) < 136 || major(st.st_rdev) > 143)
 		bail_step("ptmx-peer", n, EXDEV);
+	// The terminal of a non-root process is its own, as runc gives it
+	// (the group stays devpts's, tty). Through the handle, never a path.
+	if (p->has_user && p->uid != 0 && st.st_uid != p->uid) {
+		if (fchown(s, p->uid, -1) < 0)
+			debugf("init: chown /dev/pts/%u to uid %u: %s (left as it is)", n, p->uid, go_strerror(errno));
+		else
+			debugf("init: /dev/pts/%u owned by uid %u", n, p->uid);
+	}
 	if (p->rows || p->cols) {
 		struct winsize ws = {.ws_row = p->rows, .ws_col = p->cols};
 		if (ioctl(m, TIOCSWINSZ, &ws) < 0)
@@ -587,9 +648,18 @@ static void apply_caps(const struct plan *p)
 		bail_step("capset", 0, errno);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
 		bail_step("ambient-clear", 0, errno);
-	for (uint32_t c = 0; c <= p->last_cap; c++)
-		if ((p->amb & (1ULL << c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
-			bail_step("ambient", c, errno);
+	// As runc 1.4: an ambient capability the kernel will not raise is a
+	// warning, not a failure (the parent already left out those missing
+	// from permitted or inheritable).
+	for (uint32_t c = 0; c <= p->last_cap; c++) {
+		if (!(p->amb & (1ULL << c)) || prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) == 0)
+			continue;
+		int err = errno;
+		if (c < sizeof(cap_names) / sizeof(cap_names[0]))
+			note("warning", "can't raise ambient capability CAP_%s: %s", cap_names[c], go_strerror(err));
+		else
+			note("warning", "can't raise ambient capability %u: %s", c, go_strerror(err));
+	}
 }
 
 // fix_stdio gives the process's user the stdio it inherits, as runc does,
@@ -810,6 +880,9 @@ void ocirun_process(uint32_t mode, uint32_t proc_contexts)
 	char *buf = read_frame(&len, PLAN_MAX, fds, &nfds, MAX_FDS);
 	parse_plan(&p, buf, len, fds, nfds);
 	clock_gettime(CLOCK_MONOTONIC, &t_last); // the wait for the plan is the parent's time
+	debug_on = p.debug;
+	debugf("init: %s process stage, pid %d: plan of %u bytes, %d args, %d env, %d fds", mode == PROCESS_CREATE ? "create" : "exec",
+	       getpid(), len, p.argc, p.envc, nfds);
 
 	if (p.root_fd >= 0) {
 		// No pivot_root: the parent moved the rootfs onto "/", which our
@@ -817,6 +890,7 @@ void ocirun_process(uint32_t mode, uint32_t proc_contexts)
 		if (fchdir(p.root_fd) < 0 || chroot(".") < 0)
 			bail_step("chroot", 0, errno);
 		close(p.root_fd);
+		debugf("init: chroot to the rootfs (no pivot_root)");
 	}
 	if (mode == PROCESS_CREATE && chdir("/") < 0)
 		bail_step("chdir-root", 0, errno);
@@ -827,6 +901,7 @@ void ocirun_process(uint32_t mode, uint32_t proc_contexts)
 			write_proc(proc, "self/attr/keycreate", p.keylabel, "keylabel", 0);
 		}
 		join_keyring(p.keyring);
+		debugf("init: joined session keyring %s", p.keyring);
 		if (p.keylabel) {
 			// Back to the default for keyrings the process makes itself.
 			int fd = open_proc_file(proc, "self/attr/keycreate", "keylabel", 1);
@@ -835,10 +910,13 @@ void ocirun_process(uint32_t mode, uint32_t proc_contexts)
 			close(fd);
 		}
 	}
-	if (p.console == CONSOLE_FD)
+	if (p.console == CONSOLE_FD) {
 		take_terminal(p.console_fd);
-	else if (p.console == CONSOLE_NEW)
+		debugf("init: terminal from the parent is stdio and controlling tty");
+	} else if (p.console == CONSOLE_NEW) {
 		take_terminal(new_pty(&p));
+		debugf("init: new pty is stdio and controlling tty");
+	}
 	// Every fd but stdio and the preserved ones closes at execve; ours too.
 	if (syscall(SYS_close_range, 3 + p.preserve, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		bail_step("close_range", 0, errno);
@@ -849,14 +927,18 @@ void ocirun_process(uint32_t mode, uint32_t proc_contexts)
 		if (proc < 0)
 			proc = open_proc();
 		write_proc(proc, path, p.lsm[i].value, "lsm", p.lsm[i].kind);
+		debugf("init: %s set to %s", path, p.lsm[i].value);
 	}
 	for (int i = 0; i < p.nrl; i++) {
 		struct rlimit r = {p.rl[i].soft, p.rl[i].hard};
 		if (setrlimit(p.rl[i].res, &r) < 0)
 			bail_step("rlimit", p.rl[i].index, errno);
+		debugf("init: rlimit %u set to %lu/%lu", p.rl[i].res, (unsigned long)p.rl[i].soft, (unsigned long)p.rl[i].hard);
 	}
 	if (p.nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		bail_step("nnp", 0, errno);
+	if (p.nnp)
+		debugf("init: no_new_privs set");
 	if (p.has_personality && syscall(SYS_personality, p.personality) < 0)
 		bail_step("personality", 0, errno);
 	if (p.has_sched && syscall(SYS_sched_setattr, 0, &p.sched, 0) < 0)
@@ -867,10 +949,20 @@ void ocirun_process(uint32_t mode, uint32_t proc_contexts)
 		drop_bounding(&p);
 		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 			bail_step("keepcaps", 0, errno);
+		debugf("init: bounding set %#lx", (unsigned long)p.bnd);
 	}
-	set_user(&p, &proc);
-	if (chdir(p.cwd) < 0)
+	// The cwd is entered while we are still root, as runc does: a user
+	// without search permission on a directory on the way (a volume root
+	// may reach) still starts there. Only a permission error is tried
+	// again as the user, who may reach what root cannot (root squashing).
+	int cwd_done = chdir(p.cwd) == 0;
+	if (!cwd_done && errno != EACCES && errno != EPERM)
 		bail_step("chdir", 0, errno);
+	set_user(&p, &proc);
+	debugf("init: uid %u, gid %u, %d supplementary groups", p.uid, p.gid, p.ngroups);
+	if (!cwd_done && chdir(p.cwd) < 0)
+		bail_step("chdir", 0, errno);
+	debugf("init: cwd %s (entered as %s)", p.cwd, cwd_done ? "root" : "the user");
 	// A leaked host fd as cwd (CVE-2024-21626) would leave us outside the
 	// root: the kernel's getcwd then fails or answers "(unreachable)/...".
 	// Checked before seccomp, which may deny getcwd.
@@ -882,19 +974,28 @@ void ocirun_process(uint32_t mode, uint32_t proc_contexts)
 	if (p.bpf && p.sc_when == SECCOMP_EARLY) {
 		raise_permitted();
 		seccomp_with_listener(&p);
+		debugf("init: seccomp filter of %u instructions loaded before the capabilities (no no_new_privs)", p.bpf_len);
 	}
-	if (p.has_caps)
+	if (p.has_caps) {
 		apply_caps(&p);
+		debugf("init: capabilities effective %#lx, permitted %#lx, inheritable %#lx, ambient %#lx", (unsigned long)p.eff,
+		       (unsigned long)p.prm, (unsigned long)p.inh, (unsigned long)p.amb);
+	}
 	mark(&p, "security");
 	char *path = look_path(&p);
 	mark(&p, "lookpath");
+	debugf("init: %s resolves to %s", p.argv[0], path);
 	if (p.bpf && p.sc_when == SECCOMP_READY) {
 		seccomp_with_listener(&p);
 		mark(&p, "seccomp");
+		debugf("init: seccomp filter of %u instructions loaded, listener sent", p.bpf_len);
 	}
+	if (p.bpf && p.sc_when == SECCOMP_LAST)
+		debugf("init: seccomp filter of %u instructions loads right before execve", p.bpf_len);
+	debugf("init: ready; %s", mode == PROCESS_CREATE ? "waiting on exec.fifo for start" : "executing the process");
 
-	char ready[1200];
-	snprintf(ready, sizeof(ready), "{\"type\":\"ready\",\"spans\":[%s]}", spans);
+	static char ready[sizeof(spans) + sizeof(notes) + 64];
+	snprintf(ready, sizeof(ready), "{\"type\":\"ready\",\"spans\":[%s],\"log\":[%.*s]}", spans, (int)notes_len, notes);
 	write_frame(ready);
 	close(sync_fd);
 	sync_fd = -1;
@@ -911,5 +1012,9 @@ void ocirun_process(uint32_t mode, uint32_t proc_contexts)
 	umask(p.umask);
 	final_attrs(&p);
 	execve(path, p.argv, p.envp);
-	late_fail("exec %s: %s", path, go_strerror(errno));
+	// runc's words and status for a failed execve (its init prints the
+	// error bare and exits 255): scripts match "exec /x: no such file or
+	// directory" (a missing interpreter or loader), and the status.
+	fprintf(stderr, "exec %s: %s\n", path, go_strerror(errno));
+	_exit(255);
 }

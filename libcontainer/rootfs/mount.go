@@ -204,7 +204,7 @@ func (p *preparer) mountpoint(m *configs.Mount, dest string, isDir bool) (*os.Fi
 				return nil, err
 			}
 			if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-				return nil, fmt.Errorf("%s must be mounted on an ordinary directory, %q is not one", m.Device, dest)
+				return nil, &runcError{fmt.Sprintf("filesystem %q must be mounted on ordinary directory", m.Device), fmt.Sprintf("%q is not a directory", dest)}
 			}
 		case !isNotExist(err):
 			return nil, err
@@ -228,7 +228,7 @@ func (p *preparer) mountpoint(m *configs.Mount, dest string, isDir bool) (*os.Fi
 	case (m.Device == "proc" || m.Device == "sysfs") && rel != dest:
 		// The check above saw a directory, but a shared volume may have
 		// swapped a symlink in before the mkdir resolved it: judge the handle.
-		err = fmt.Errorf("%s must be mounted on an ordinary directory, %q resolved to %q", m.Device, dest, rel)
+		err = &runcError{fmt.Sprintf("filesystem %q must be mounted on ordinary directory", m.Device), fmt.Sprintf("%q resolved to %q", dest, rel)}
 	default:
 		// dest may have reached /proc through a symlink: check what it resolved to.
 		err = checkProcDest(rel, m, procMagicIfBind(m, rel))

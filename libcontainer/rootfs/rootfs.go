@@ -110,6 +110,11 @@ func Prepare(cfg *configs.Config, cg *CgroupMount, opts Options) error {
 			if errors.As(err, &onRoot) {
 				return fmt.Errorf("%w: mounts[%d].destination %q resolves to the container's root", onRoot, i, m.Destination)
 			}
+			var re *runcError
+			if errors.As(err, &re) {
+				// runc's words first: scripts match them.
+				return fmt.Errorf("%s: mounts[%d] (%s on %q): %s", re.words, i, m.Device, m.Destination, re.detail)
+			}
 			return fmt.Errorf("mounts[%d] (%s on %q): %w", i, m.Device, m.Destination, err)
 		}
 	}
@@ -216,3 +221,9 @@ func inUserNS() bool { return sys.InUserNS() }
 
 // isNotExist is errors.Is(err, ENOENT), also through pathrs-lite's wrapping.
 func isNotExist(err error) bool { return errors.Is(err, unix.ENOENT) }
+
+// runcError is a failure that runc reports in words scripts and clients
+// match: the mount loop puts them before the mount's JSON path.
+type runcError struct{ words, detail string }
+
+func (e *runcError) Error() string { return e.words + ": " + e.detail }

@@ -242,9 +242,26 @@ func TestLargeConfig(t *testing.T) {
 	}
 }
 
+// TestReadyLog: the C stage's log lines ride on "ready", JSON-escaped by
+// hand (process.c's note); quotes, backslashes, control characters and
+// bytes that are not UTF-8 must all decode.
+func TestReadyLog(t *testing.T) {
+	in := `{"type":"ready","spans":[],"log":[{"level":"debug","msg":"cwd \"/a\\b\u000ac\u001f` + "\xff" + `\""},{"level":"warning","msg":"w"}]}`
+	m, err := Decode([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := m.(Ready)
+	want := []LogLine{{"debug", "cwd \"/a\\b\nc\x1f\ufffd\""}, {"warning", "w"}}
+	if len(r.Log) != 2 || r.Log[0] != want[0] || r.Log[1] != want[1] {
+		t.Errorf("log = %q, want %q", r.Log, want)
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{`{"type":"child","pid":5}`, `{"type":"error","step":"chdir","arg":1,"errno":2,"detail":"x"}`,
-		`{"type":"ready","spans":[{"cmd":"","phase":"security","start_ms":0,"dur_ms":0.1}]}`, `{"type":"config","config":{"rootfs":"/r"}}`, `{}`, `[`} {
+		`{"type":"ready","spans":[{"cmd":"","phase":"security","start_ms":0,"dur_ms":0.1}]}`, `{"type":"config","config":{"rootfs":"/r"}}`, `{}`, `[`,
+		`{"type":"ready","spans":[],"log":[{"level":"debug","msg":"init: chdir \"/a\\nb\""}]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

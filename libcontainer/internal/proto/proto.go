@@ -121,9 +121,19 @@ type Console struct{}
 type SeccompFd struct{}
 
 // Ready says init is about to wait on exec.fifo (create) or to execve
-// (exec); Spans are its traced phases.
+// (exec); Spans are its traced phases. Log holds what the C stage, which
+// has no log pipe, has to say: its warnings, and a debug line per step
+// when the plan asked for them (--debug).
 type Ready struct {
 	Spans []trace.Span `json:"spans,omitempty"`
+	Log   []LogLine    `json:"log,omitempty"`
+}
+
+// LogLine is one line for the parent's log: a level ("debug", "warning")
+// and the message.
+type LogLine struct {
+	Level string `json:"level"`
+	Msg   string `json:"msg"`
 }
 
 // Error is why init stopped: a message (Go init, the namespace stage), or a

@@ -251,6 +251,10 @@ func stdinTTY() report.TTY {
 	if ws, err := unix.IoctlGetWinsize(0, unix.TIOCGWINSZ); err == nil {
 		t.Rows, t.Cols = int(ws.Row), int(ws.Col)
 	}
+	var st unix.Stat_t
+	if err := unix.Fstat(0, &st); err == nil {
+		t.UID, t.GID = st.Uid, st.Gid
+	}
 	return t
 }
 

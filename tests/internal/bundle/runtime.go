@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -112,6 +113,8 @@ type RunOpts struct {
 	// Runtime is the binary to run instead of Runtime(t): a copy another
 	// user may execute.
 	Runtime string
+	// Wrap is a command line the runtime runs under (["setpriv", ...]).
+	Wrap []string
 }
 
 // Run runs the runtime with the bundle's --root and args, with the bundle
@@ -148,7 +151,8 @@ func (b *Bundle) RunWith(t testing.TB, o RunOpts, args ...string) Result {
 	if rt == "" {
 		rt = Runtime(t)
 	}
-	cmd := exec.CommandContext(ctx, rt, full...)
+	argv := append(append(slices.Clone(o.Wrap), rt), full...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = b.Dir
 	cmd.Env = append(os.Environ(), o.Env...)
 	// Files, not pipes: a detached container inherits them and would keep a pipe

@@ -80,6 +80,9 @@ type TTY struct {
 	Name  string `json:"ttyname,omitempty"`
 	Rows  int    `json:"rows,omitempty"`
 	Cols  int    `json:"cols,omitempty"`
+	// UID and GID own the terminal (fstat of fd 0).
+	UID uint32 `json:"uid"`
+	GID uint32 `json:"gid"`
 }
 
 // Stat is lstat(2) of one path.

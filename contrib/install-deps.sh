@@ -6,6 +6,8 @@ command -v gcc >/dev/null 2>&1 || need="$need gcc libc6-dev"
 dpkg -s busybox-static >/dev/null 2>&1 || need="$need busybox-static"
 dpkg -s libseccomp-dev >/dev/null 2>&1 || need="$need libseccomp-dev"
 dpkg -s iproute2 >/dev/null 2>&1 || need="$need iproute2"
+# newuidmap and newgidmap: the rootless tests map subordinate ids with them.
+dpkg -s uidmap >/dev/null 2>&1 || need="$need uidmap"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
 	echo "missing packages:$need — run: sudo apt-get install -y$need" >&2

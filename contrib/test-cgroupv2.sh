@@ -55,6 +55,25 @@ if [ -x /lib/systemd/systemd ] && systemctl=$(command -v systemctl); then
 	echo "test-cgroupv2: adding systemd and systemctl to the VM"
 fi
 
+# Rootless podman with a delegated cgroup v2 subtree (TestRootlessPodman):
+# podman, conmon, catatonit (its pause process), the setuid newuidmap and
+# newgidmap, the signature policy, and a busybox image as an OCI archive.
+# Without podman or uidmap on the host the test skips.
+if podman=$(command -v podman) && conmon=$(command -v conmon) && newuidmap=$(command -v newuidmap) &&
+	newgidmap=$(command -v newgidmap) && [ -f /etc/containers/policy.json ]; then
+	add_program "$podman" /usr/bin/podman
+	add_program "$conmon" /usr/bin/conmon
+	add_program "$newuidmap" /usr/bin/newuidmap
+	add_program "$newgidmap" /usr/bin/newgidmap
+	for c in /usr/libexec/podman/catatonit /usr/bin/catatonit; do
+		[ -x "$c" ] && add_program "$c" /usr/libexec/podman/catatonit && break
+	done
+	add_file /etc/containers/policy.json /etc/containers/policy.json
+	(cd "$repo" && go run ./contrib/containerd/mkimage -o "$tmp/busybox.oci.tar") || die "building the busybox image failed"
+	vm_args+=(-a "$tmp/busybox.oci.tar" -e OCIRUN_TEST_PODMAN_IMAGE=/payload/busybox.oci.tar)
+	echo "test-cgroupv2: adding podman, conmon, newuidmap and a busybox image to the VM"
+fi
+
 # TCG runs CPU-bound code ~8-10x slower: 2 vCPUs with 2 tests at a time keeps
 # the suite near 5 minutes; the OOM test needs 250 MiB beside the tmpfs root.
 status=0

@@ -118,6 +118,7 @@ p() {
 cleanup() {
 	local pid m
 	p rm -af -t 0 >/dev/null 2>&1
+	rootless_cleanup
 	for pid in $(pgrep -f "conmon .*$tmp/"); do kill -9 "$pid" 2>/dev/null; done
 	for m in $(cgroup_mounts); do
 		[ -d "$m$cgparent" ] && find "$m$cgparent" -depth -type d -exec rmdir {} + 2>/dev/null
@@ -234,6 +235,156 @@ net_case() {
 	else
 		fail "$name" "want eth0 in 10.88.0.0/16, default route via 10.88.0.1, ping-ok; got exit $rc, \"$(echo "$out" | tr '\n' '|')\""
 	fi
+}
+
+# rootless_cases: podman run by an unprivileged user made for the test, with
+# subordinate ids in /etc/subuid and /etc/subgid, its own storage and
+# runtime dir: podman maps the user's ids through newuidmap and runs conmon
+# and the runtime as root of its user namespace. The user and every process
+# it ran go at the end.
+rootless_cases() {
+	local u uid gid home sub out rc id v2 cg="" memcase="--memory 64m: memory.max inside"
+	if ! command -v newuidmap >/dev/null || ! command -v newgidmap >/dev/null; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq uidmap >/dev/null ||
+			harness_error "apt-get install uidmap (newuidmap, newgidmap) failed"
+	fi
+	u=ocirl$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+	useradd --no-create-home --user-group --shell /usr/sbin/nologin "$u" || harness_error "useradd $u failed"
+	rootless_user=$u
+	uid=$(id -u "$u") gid=$(id -g "$u")
+	sub=$(awk -F: -v u="$u" '$1 == u { print $2; exit }' /etc/subuid)
+	if [ -z "$sub" ]; then
+		sub=$(awk -F: 'BEGIN { m = 1048576 } { if ($2 + $3 > m) m = $2 + $3 } END { print m }' /etc/subuid /etc/subgid)
+		usermod --add-subuids "$sub-$((sub + 65535))" --add-subgids "$sub-$((sub + 65535))" "$u" ||
+			harness_error "usermod --add-subuids for $u failed"
+	fi
+	[ "$(awk -F: -v u="$u" '$1 == u { print $2; exit }' /etc/subgid)" = "$sub" ] ||
+		harness_error "$u's subordinate uid and gid ranges differ: the cases assume one start"
+	home=$tmp/rootless
+	mkdir -p "$home/xdg" "$home/bin" "$home/vol"
+	chmod 0711 "$home"
+	chmod 0700 "$home/xdg"
+	# A copy it may execute (the checkout may be under a root-only dir),
+	# with the basename podman keys --log-format=json on.
+	cp "$real_rt" "$home/bin/$rtname"
+	# Its own network definitions: root's are not the user's to lock.
+	sed "s|^network_config_dir = .*|network_config_dir = \"$home/xdg/networks\"|" "$tmp/containers.conf" >"$home/containers.conf"
+	chown -R "$uid:$gid" "$home/xdg" "$home/vol" "$home/containers.conf"
+	# On pure cgroup v2 the user gets a delegated subtree, as systemd's
+	# user@.service would: the runtime then makes the container's cgroup
+	# there and applies its limits. On v1 nothing is delegated.
+	if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+		v2=1
+		cg=/sys/fs/cgroup$cgparent-rootless
+		mkdir -p "$cg/session" || harness_error "mkdir $cg failed"
+		for c in $(<"$cg/cgroup.controllers"); do echo "+$c" >"$cg/cgroup.subtree_control"; done
+		chown "$uid:$gid" "$cg" "$cg/cgroup.procs" "$cg/cgroup.subtree_control" "$cg/cgroup.threads" \
+			"$cg/session" "$cg/session/cgroup.procs" "$cg/session/cgroup.threads"
+	fi
+	# rp ARGS: podman as the user, in its delegated cgroup if any.
+	rp() {
+		local enter=":"
+		[ -n "$cg" ] && enter="echo \$\$ >$cg/session/cgroup.procs"
+		timeout 60 sh -c "$enter"' && exec "$@"' sh setpriv --reuid="$uid" --regid="$gid" --init-groups \
+			env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$home" USER="$u" XDG_RUNTIME_DIR="$home/xdg" \
+			CONTAINERS_CONF="$home/containers.conf" \
+			podman --root "$home/xdg/storage" --runroot "$home/xdg/run" --tmpdir "$home/xdg/tmp" \
+			--storage-driver overlay --runtime "$home/bin/$rtname" "$@"
+	}
+	rp pull -q "oci-archive:$tmp/busybox.oci.tar" >/dev/null 2>"$tmp/err" ||
+		harness_error "rootless podman pull failed: $(tr '\n' ' ' <"$tmp/err")"
+
+	out=$(rp run --rm --pull never --network none "$image" sh -c 'id -u; cat /proc/self/uid_map' 2>"$tmp/err")
+	rc=$?
+	# shellcheck disable=SC2086 # word splitting folds the map's columns
+	if [ "$rc" = 0 ] && [ "$(echo $out)" = "0 0 $uid 1 1 $sub 65536" ]; then
+		pass "rootless: run --rm: root inside is the user, subordinate ids above"
+	else
+		fail "rootless: run --rm: root inside is the user, subordinate ids above" \
+			"got exit $rc, \"$(echo "$out" | tr '\n' '|')\": $(tr '\n' ' ' <"$tmp/err")"
+	fi
+
+	# A user namespace inside podman's: the runtime, root there, writes its
+	# maps itself (from podman's own ids 1 and up).
+	out=$(rp run --rm --pull never --network none --userns=auto "$image" sh -c 'cat /proc/self/uid_map; id -u; touch /tmp/f && stat -c %u /tmp/f' 2>"$tmp/err")
+	rc=$?
+	# shellcheck disable=SC2086 # word splitting folds the map's columns
+	set -- $out
+	if [ "$rc" = 0 ] && [ $# = 5 ] && [ "$1" = 0 ] && [ "$2" -ge 1 ] && [ "$4" = 0 ] && [ "$5" = 0 ]; then
+		pass "rootless: run --userns=auto: a user namespace of its own inside podman's"
+	else
+		fail "rootless: run --userns=auto: a user namespace of its own inside podman's" \
+			"got exit $rc, \"$(echo "$out" | tr '\n' '|')\": $(tr '\n' ' ' <"$tmp/err")"
+	fi
+
+	# Namespaced sysctls, written in the container's namespaces by a runtime
+	# that is only root of podman's user namespace.
+	out=$(rp run --rm --pull never --network none --sysctl net.ipv4.ip_forward=1 --sysctl kernel.shmmax=12345678 "$image" \
+		cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax 2>"$tmp/err")
+	rc=$?
+	# shellcheck disable=SC2086
+	[ "$rc" = 0 ] && [ "$(echo $out)" = "1 12345678" ] && pass "rootless: --sysctl in the container's network and ipc namespaces" ||
+		fail "rootless: --sysctl in the container's network and ipc namespaces" "got exit $rc, \"$(echo "$out" | tr '\n' '|')\": $(tr '\n' ' ' <"$tmp/err")"
+
+	id=$(rp run -d --pull never --network none "$image" sh -c 'trap "exit 143" TERM; while :; do sleep 0.1; done' 2>"$tmp/err")
+	if [ -z "$id" ]; then
+		fail "rootless: run -d" "$(tr '\n' ' ' <"$tmp/err")"
+	else
+		out=$(rp exec "$id" sh -c 'echo exec-ok; exit 4' 2>"$tmp/err")
+		rc=$?
+		[ "$rc" = 4 ] && [ "$out" = exec-ok ] && pass "rootless: exec: output and exit code 4" ||
+			fail "rootless: exec: output and exit code 4" "got exit $rc, \"$out\": $(tr '\n' ' ' <"$tmp/err")"
+		rp stop -t 10 "$id" >/dev/null 2>"$tmp/err"
+		out=$(rp inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$id" 2>&1)
+		[ "$out" = "exited 143" ] && pass "rootless: stop: SIGTERM, exited 143" ||
+			fail "rootless: stop: SIGTERM, exited 143" "got \"$out\": $(tr '\n' ' ' <"$tmp/err")"
+		rp rm "$id" >/dev/null 2>"$tmp/err"
+		[ ! -e "$home/xdg/ocirun/$id" ] && [ ! -e "$home/xdg/$rtname/$id" ] && pass "rootless: rm: runtime state gone" ||
+			fail "rootless: rm: runtime state gone" "left: $(ls -d "$home/xdg/"*"/$id" 2>/dev/null) $(tr '\n' ' ' <"$tmp/err")"
+	fi
+
+	# A volume chowned in podman's user namespace: its 1000 is the user's
+	# subordinate id 999 above the start, and the container's 1000 owns it.
+	rp unshare chown 1000:1000 "$home/vol" 2>"$tmp/err" || fail "rootless: podman unshare chown" "$(tr '\n' ' ' <"$tmp/err")"
+	out=$(rp run --rm --pull never --network none --user 1000:1000 -v "$home/vol:/data" "$image" \
+		sh -c 'stat -c %u:%g /data; touch /data/f && stat -c %u:%g /data/f' 2>"$tmp/err")
+	rc=$?
+	owner=$(stat -c %u:%g "$home/vol/f" 2>&1)
+	# shellcheck disable=SC2086
+	if [ "$rc" = 0 ] && [ "$(echo $out)" = "1000:1000 1000:1000" ] && [ "$owner" = "$((sub + 999)):$((sub + 999))" ]; then
+		pass "rootless: a podman unshare-made volume: 1000:1000 inside, $((sub + 999)) on the host"
+	else
+		fail "rootless: a podman unshare-made volume: 1000:1000 inside, $((sub + 999)) on the host" \
+			"got exit $rc, \"$(echo "$out" | tr '\n' '|')\", host owner $owner: $(tr '\n' ' ' <"$tmp/err")"
+	fi
+
+	if [ -z "${v2:-}" ]; then
+		skip "rootless: $memcase" "cgroup v1: nothing is delegated to a user, podman drops the limit (make test-cgroupv2 runs it)"
+	else
+		out=$(rp run --rm --pull never --network none --memory 64m "$image" cat /sys/fs/cgroup/memory.max 2>"$tmp/err")
+		rc=$?
+		[ "$rc" = 0 ] && [ "$out" = 67108864 ] && pass "rootless: $memcase" ||
+			fail "rootless: $memcase" "got exit $rc, \"$out\": $(tr '\n' ' ' <"$tmp/err")"
+	fi
+	rp rm -af -t 0 >/dev/null 2>&1
+	left=$(ls "$home/xdg/$rtname" 2>/dev/null)
+	[ -z "$left" ] && pass "rootless: teardown: no runtime state left" ||
+		fail "rootless: teardown: no runtime state left" "left: $left"
+}
+
+# rootless_cleanup: the test user's processes (podman's pause process
+# holds its user namespace), by pid, then the user and its cgroup.
+rootless_cleanup() {
+	local uid pid
+	[ -n "${rootless_user:-}" ] || return 0
+	uid=$(id -u "$rootless_user" 2>/dev/null) || return 0
+	for pid in $(awk -v u="$uid" '$1 == "Uid:" && $2 == u { split(FILENAME, p, "/"); print p[3] }' /proc/[0-9]*/status 2>/dev/null); do
+		kill -9 "$pid" 2>/dev/null
+	done
+	sleep 0.2
+	userdel "$rootless_user" 2>/dev/null
+	[ -d "/sys/fs/cgroup$cgparent-rootless" ] && find "/sys/fs/cgroup$cgparent-rootless" -depth -type d -exec rmdir {} + 2>/dev/null
+	rootless_user=
 }
 
 # --- tests --------------------------------------------------------------------
@@ -384,7 +535,24 @@ else
 	p rm -f -t 0 "$id" >/dev/null 2>&1
 fi
 
+# A user namespace: container ids 0-65535 on host 100000-165535. podman
+# mounts the image's overlay outside that namespace, where the runtime's
+# mount namespace gets it locked: it must pivot into a mount of its own.
+mkdir -p "$tmp/vol" && chmod 0777 "$tmp/vol"
+out=$(prun --rm --uidmap 0:100000:65536 --gidmap 0:100000:65536 -v "$tmp/vol:/vol" "$image" \
+	sh -c 'cat /proc/self/uid_map /proc/self/gid_map; id -u; touch /vol/by-root && echo made' 2>"$tmp/err")
+rc=$?
+owner=$(stat -c %u:%g "$tmp/vol/by-root" 2>&1)
+# shellcheck disable=SC2086 # word splitting folds the map's columns
+if [ "$rc" = 0 ] && [ "$(echo $out)" = "0 100000 65536 0 100000 65536 0 made" ] && [ "$owner" = 100000:100000 ]; then
+	pass "--uidmap/--gidmap 0:100000:65536: maps, root inside, a new file is 100000:100000 on the host"
+else
+	fail "--uidmap/--gidmap 0:100000:65536: maps, root inside, a new file is 100000:100000 on the host" \
+		"got exit $rc, \"$(echo "$out" | tr '\n' '|')\", host owner $owner: $(tr '\n' ' ' <"$tmp/err")"
+fi
+
 net_case
+rootless_cases
 
 # Nothing of ours may outlive the tests: containers, conmon, runtime state,
 # cgroups.

@@ -35,6 +35,9 @@ type Root struct {
 	Path  string
 	Log   *slog.Logger
 	Trace *trace.Tracer // nil: no tracing
+	// RootlessCgroups (--rootless): a cgroup the runtime may not make is
+	// skipped, unless the config sets limits (rootless.go).
+	RootlessCgroups bool
 }
 
 func (r *Root) dir(id string) string { return filepath.Join(r.Path, id) }

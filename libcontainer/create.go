@@ -68,7 +68,7 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 			consoleSocket: opts.ConsoleSocket, preserveFDs: opts.PreserveFDs,
 			log: r.Log, trace: r.Trace, lsm: lsm, sealDir: sealLayer(r.Path),
 		},
-		dir: dir, cfg: cfg, opts: opts,
+		dir: dir, cfg: cfg, opts: opts, rootless: r.RootlessCgroups,
 	}
 	defer func() {
 		if err != nil {

@@ -86,9 +86,11 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 	if len(opts.SubCgroup) == 0 {
 		paths = cgroups.ExecLeaf(paths, c.state.InitPid)
 	}
-	cg, err := manager.Load(paths)
-	if err != nil {
-		return 0, nil, err
+	var cg cgroups.Manager = noCgroup{} // created rootless, without a cgroup
+	if len(paths) > 0 {
+		if cg, err = manager.Load(paths); err != nil {
+			return 0, nil, err
+		}
 	}
 	p := &execInit{
 		initProcess: initProcess{

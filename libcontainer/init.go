@@ -82,14 +82,27 @@ func envFd(name string) (int, error) {
 }
 
 func initMain(conn *proto.Conn, log *slog.Logger) error {
-	msg, _, err := conn.Recv()
+	msg, files, err := conn.Recv()
 	if err != nil {
 		return err
 	}
 	m := msg.(proto.Config)
 	cfg := m.Config
 	if cfg == nil {
+		closeFiles(files)
 		return errors.New("protocol: config message without config")
+	}
+	if len(files) != len(m.IDMapped) {
+		closeFiles(files)
+		return fmt.Errorf("protocol: config with %d fds for %d idmapped mounts", len(files), len(m.IDMapped))
+	}
+	idmapped := map[int]*os.File{}
+	for i, idx := range m.IDMapped {
+		if idx < 0 || idx >= len(cfg.Mounts) || !cfg.Mounts[idx].IDMapped || idmapped[idx] != nil {
+			closeFiles(files)
+			return fmt.Errorf("protocol: config names mounts[%d] as idmapped", idx)
+		}
+		idmapped[idx] = files[i]
 	}
 	// The parent refused what the host cannot apply; checked again here so a
 	// label never reaches a kernel that would not enforce it.
@@ -110,7 +123,10 @@ func initMain(conn *proto.Conn, log *slog.Logger) error {
 	if m.Trace {
 		rec = trace.NewRecorder()
 	}
-	proc, err := buildContainer(conn, &m, rec, log)
+	proc, err := buildContainer(conn, &m, idmapped, rec, log)
+	for _, f := range idmapped {
+		f.Close() // those the rootfs did not take: it failed first
+	}
 	if err != nil {
 		return err
 	}
@@ -194,7 +210,7 @@ func initMain(conn *proto.Conn, log *slog.Logger) error {
 // rootfs and the mounts, the hooks' turn, pivot_root, the console, hostname,
 // sysctls and the masked and read-only paths. It returns an O_PATH handle on
 // the procfs we started with, for reopening exec.fifo later.
-func buildContainer(conn *proto.Conn, m *proto.Config, rec *trace.Recorder, log *slog.Logger) (*os.File, error) {
+func buildContainer(conn *proto.Conn, m *proto.Config, idmapped map[int]*os.File, rec *trace.Recorder, log *slog.Logger) (*os.File, error) {
 	cfg := m.Config
 	if !m.NoNewKeyring {
 		if err := joinSessionKeyring(m.ID, cfg.Process.SelinuxLabel); err != nil {
@@ -203,7 +219,7 @@ func buildContainer(conn *proto.Conn, m *proto.Config, rec *trace.Recorder, log 
 	}
 	rec.Mark("keyring")
 	// Without SELinux on the host the parent warned about the mount label.
-	var opts rootfs.Options
+	opts := rootfs.Options{IDMapped: idmapped}
 	if m.LSM.SELinux {
 		opts.MountLabel = cfg.MountLabel
 	}
@@ -477,7 +493,34 @@ func loadSeccomp(conn *proto.Conn, c *configs.Seccomp, bpf []byte) error {
 	return conn.Send(proto.SeccompFd{}, fd)
 }
 
+// fixStdio gives the process's user the stdio it inherits, as the C
+// process stage does (fix_stdio in process.c, which says why).
+func fixStdio(uid uint32) error {
+	for fd := 0; fd < 3; fd++ {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			if errors.Is(err, unix.EBADF) {
+				continue
+			}
+			return fmt.Errorf("give fd %d (stdio) to uid %d: %w", fd, uid, err)
+		}
+		typ := st.Mode & unix.S_IFMT
+		pty := typ == unix.S_IFCHR && unix.Major(st.Rdev) >= 136 && unix.Major(st.Rdev) <= 143
+		if st.Uid == uid || !(typ == unix.S_IFIFO || typ == unix.S_IFSOCK || pty) {
+			continue
+		}
+		err := unix.Fchown(fd, int(uid), int(st.Gid))
+		if err != nil && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EROFS) {
+			return fmt.Errorf("give fd %d (stdio) to uid %d: %w", fd, uid, err)
+		}
+	}
+	return nil
+}
+
 func setUser(p *configs.Process) error {
+	if err := fixStdio(p.UID); err != nil {
+		return err
+	}
 	gids := make([]int, len(p.AdditionalGids))
 	for i, g := range p.AdditionalGids {
 		gids[i] = int(g)

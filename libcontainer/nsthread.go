@@ -36,12 +36,18 @@ type nsThread struct {
 // joinedNS are the namespaces an nsThread enters, where init has them.
 const joinedNS = unix.CLONE_NEWNS | unix.CLONE_NEWNET | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP
 
-func startNSThread(pid int) (*nsThread, error) {
+// startNSThread starts a thread in the namespaces of init (pid) among
+// joinedNS that flags names: those the container has, new or joined. Init
+// shares the others with us, and joining them again is not always allowed:
+// as root of a user namespace (rootless podman), the host's cgroup
+// namespace, which the container keeps, belongs to a user namespace we have
+// no capability in, and setns refuses it with EPERM.
+func startNSThread(pid int, flags int) (*nsThread, error) {
 	t := &nsThread{reqs: make(chan func())}
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never undone: the thread dies with us
-		if err := joinNamespaces(pid); err != nil {
+		if err := joinNamespaces(pid, flags&joinedNS); err != nil {
 			errc <- err
 			return
 		}
@@ -56,7 +62,7 @@ func startNSThread(pid int) (*nsThread, error) {
 	return t, nil
 }
 
-func joinNamespaces(pid int) error {
+func joinNamespaces(pid int, flags int) error {
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return os.NewSyscallError("unshare(CLONE_FS)", err)
 	}
@@ -66,7 +72,7 @@ func joinNamespaces(pid int) error {
 	}
 	defer unix.Close(fd)
 	// One setns with a pidfd joins them all at once, without a /proc lookup.
-	if err := unix.Setns(fd, joinedNS); err != nil {
+	if err := unix.Setns(fd, flags); err != nil {
 		return os.NewSyscallError("setns", err)
 	}
 	return nil

@@ -378,26 +378,6 @@ func setOOMScoreAdj(pid, adj int) error {
 	return nil
 }
 
-// writeIDMaps writes the user namespace maps of pid from outside it, as only
-// a process with privileges over the parent namespace can.
-func writeIDMaps(pid int, cfg *configs.Config) error {
-	write := func(file string, maps []configs.IDMap) error {
-		var data []byte
-		for _, m := range maps {
-			data = fmt.Appendf(data, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
-		}
-		path := fmt.Sprintf("/proc/%d/%s", pid, file)
-		if err := os.WriteFile(path, data, 0); err != nil {
-			return fmt.Errorf("write %s: %w", file, err)
-		}
-		return nil
-	}
-	if err := write("uid_map", cfg.UIDMappings); err != nil {
-		return err
-	}
-	return write("gid_map", cfg.GIDMappings)
-}
-
 func closeFiles(files []*os.File) {
 	for _, f := range files {
 		f.Close()

@@ -37,6 +37,8 @@ type createInit struct {
 	created time.Time
 	// configSaved: config.json is written (while init made its namespaces).
 	configSaved bool
+	// rootless: a cgroup we may not make is skipped (Root.RootlessCgroups).
+	rootless bool
 }
 
 // envGoInit forces the Go init for every container: a way to tell whether a
@@ -78,7 +80,14 @@ func (p *createInit) start() error {
 	// Only placement now; the limits come when the rootfs is built
 	// (limitsAndHooks).
 	if err := cg.Apply(-1); err != nil {
-		return err
+		if !p.rootless {
+			return err
+		}
+		if p.cg, err = rootlessCgroup(p.cfg, cg, err, func(msg string) { p.log.Warn(msg) }); err != nil {
+			p.cg = nil // nothing of it is left to clean up
+			return err
+		}
+		cg = p.cg
 	}
 	p.trace.Mark("cgroup")
 	if p.log.Enabled(context.Background(), slog.LevelDebug) {
@@ -110,6 +119,7 @@ func (p *createInit) start() error {
 // drive runs the parent's side of the route until init says ready.
 func (p *createInit) drive() (*os.File, error) {
 	boot := bootstrap(p.cfg.Namespaces, p.cfg.TimeOffsets)
+	boot.IdmapDumpable = os.Geteuid() != 0
 	if p.conn.Route() == proto.CCreate {
 		boot.Process, boot.ProcContexts = nsexec.ProcessCreate, procMounts(p.cfg)
 	}
@@ -130,7 +140,21 @@ func (p *createInit) drive() (*os.File, error) {
 		Config: p.cfg, ID: p.id, Bundle: p.bundle, NoNewKeyring: p.opts.NoNewKeyring,
 		Trace: p.trace != nil, SeccompBPF: bpf, Cgroup: p.cgroupMount(), LSM: p.lsm.wire(),
 	}
-	if err := p.conn.Send(cfg); err != nil {
+	// The maps of the user namespace are written now: an idmapped mount
+	// without maps of its own can take them.
+	idm, err := idmapMounts(p.cfg, fmt.Sprintf("/proc/%d/ns/user", p.initPid))
+	if err != nil {
+		return nil, err
+	}
+	var fds []int
+	for i := range p.cfg.Mounts {
+		if f := idm[i]; f != nil {
+			defer f.Close()
+			cfg.IDMapped = append(cfg.IDMapped, i)
+			fds = append(fds, int(f.Fd()))
+		}
+	}
+	if err := p.conn.Send(cfg, fds...); err != nil {
 		return nil, p.initError(err)
 	}
 	p.log.Debug("config sent to the Go init")
@@ -174,8 +198,17 @@ func (p *createInit) driveC() (*os.File, error) {
 	if err != nil {
 		return nil, p.recvError(err)
 	}
-	b, err := p.buildRootfs(ctxs, cgm)
+	// No user namespace on this route: only mounts with maps of their own.
+	idm, err := idmapMounts(p.cfg, "")
+	if err != nil {
+		closeFiles(ctxs)
+		return nil, err
+	}
+	b, err := p.buildRootfs(rootfs.Options{ProcContexts: ctxs, IDMapped: idm}, cgm)
 	closeFiles(ctxs)
+	for _, f := range idm {
+		f.Close() // those Prepare did not take: it failed first
+	}
 	var fds []int
 	if b.slave != nil {
 		defer b.slave.Close()
@@ -213,13 +246,16 @@ type builtRootfs struct {
 // namespaces, as the Go init does from inside (buildContainer): mounts, the
 // cgroup limits and the hooks' turn (in our own namespaces), pivot_root, the
 // console, hostname, sysctls, masked and read-only paths.
-func (p *createInit) buildRootfs(procCtx []*os.File, cgm *rootfs.CgroupMount) (b builtRootfs, err error) {
-	t, err := startNSThread(p.initPid)
+func (p *createInit) buildRootfs(opts rootfs.Options, cgm *rootfs.CgroupMount) (b builtRootfs, err error) {
+	var flags int
+	for _, ns := range p.cfg.Namespaces {
+		flags |= int(nsFlags[ns.Type])
+	}
+	t, err := startNSThread(p.initPid, flags)
 	if err != nil {
 		return b, err
 	}
 	defer t.Close()
-	opts := rootfs.Options{ProcContexts: procCtx}
 	if p.lsm.SELinux {
 		opts.MountLabel = p.cfg.MountLabel
 	}
@@ -305,8 +341,11 @@ func checkCgroupFit(cg cgroups.Manager) error {
 // container's process, as runc does. Not earlier: a tight memory, pids or
 // cpu limit must not starve the runtime's own setup.
 func (p *createInit) limitsAndHooks() error {
-	if p.cfg.Cgroups.Resources != nil {
-		if err := p.cg.Set(p.cfg.Cgroups.Resources); err != nil {
+	if r := p.cfg.Cgroups.Resources; r != nil {
+		if p.rootless {
+			r = withoutDevices(r)
+		}
+		if err := p.cg.Set(r); err != nil {
 			return err
 		}
 		p.trace.Mark("cgroup-limits")

@@ -273,6 +273,8 @@ func stepError(proc *configs.Process, m *proto.Error) error {
 		return fmt.Errorf("set keepcaps: %w", os.NewSyscallError("prctl", errno))
 	case "keepcaps-clear":
 		return fmt.Errorf("clear keepcaps: %w", os.NewSyscallError("prctl", errno))
+	case "stdio":
+		return fmt.Errorf("give fd %d (stdio) to uid %d: %w", m.Arg, proc.UID, errno)
 	case "setgroups":
 		return os.NewSyscallError("setgroups", errno)
 	case "setgid":

@@ -217,12 +217,38 @@ func TestToConfig(t *testing.T) {
 		{name: "hostname with joined uts", mutate: func(s *specs.Spec) { s.Linux.Namespaces[3].Path = "/proc/1/ns/uts" }},
 		{name: "mount destination relative", mutate: func(s *specs.Spec) { s.Mounts[3].Destination = "dev/shm" },
 			wantErr: `mounts[3].destination: must be an absolute path, got "dev/shm"`},
-		{name: "mount idmap option", mutate: func(s *specs.Spec) {
+		{name: "mount idmap without user namespace", mutate: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "/srv", Options: []string{"rbind", "idmap"}})
-		}, wantErr: `mounts[7].options[1]: "idmap" not supported yet`},
-		{name: "mount uidMappings", mutate: func(s *specs.Spec) {
+		}, wantErr: `mounts[7].options: idmap without uidMappings and gidMappings takes the container's user namespace's, and linux.namespaces has no user namespace`},
+		{name: "mount idmap with the container's user namespace", mutate: func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{HostID: 100000, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{HostID: 100000, Size: 65536}}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "/srv", Options: []string{"rbind", "ridmap"}})
+		}, check: func(t *testing.T, c *configs.Config) {
+			if m := c.Mounts[7]; !m.IDMapped || !m.IDMapRecursive || m.UIDMappings != nil {
+				t.Errorf("mount = %+v, want idmapped recursively with the container's maps", m)
+			}
+		}},
+		{name: "mount uidMappings without gidMappings", mutate: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "/srv", Options: []string{"bind"}, UIDMappings: []specs.LinuxIDMapping{{Size: 1}}})
-		}, wantErr: "mounts[7].uidMappings: not supported yet"},
+		}, wantErr: "mounts[7].gidMappings: required with uidMappings"},
+		{name: "mount mappings make it idmapped", mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "/srv", Options: []string{"bind"},
+				UIDMappings: []specs.LinuxIDMapping{{HostID: 1000, Size: 1}}, GIDMappings: []specs.LinuxIDMapping{{HostID: 1000, Size: 1}}})
+		}, check: func(t *testing.T, c *configs.Config) {
+			if m := c.Mounts[7]; !m.IDMapped || m.IDMapRecursive || len(m.UIDMappings) != 1 || m.GIDMappings[0].HostID != 1000 {
+				t.Errorf("mount = %+v, want idmapped with its own maps", m)
+			}
+		}},
+		{name: "mount mappings with a zero size", mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "/srv", Options: []string{"bind", "idmap"},
+				UIDMappings: []specs.LinuxIDMapping{{Size: 0}}, GIDMappings: []specs.LinuxIDMapping{{Size: 1}}})
+		}, wantErr: "mounts[7].uidMappings[0].size: must be > 0"},
+		{name: "idmap on a tmpfs", mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"idmap"},
+				UIDMappings: []specs.LinuxIDMapping{{Size: 1}}, GIDMappings: []specs.LinuxIDMapping{{Size: 1}}})
+		}, wantErr: `mounts[7].options: an idmapped mount must be a bind mount, "tmpfs" is not`},
 		{name: "mount without type", mutate: func(s *specs.Spec) { s.Mounts[0].Type = "" }, wantErr: "mounts[0].type: required unless the mount is a bind mount"},
 		{name: "bind mount relative source", mutate: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data/", Type: "none", Source: "data", Options: []string{"rbind", "ro", "rprivate"}})
@@ -396,6 +422,10 @@ func TestToConfig(t *testing.T) {
 			ToRootless(s)
 			s.Mounts[2].Options = append(s.Mounts[2].Options, "gid=5")
 		}, opts: func(o *Options) { o.Rootless = true }, wantErr: "mounts[2].options: gid=5 is not mapped in the rootless user namespace"},
+		{name: "rootless idmapped mount", mutate: func(s *specs.Spec) {
+			ToRootless(s)
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "/srv", Options: []string{"rbind", "idmap"}})
+		}, opts: func(o *Options) { o.Rootless = true }, wantErr: "mounts[7].options: an idmapped mount needs root on the host, and ocirun runs rootless"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,6 +24,9 @@ type MountOptions struct {
 	RecAttrSet   uint64 // MOUNT_ATTR_* applied recursively
 	RecAttrClr   uint64
 	Extensions   int // configs.EXT_*
+	// IDMap ("idmap", "ridmap"): an idmapped mount; IDMapRecursive
+	// ("ridmap") for its submounts too.
+	IDMap, IDMapRecursive bool
 }
 
 type flagOpt struct {
@@ -121,7 +124,10 @@ var extensions = sync.OnceValue(func() map[string]int {
 	}
 })
 
-var unsupportedOpts = []string{"idmap", "ridmap"}
+// idmapOpts are runtime-spec 1.2's idmapped mount options: the mount gets
+// the mount's uidMappings/gidMappings, or the container's own; "ridmap"
+// also maps its submounts (AT_RECURSIVE).
+var idmapOpts = map[string]bool{"idmap": false, "ridmap": true}
 
 // KnownMountOptions lists the options ParseMountOptions interprets itself
 // (everything else is passed to the filesystem), sorted.
@@ -137,6 +143,9 @@ func KnownMountOptions() []string {
 		out = append(out, k)
 	}
 	for k := range extensions() {
+		out = append(out, k)
+	}
+	for k := range idmapOpts {
 		out = append(out, k)
 	}
 	slices.Sort(out)
@@ -199,11 +208,12 @@ func parseMountOptions(field string, opts []string, ps *problem.List) MountOptio
 			m.Extensions |= e
 			continue
 		}
-		opt := fmt.Sprintf("%s[%d]", field, i)
-		if slices.Contains(unsupportedOpts, o) {
-			ps.Errorf(opt, o, "idmapped mounts are not implemented yet: drop the option, or run this bundle with runc or crun", "%q not supported yet", o)
+		if rec, ok := idmapOpts[o]; ok {
+			m.IDMap = true
+			m.IDMapRecursive = m.IDMapRecursive || rec
 			continue
 		}
+		opt := fmt.Sprintf("%s[%d]", field, i)
 		// "defaults" only means "no options": passed on, filesystems like
 		// tmpfs would reject it.
 		if o == "defaults" || o == "" {
@@ -233,13 +243,9 @@ func convertMounts(in []specs.Mount, bundle string, c *configs.Config, ps *probl
 		}
 		ps.Add(checkNUL(field+".source", sm.Source))
 		ps.Add(checkNUL(field+".type", sm.Type))
-		if len(sm.UIDMappings) > 0 {
-			ps.Errorf(field+".uidMappings", nil, "idmapped mounts are not implemented yet: drop the mappings, or run this bundle with runc or crun", "not supported yet")
-		}
-		if len(sm.GIDMappings) > 0 {
-			ps.Errorf(field+".gidMappings", nil, "idmapped mounts are not implemented yet: drop the mappings, or run this bundle with runc or crun", "not supported yet")
-		}
 		opts := parseMountOptions(field+".options", sm.Options, ps)
+		uids := convertIDMap(field+".uidMappings", sm.UIDMappings, ps)
+		gids := convertIDMap(field+".gidMappings", sm.GIDMappings, ps)
 		m := configs.Mount{
 			Source:           sm.Source,
 			Destination:      filepath.Clean(sm.Destination),
@@ -266,6 +272,11 @@ func convertMounts(in []specs.Mount, bundle string, c *configs.Config, ps *probl
 			}
 		} else if m.Device == "" {
 			ps.Errorf(field+".type", "", `give the filesystem type ("tmpfs", "proc"...), or "bind" with options ["rbind"] for a bind mount`, "required unless the mount is a bind mount")
+		}
+		idmapMount(field, &m, opts, uids, gids, ps)
+		if m.IDMapped && len(m.UIDMappings) == 0 && !c.HasNamespace(configs.NEWUSER) {
+			ps.Errorf(field+".options", sm.Options, `add {"type": "user"} to linux.namespaces, or give the mount uidMappings and gidMappings`,
+				"idmap without uidMappings and gidMappings takes the container's user namespace's, and linux.namespaces has no user namespace")
 		}
 		if len(*ps) == n {
 			c.Mounts = append(c.Mounts, m)
@@ -311,4 +322,31 @@ func convertLinuxPaths(l *specs.Linux, opts Options, c *configs.Config, ps *prob
 	c.MaskedPaths = slices.Clone(l.MaskedPaths)
 	c.ReadonlyPaths = slices.Clone(l.ReadonlyPaths)
 	c.MountLabel = l.MountLabel
+}
+
+// idmapMount sets up an idmapped mount: mappings given (uidMappings and
+// gidMappings, both, as the spec requires) make one even without "idmap",
+// as runc does, so that they are never silently ignored. Only a bind mount
+// can be idmapped here: the mapping is set on a detached clone of the
+// source (mount_setattr(MOUNT_ATTR_IDMAP)), which only the host's root may
+// make. Without mappings the container's own user namespace's are used.
+func idmapMount(field string, m *configs.Mount, opts MountOptions, uids, gids []configs.IDMap, ps *problem.List) {
+	const hint = "an idmapped mount takes both uidMappings and gidMappings, or neither (then the container's user namespace's)"
+	if len(uids) > 0 && len(gids) == 0 {
+		ps.Errorf(field+".gidMappings", nil, hint, "required with uidMappings")
+		return
+	}
+	if len(gids) > 0 && len(uids) == 0 {
+		ps.Errorf(field+".uidMappings", nil, hint, "required with gidMappings")
+		return
+	}
+	if !opts.IDMap && len(uids) == 0 {
+		return
+	}
+	if !m.IsBind() {
+		ps.Errorf(field+".options", m.Device, `idmap a bind mount ("rbind" or "bind" in options)`, "an idmapped mount must be a bind mount, %q is not", m.Device)
+		return
+	}
+	m.IDMapped, m.IDMapRecursive = true, opts.IDMapRecursive
+	m.UIDMappings, m.GIDMappings = uids, gids
 }

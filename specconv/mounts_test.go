@@ -49,8 +49,9 @@ func TestParseMountOptions(t *testing.T) {
 		{opts: []string{"tmpcopyup"}, want: MountOptions{Extensions: configs.EXT_COPYUP}},
 		{opts: []string{"mode=755", "defaults", "size=64k", "nr_inodes=10"}, want: MountOptions{Data: "mode=755,size=64k,nr_inodes=10"}},
 		{opts: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}, want: MountOptions{Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=755,size=65536k"}},
-		{opts: []string{"rbind", "idmap"}, wantErr: `options[1]: "idmap" not supported yet`},
-		{opts: []string{"ridmap"}, wantErr: `options[0]: "ridmap" not supported yet`},
+		{opts: []string{"rbind", "idmap"}, want: MountOptions{Flags: unix.MS_BIND | unix.MS_REC, IDMap: true}},
+		{opts: []string{"ridmap"}, want: MountOptions{IDMap: true, IDMapRecursive: true}},
+		{opts: []string{"ridmap", "idmap"}, want: MountOptions{IDMap: true, IDMapRecursive: true}},
 		{opts: []string{"a\x00b"}, wantErr: `options[0]: must not contain a NUL byte`},
 	}
 	for _, tc := range tests {

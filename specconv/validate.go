@@ -208,6 +208,13 @@ func checkRootless(opts Options, c *configs.Config, ps *problem.List) {
 		return
 	}
 	for i, m := range c.Mounts {
+		if m.IDMapped {
+			// mount_setattr(MOUNT_ATTR_IDMAP) needs CAP_SYS_ADMIN in the user
+			// namespace that owns the source's filesystem: the host's.
+			ps.Errorf(fmt.Sprintf("mounts[%d].options", i), nil, "drop idmap and the mount's uidMappings/gidMappings, or run as root",
+				"an idmapped mount needs root on the host, and ocirun runs rootless")
+			continue
+		}
 		for opt := range strings.SplitSeq(m.Data, ",") {
 			key, val, ok := strings.Cut(opt, "=")
 			if !ok || (key != "uid" && key != "gid") {

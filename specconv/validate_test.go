@@ -40,7 +40,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		"container id", "ociVersion", "process.cwd", "process.env[2]", "process.rlimits[0].type",
 		"process.capabilities.bounding[3]", "linux.seccomp.defaultAction", "linux.seccomp.flags[0]",
 		"process.scheduler.policy", "linux.namespaces[5].type", "linux.namespaces[6]", "hostname",
-		"mounts[7].destination", "mounts[8].type", "mounts[9].options[0]", "linux.maskedPaths[10]",
+		"mounts[7].destination", "mounts[8].type", "mounts[9].options", "linux.maskedPaths[10]",
 		"linux.sysctl", "linux.devices[0].type", "linux.resources.devices[1].access", "hooks.poststop[0].path",
 	}
 	var paths []string

@@ -54,7 +54,7 @@ func ociFeatures() *features.Features {
 			Selinux:  &features.Selinux{Enabled: &t},
 			IntelRdt: &features.IntelRdt{Enabled: &f},
 			MountExtensions: &features.MountExtensions{
-				IDMap: &features.IDMap{Enabled: &f},
+				IDMap: &features.IDMap{Enabled: &t},
 			},
 			NetDevices: &features.NetDevices{Enabled: &f},
 			MemoryPolicy: &features.MemoryPolicy{

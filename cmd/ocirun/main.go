@@ -87,12 +87,43 @@ root filesystem), with the same commands and flags as runc.`,
 var extraCommands []*cli.Command
 
 func defaultRoot() string {
-	if os.Geteuid() != 0 {
-		if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
-			return dir + "/ocirun"
-		}
+	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" && honorXDGRuntimeDir() {
+		return dir + "/ocirun"
 	}
 	return "/run/ocirun"
+}
+
+// honorXDGRuntimeDir: state goes to $XDG_RUNTIME_DIR for a user without
+// root, and for "root" in a user namespace that is not the host's unless
+// $USER says root (rootless podman runs us as uid 0 of its own user
+// namespace, where /run is the host's and not writable), as runc decides.
+func honorXDGRuntimeDir() bool {
+	if os.Geteuid() != 0 {
+		return true
+	}
+	if !libcontainer.InUserNS() {
+		return false
+	}
+	u, ok := os.LookupEnv("USER")
+	return !ok || u != "root"
+}
+
+// rootlessCgroups decides --rootless: with true, a cgroup the runtime may not
+// create is skipped (refused if the config sets limits); auto means true for
+// a user without root and for root in a user namespace other than the
+// host's, where cgroup permissions are unknown, except with the systemd
+// driver (systemd delegates the unit to us), as runc decides.
+func rootlessCgroups(ctx *cli.Context) bool {
+	switch ctx.String("rootless") {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	if ctx.Bool("systemd-cgroup") {
+		return false
+	}
+	return os.Geteuid() != 0 || libcontainer.InUserNS()
 }
 
 func vcsRevision() string {
@@ -115,11 +146,7 @@ var (
 
 func setup(ctx *cli.Context) error {
 	switch r := ctx.String("rootless"); r {
-	case "auto", "false":
-	case "true":
-		if os.Geteuid() == 0 {
-			return errors.New("--rootless true: rootless mode (ignoring cgroup permission errors) is not supported yet")
-		}
+	case "auto", "false", "true":
 	default:
 		return fmt.Errorf("--rootless: want true, false or auto, got %q", r)
 	}
@@ -202,5 +229,5 @@ func (e *exitError) Error() string {
 }
 
 func root(ctx *cli.Context) *libcontainer.Root {
-	return &libcontainer.Root{Path: ctx.String("root"), Log: logger, Trace: tracer}
+	return &libcontainer.Root{Path: ctx.String("root"), Log: logger, Trace: tracer, RootlessCgroups: rootlessCgroups(ctx)}
 }

@@ -2,7 +2,7 @@
 # client-visible behaviour through ctr and checks what the kernel and ctr show.
 # shellcheck shell=bash disable=SC2154
 
-tests="t_run_exit t_no_leaked_fds t_missing_binary t_lifecycle t_kill_all t_memory_limit t_tty t_join_netns t_userns t_cgroup_nesting t_teardown"
+tests="t_run_exit t_no_leaked_fds t_missing_binary t_lifecycle t_kill_all t_memory_limit t_tty t_join_netns t_userns t_userns_pod t_cgroup_nesting t_teardown"
 
 # ctr run in the foreground: create, start, wait, delete; output and exit code
 # travel back through the shim.
@@ -237,6 +237,36 @@ t_userns() {
 			"want uid_map and gid_map \"0 100000 65536\", id -u 0, new file 0:0; got \"$(echo "$out" | tr '\n' '|')\"; $(where "$tmp/err")"
 	fi
 	remove_container $id
+}
+
+# A user-namespaced pod: the sandbox (here a holder container) has the user
+# and network namespaces, and the pod's container joins both by path, with
+# mount, pid, ipc and uts namespaces of its own made inside that user
+# namespace; it is its root, with the sandbox's maps. The runtime joins the
+# network namespace (owned by the pod's user namespace) after the user one.
+t_userns_pod() {
+	local holder=userns-pod-sandbox id=userns-pod-app pid out want
+	if ! ctr_run $holder -d --uidmap 0:100000:65536 --gidmap 0:100000:65536 -- sleep 1000 >/dev/null 2>"$tmp/err"; then
+		fail "run -d --uidmap (the pod's sandbox)" $holder "$(where "$tmp/err")"
+		remove_container $holder
+		return
+	fi
+	wait_status $holder RUNNING
+	pid=$(task_field $holder 2)
+	want="$(readlink "/proc/$pid/ns/user") $(readlink "/proc/$pid/ns/net")"
+	out=$(ctr_run $id --uidmap 0:100000:65536 --gidmap 0:100000:65536 \
+		--with-ns "user:/proc/$pid/ns/user" --with-ns "network:/proc/$pid/ns/net" -- \
+		sh -c 'echo $(readlink /proc/self/ns/user) $(readlink /proc/self/ns/net); cat /proc/self/uid_map; id -u;
+			touch /tmp/f && stat -c %u:%g /tmp/f' 2>"$tmp/err")
+	# shellcheck disable=SC2086,SC2046 # word splitting folds the map's padding
+	if [ "$(echo "$out" | head -n 1)" = "$want" ] && [ "$(echo $(echo "$out" | tail -n +2))" = "0 100000 65536 0 0:0" ]; then
+		pass "a user-namespaced pod: the container joins the sandbox's user and network namespaces"
+	else
+		fail "a user-namespaced pod: the container joins the sandbox's user and network namespaces" $id \
+			"want \"$want\", uid_map \"0 100000 65536\", id -u 0, new file 0:0; got \"$(echo "$out" | tr '\n' '|')\"; $(where "$tmp/err")"
+	fi
+	remove_container $id
+	remove_container $holder
 }
 
 # --- cgroup probes --------------------------------------------------------------

@@ -102,6 +102,13 @@ type Mount struct {
 	RecAttrClr uint64 `json:"recAttrClr,omitempty"`
 	// Extensions are runc's non-kernel options (EXT_COPYUP for "tmpcopyup").
 	Extensions int `json:"extensions,omitempty"`
+	// IDMapped: an idmapped bind mount (mount_setattr MOUNT_ATTR_IDMAP) with
+	// UIDMappings/GIDMappings, or the container's user namespace's when
+	// they are empty; IDMapRecursive maps its submounts too ("ridmap").
+	IDMapped       bool    `json:"idmapped,omitempty"`
+	IDMapRecursive bool    `json:"idmapRecursive,omitempty"`
+	UIDMappings    []IDMap `json:"uidMappings,omitempty"`
+	GIDMappings    []IDMap `json:"gidMappings,omitempty"`
 }
 
 // Mount extensions.

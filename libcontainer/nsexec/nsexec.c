@@ -79,6 +79,15 @@ static void join_namespaces(struct nspath *ns, int n)
 
 void ocirun_nsexec(void)
 {
+	// A process that only holds a user namespace for an idmapped mount
+	// (idmap.go, newUserNS): its parent set the maps and opened the
+	// namespace; it exits when the parent closes its stdin.
+	if (getenv("_OCIRUN_USERNS_HOLD")) {
+		char c;
+		while (read(0, &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
 	const char *env = getenv("_OCIRUN_INITPIPE");
 	if (!env || !*env)
 		return;
@@ -99,6 +108,7 @@ void ocirun_nsexec(void)
 	const char *timens_offsets = NULL;
 	uint32_t toff_len = 0;
 	uint32_t process_mode = 0, proc_contexts = 0;
+	int idmap_dumpable = 0;
 
 	for (uint32_t off = 0; off < len;) {
 		if (len - off < 8) {
@@ -150,6 +160,9 @@ void ocirun_nsexec(void)
 			if (process_mode != PROCESS_CREATE && process_mode != PROCESS_EXEC)
 				goto badlen;
 			break;
+		case BOOT_IDMAP_DUMPABLE:
+			idmap_dumpable = 1;
+			break;
 		case BOOT_PROC_CONTEXTS:
 			if (rlen != 4)
 				goto badlen;
@@ -178,19 +191,32 @@ badlen:
 		if (toff_fd < 0)
 			bail("open /proc/self/timens_offsets");
 	}
+	int joined_user = 0;
+	for (int i = 0; i < nns; i++)
+		joined_user |= ns[i].flag == CLONE_NEWUSER;
 	if (nns > 0)
 		join_namespaces(ns, nns);
 
 	if (clone_flags & CLONE_NEWUSER) {
 		if (unshare(CLONE_NEWUSER) < 0)
 			bail("unshare user namespace");
+		if (idmap_dumpable && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+			bail("prctl(PR_SET_DUMPABLE)");
 		// Only the parent, outside, may write our id maps.
 		write_frame("{\"type\":\"idmap-please\"}");
 		expect_frame("idmap-done");
+		if (idmap_dumpable && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+			bail("prctl(PR_SET_DUMPABLE)");
+	}
+	if ((clone_flags & CLONE_NEWUSER) || joined_user) {
+		// Become the user namespace's root: our host ids may not be mapped in
+		// it (a joined one), and what we create next (mountpoints, a tmpfs's
+		// files) must belong to an id it knows. The capabilities setns or
+		// unshare gave us stay: our old ids were not this namespace's root.
 		if (setresgid(0, 0, 0) < 0)
-			bail("setresgid(0) in the new user namespace");
+			bail("setresgid(0) in the user namespace");
 		if (setresuid(0, 0, 0) < 0)
-			bail("setresuid(0) in the new user namespace");
+			bail("setresuid(0) in the user namespace");
 		// setresuid clears the dumpable flag again only for uid changes; keep it off.
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	}

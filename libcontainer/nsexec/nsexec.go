@@ -23,6 +23,7 @@ const (
 	recFork        = 4
 	recProcess     = 5
 	recProcCtx     = 6
+	recDumpable    = 7
 	maxBootstrap   = 1 << 20
 )
 
@@ -45,6 +46,10 @@ type Bootstrap struct {
 	// ProcContexts is how many fsopen("proc") contexts the process stage of a
 	// create sends for the container's proc mounts (at most 4).
 	ProcContexts uint32
+	// IdmapDumpable keeps init dumpable while an unprivileged parent writes
+	// the id maps of its new user namespace (itself or through newuidmap):
+	// /proc/<pid> of a non-dumpable process belongs to root.
+	IdmapDumpable bool
 }
 
 // Encode returns the bootstrap payload (without the frame's length prefix).
@@ -84,6 +89,9 @@ func (b *Bootstrap) Encode() ([]byte, error) {
 	}
 	if b.Fork {
 		add(recFork, nil)
+	}
+	if b.IdmapDumpable {
+		add(recDumpable, nil)
 	}
 	if b.Process != 0 {
 		add(recProcess, binary.LittleEndian.AppendUint32(nil, b.Process))

@@ -16,6 +16,11 @@
 // BOOT_PROC_CONTEXTS (u32 n): how many fsopen("proc") contexts the process
 // stage hands the parent for the container's proc mounts.
 #define BOOT_PROC_CONTEXTS 6
+// BOOT_IDMAP_DUMPABLE: init is dumpable while the parent writes the id maps
+// of its new user namespace. An unprivileged parent (rootless) may only
+// open /proc/<pid>/uid_map, and newuidmap only accepts a target, that the
+// user owns; a non-dumpable process's /proc files belong to root.
+#define BOOT_IDMAP_DUMPABLE 7
 
 #define PROCESS_CREATE 1
 #define PROCESS_EXEC 2

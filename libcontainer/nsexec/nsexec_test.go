@@ -48,6 +48,16 @@ func TestEncode(t *testing.T) {
 	if string(r[recTimeOffsets][0]) != "monotonic 5 0\n" || len(r[recFork]) != 1 {
 		t.Errorf("records %v", r)
 	}
+	if len(r[recDumpable]) != 0 {
+		t.Errorf("a dumpable record without IdmapDumpable: %v", r)
+	}
+	b.IdmapDumpable = true
+	if p, err = b.Encode(); err != nil {
+		t.Fatal(err)
+	}
+	if d := records(t, p)[recDumpable]; len(d) != 1 || len(d[0]) != 0 {
+		t.Errorf("IdmapDumpable: records %v, want one empty dumpable record", d)
+	}
 }
 
 func TestEncodeRejects(t *testing.T) {

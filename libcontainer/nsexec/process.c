@@ -662,8 +662,34 @@ static void apply_caps(const struct plan *p)
 	}
 }
 
+// fix_stdio gives the process's user the stdio it inherits, as runc does,
+// so that it may reopen them by path (`echo > /dev/stdout` as a non-root
+// user): the pipes and sockets a client hands over and a pty. Only those:
+// unlike runc, never a file or another device, which would hand the
+// container's user a file the caller redirected to on the host. Only the
+// owner changes; the group stays (devpts' tty group). What the kernel will
+// not let us change is left: an owner or group not mapped in our user
+// namespace (EPERM, EINVAL), a read-only mount (EROFS).
+static void fix_stdio(const struct plan *p)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		struct stat st;
+		if (fstat(fd, &st) < 0) {
+			if (errno == EBADF)
+				continue;
+			bail_step("stdio", fd, errno);
+		}
+		int pty = S_ISCHR(st.st_mode) && major(st.st_rdev) >= 136 && major(st.st_rdev) <= 143;
+		if (st.st_uid == p->uid || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || pty))
+			continue;
+		if (fchown(fd, p->uid, st.st_gid) < 0 && errno != EPERM && errno != EINVAL && errno != EROFS)
+			bail_step("stdio", fd, errno);
+	}
+}
+
 static void set_user(const struct plan *p, int *proc)
 {
+	fix_stdio(p);
 	if (syscall(SYS_setgroups, p->ngroups, p->groups) < 0) {
 		int err = errno;
 		// A user namespace whose setgroups file says deny (rootless) has

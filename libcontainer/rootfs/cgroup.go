@@ -26,6 +26,13 @@ func (p *preparer) mountCgroup(m *configs.Mount, dest string) error {
 		return err
 	}
 	flags := m.Flags | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	if len(p.cg.Paths) == 0 {
+		// No cgroup of the container's own (rootless): what is shown is
+		// not the container's to change, whatever the config asks. The
+		// runtime's cgroup may be one the user owns, shared with its other
+		// processes (CVE-2023-25809).
+		flags |= unix.MS_RDONLY
+	}
 	if p.cg.V2 || m.Device == "cgroup2" {
 		mnt, err := p.attachNew("cgroup2", "cgroup2", dest, nil, flags)
 		if err != nil && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EBUSY)) && !p.cg.NSCgroup {
@@ -72,23 +79,58 @@ func (p *preparer) mountCgroup(m *configs.Mount, dest string) error {
 }
 
 // bindV2Cgroup bind-mounts the container's directory of the cgroup2 hierarchy at dest.
+// A rootless container without a cgroup of its own is in the runtime's:
+// that one is bound, as a cgroup namespace would show it.
 func (p *preparer) bindV2Cgroup(dest string, flags int) (*os.File, error) {
-	for mp, path := range p.cg.Paths {
-		var st unix.Statfs_t
-		if err := unix.Statfs(mp, &st); err != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {
-			continue
+	path := ""
+	for mp, dir := range p.cg.Paths {
+		if isCgroup2(mp) {
+			path = dir
 		}
-		mnt, err := bindTree(path, false)
-		if err != nil {
-			return nil, fmt.Errorf("bind cgroup2 dir %q: %w", path, err)
-		}
-		if err := p.attach(mnt, dest, mountAttr(flags, 0), false); err != nil {
-			mnt.Close()
-			return nil, err
-		}
-		return mnt, nil
 	}
-	return nil, errors.New("cgroup2 mount refused and no cgroup2 directory of the container to bind instead")
+	if path == "" && len(p.cg.Paths) == 0 {
+		for mp := range p.cg.Controllers {
+			if isCgroup2(mp) {
+				own, err := ownV2Cgroup()
+				if err != nil {
+					return nil, err
+				}
+				path = filepath.Join(mp, own)
+			}
+		}
+	}
+	if path == "" {
+		return nil, errors.New("cgroup2 mount refused and no cgroup2 directory of the container to bind instead")
+	}
+	mnt, err := bindTree(path, false)
+	if err != nil {
+		return nil, fmt.Errorf("bind cgroup2 dir %q: %w", path, err)
+	}
+	if err := p.attach(mnt, dest, mountAttr(flags, 0), false); err != nil {
+		mnt.Close()
+		return nil, err
+	}
+	return mnt, nil
+}
+
+func isCgroup2(mp string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(mp, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// ownV2Cgroup is the cgroup2 path of the calling thread: the container's
+// init and the runtime's thread building its rootfs share it.
+func ownV2Cgroup() (string, error) {
+	b, err := os.ReadFile("/proc/thread-self/cgroup")
+	if err != nil {
+		return "", err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "0::"); ok {
+			return filepath.Clean("/" + rest), nil
+		}
+	}
+	return "", errors.New("/proc/thread-self/cgroup has no cgroup2 line")
 }
 
 // mountHierarchy mounts one v1 hierarchy (or the hybrid cgroup2 one) on the

@@ -142,6 +142,12 @@ var hostFallback = map[string]string{"sysfs": "/sys", "mqueue": "/dev/mqueue"}
 // filesystem.
 func (p *preparer) newMount(m *configs.Mount) (mnt *os.File, isDir, hostBind bool, err error) {
 	switch {
+	case m.IDMapped:
+		mnt = p.idmapped[p.cur]
+		delete(p.idmapped, p.cur)
+		if mnt == nil {
+			err = errors.New("idmapped mount: the runtime made none for it")
+		}
 	case m.IsBind():
 		mnt, err = bindTree(m.Source, m.Flags&unix.MS_REC != 0)
 	case m.Device == "sysfs" && !p.cfg.HasNamespace(configs.NEWNET):

@@ -40,7 +40,11 @@ type preparer struct {
 	devRO  bool
 	// procCtx are fsopen("proc") contexts opened in the container's pid
 	// namespace, for a caller that is not in it (see Prepare).
-	procCtx    []*os.File
+	procCtx []*os.File
+	// idmapped are the runtime's idmapped clones by mount index; cur is
+	// the index of the mount being made.
+	idmapped   map[int]*os.File
+	cur        int
 	mountLabel string
 	fds        *sys.FdPaths // where our handles really are (CheckInside)
 }
@@ -54,6 +58,11 @@ type Options struct {
 	// the container's pid namespace, for a caller that is not in it: procfs
 	// shows the pid namespace of whoever opened the context.
 	ProcContexts []*os.File
+	// IDMapped are the idmapped mounts of the config by index, detached
+	// clones of their sources with the mapping set: only the host's root
+	// may set one, and the container's init, in its user namespace, is not
+	// it. Prepare attaches each (and closes it).
+	IDMapped map[int]*os.File
 }
 
 // Prepare sets up the mounts and /dev of cfg.Rootfs. It must run in the
@@ -77,7 +86,7 @@ func Prepare(cfg *configs.Config, cg *CgroupMount, opts Options) error {
 	if err := parentMountPrivate(rootPath); err != nil {
 		return err
 	}
-	if err := bindSelf(rootPath); err != nil {
+	if err := bindSelf(rootPath, inUserNS()); err != nil {
 		return err
 	}
 	root, err := os.OpenFile(rootPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -89,11 +98,13 @@ func Prepare(cfg *configs.Config, cg *CgroupMount, opts Options) error {
 		root.Close()
 		return err
 	}
-	p := &preparer{cfg: cfg, cg: cg, rootPath: rootPath, root: root, procCtx: opts.ProcContexts, mountLabel: opts.MountLabel, fds: fds}
+	p := &preparer{cfg: cfg, cg: cg, rootPath: rootPath, root: root, procCtx: opts.ProcContexts,
+		idmapped: opts.IDMapped, mountLabel: opts.MountLabel, fds: fds}
 	defer p.close()
 
 	for i := range cfg.Mounts {
 		m := &cfg.Mounts[i]
+		p.cur = i
 		if err := p.mount(m); err != nil {
 			var onRoot *onRootError
 			if errors.As(err, &onRoot) {
@@ -161,18 +172,24 @@ func parentMountPrivate(rootPath string) error {
 }
 
 // bindSelf bind-mounts the rootfs onto itself unless it already is a mount
-// point, because pivot_root(2) needs new_root to be one.
-func bindSelf(rootPath string) error {
-	mnt, err := mountID(rootPath)
-	if err != nil {
-		return err
-	}
-	parent, err := mountID(filepath.Dir(rootPath))
-	if err != nil {
-		return err
-	}
-	if mnt != parent && rootPath != "/" {
-		return nil
+// point, because pivot_root(2) needs new_root to be one. In a user namespace
+// it always does: a mount namespace copied into a less privileged user
+// namespace gets every inherited mount locked (MNT_LOCKED), and pivot_root
+// refuses a locked new_root with EINVAL, e.g. podman's overlay at
+// .../merged with --uidmap. The bind made here is ours, not locked.
+func bindSelf(rootPath string, always bool) error {
+	if !always {
+		mnt, err := mountID(rootPath)
+		if err != nil {
+			return err
+		}
+		parent, err := mountID(filepath.Dir(rootPath))
+		if err != nil {
+			return err
+		}
+		if mnt != parent && rootPath != "/" {
+			return nil
+		}
 	}
 	if err := sys.Mount(rootPath, rootPath, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind rootfs onto itself: %w", err)
@@ -200,14 +217,7 @@ func needsDev(cfg *configs.Config) bool {
 
 // inUserNS reports whether we run in a user namespace other than the initial one,
 // where flags of mounts from the parent namespace are locked.
-func inUserNS() bool {
-	b, err := os.ReadFile("/proc/self/uid_map")
-	if err != nil {
-		return false
-	}
-	f := strings.Fields(string(b))
-	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
-}
+func inUserNS() bool { return sys.InUserNS() }
 
 // isNotExist is errors.Is(err, ENOENT), also through pathrs-lite's wrapping.
 func isNotExist(err error) bool { return errors.Is(err, unix.ENOENT) }

@@ -223,9 +223,11 @@ func invalidRows() []badRow {
 		{name: "mount-option-bad-value", edit: addMount(specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=lots"}}), want: []string{"mounts[7].options", `"size=lots"`, "Bad value for 'size'"}},
 		{name: "mount-option-unknown", edit: addMount(specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuch"}}), want: []string{"mounts[7].options", `"nosuch"`}},
 		{name: "mount-option-proc-bad", edit: func(s *specs.Spec) { s.Mounts[0].Options = []string{"hidepid=sometimes"} }, want: []string{"mounts[0].options", `"hidepid=sometimes"`}},
-		{name: "mount-option-idmap", edit: addMount(specs.Mount{Destination: "/data", Type: "bind", Source: "/tmp", Options: []string{"rbind", "idmap"}}), want: []string{"mounts[7].options[1]", `"idmap"`}},
+		{name: "mount-idmap-without-userns", edit: addMount(specs.Mount{Destination: "/data", Type: "bind", Source: "/tmp", Options: []string{"rbind", "idmap"}}), want: []string{"mounts[7].options", "idmap without uidMappings", "no user namespace"}},
+		{name: "mount-idmap-not-bind", edit: addMount(specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"idmap"},
+			UIDMappings: []specs.LinuxIDMapping{{Size: 1}}, GIDMappings: []specs.LinuxIDMapping{{Size: 1}}}), want: []string{"mounts[7].options", "must be a bind mount", `"tmpfs"`}},
 		{name: "mount-option-nul", edit: addMount(specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=755\x00x"}}), want: []string{"mounts[7].options[0]", "NUL"}},
-		{name: "mount-uidmappings", edit: addMount(specs.Mount{Destination: "/data", Type: "bind", Source: "/tmp", Options: []string{"rbind"}, UIDMappings: []specs.LinuxIDMapping{{Size: 1}}}), want: []string{"mounts[7].uidMappings"}},
+		{name: "mount-uidmappings", edit: addMount(specs.Mount{Destination: "/data", Type: "bind", Source: "/tmp", Options: []string{"rbind"}, UIDMappings: []specs.LinuxIDMapping{{Size: 1}}}), want: []string{"mounts[7].gidMappings", "required with uidMappings"}},
 		{name: "bind-without-source", edit: addMount(specs.Mount{Destination: "/data", Type: "bind", Options: []string{"rbind"}}), want: []string{"mounts[7].source", "required for a bind mount"}},
 		{name: "bind-source-missing", edit: addMount(specs.Mount{Destination: "/data", Type: "bind", Source: "/ocirun-no-such-dir", Options: []string{"rbind"}}), want: []string{"mounts[7].source", "/ocirun-no-such-dir", "no such file"}},
 		{name: "10k-mounts-all-bad", edit: func(s *specs.Spec) {

@@ -134,9 +134,69 @@ func capHas(t *testing.T, hex string, bit uint) bool {
 	return v&(1<<bit) != 0
 }
 
-// CVE-2023-25809 needs a rootless container without a cgroup namespace.
+// CVE-2023-25809: a rootless container without a cgroup namespace may not
+// mount cgroupfs, and runc's fallback, a bind of the host's /sys/fs/cgroup,
+// was writable. Run by an unprivileged user with `spec --rootless` (no
+// cgroup namespace, /sys bound "rbind,ro"), with its cgroup mount, with it
+// asked read-write (the container has no cgroup of its own: what it would
+// see is the runtime's, maybe the user's session's), and without one (the
+// host's hierarchies then show through the /sys bind): /sys/fs/cgroup and
+// every mount under it are read-only, and writing there fails with EROFS.
 func TestSecurityCVE2023_25809_RootlessCgroupBind(t *testing.T) {
-	t.Skip("rootless containers are not implemented yet: the test (rootless, no cgroupns, /sys rbind,ro: touch /sys/fs/cgroup/x gives EROFS) comes with them")
+	t.Parallel()
+	u := newRootlessUser(t)
+	for _, cgMount := range []string{"ro", "rw", "none"} {
+		t.Run("cgroup-mount="+cgMount, func(t *testing.T) {
+			t.Parallel()
+			if bundle.IsRunc(t) {
+				// Seen here: the /sys/fs/cgroup tmpfs and every hierarchy below it
+				// rw with the cgroup mount, the hierarchies rw through the /sys
+				// bind without it (mount(2) makes only the top of an rbind ro).
+				t.Skip("runc 1.1.5 is vulnerable to CVE-2023-25809 on this kernel: rootless, /sys/fs/cgroup is writable")
+			}
+			script := `/bin/probe write /sys/fs/cgroup/ocirun-cve x; for d in /sys/fs/cgroup/*/; do [ -d "$d" ] && /bin/probe write "$d"ocirun-cve x; done; exec /bin/probe report`
+			b := rootlessBundle(t, u, []string{"/bin/sh", "-c", script}, func(s *specs.Spec) {
+				for _, ns := range s.Linux.Namespaces {
+					if ns.Type == specs.CgroupNamespace {
+						t.Fatalf("spec --rootless has a cgroup namespace: the case needs none")
+					}
+				}
+				var ms []specs.Mount
+				for _, m := range s.Mounts {
+					switch {
+					case m.Destination != "/sys/fs/cgroup":
+					case cgMount == "none":
+						continue
+					case cgMount == "rw":
+						// Asked for: the container has no cgroup of its own to write.
+						m.Options = []string{"nosuid", "noexec", "nodev", "relatime", "rw"}
+					}
+					ms = append(ms, m)
+				}
+				s.Mounts = ms
+			})
+			r := u.run(t, b, "run", "--bundle", b.Dir, b.ID)
+			assertNoCrash(t, r)
+			if r.Code != 0 {
+				t.Fatalf("run as %s: %v", u.Name, r)
+			}
+			head, _, _ := strings.Cut(r.Stdout, "{")
+			for _, line := range strings.Fields(head) {
+				if line != "EROFS" {
+					t.Errorf("a write under /sys/fs/cgroup gave %q, want EROFS (all: %q)", line, head)
+				}
+			}
+			if !strings.Contains(head, "EROFS") {
+				t.Errorf("no write under /sys/fs/cgroup was tried: %q", head)
+			}
+			rep := bundle.ParseReport(t, r.Stdout)
+			for _, m := range rep.Mounts {
+				if (m.Mountpoint == "/sys/fs/cgroup" || strings.HasPrefix(m.Mountpoint, "/sys/fs/cgroup/")) && !m.HasOption("ro") {
+					t.Errorf("%s (%s) is mounted read-write: %s", m.Mountpoint, m.FSType, m.Options)
+				}
+			}
+		})
+	}
 }
 
 // crun CVE-2026-30892: `exec -u 1` ran as uid 0. The user flag is

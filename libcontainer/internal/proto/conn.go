@@ -175,12 +175,12 @@ func (c *Conn) Recv() (Msg, []*os.File, error) {
 }
 
 // fdsOf is how many fds a kind carries; -1 for "any" (procfs: one per
-// proc mount).
+// proc mount; config: one per idmapped mount, checked against its list).
 func fdsOf(k Kind) int {
 	switch k {
 	case KindConsole, KindSeccompFd:
 		return 1
-	case KindProcfs:
+	case KindProcfs, KindConfig:
 		return -1
 	}
 	return 0

@@ -43,7 +43,8 @@ type step struct {
 var script = map[Route][]step{
 	GoCreate: {
 		{Bootstrap{1}, true, 0}, {IdmapPlease{}, false, 0}, {IdmapDone{}, true, 0}, {Child{Pid: 7}, false, 0},
-		{Config{Config: &configs.Config{Rootfs: "/r"}}, true, 0}, {HooksPlease{}, false, 0}, {HooksDone{}, true, 0},
+		// Two idmapped mounts' clones ride with the config.
+		{Config{Config: &configs.Config{Rootfs: "/r"}, IDMapped: []int{0, 3}}, true, 2}, {HooksPlease{}, false, 0}, {HooksDone{}, true, 0},
 		{Console{}, false, 1}, {SeccompFd{}, false, 1}, {Ready{}, false, 0},
 	},
 	CCreate: {

@@ -13,9 +13,10 @@ import (
 // the other allocate without limit.
 const MaxFrame = 16 << 20
 
-// maxFds bounds the fds one frame may carry (the most is the C stage's proc
-// contexts); more is a protocol error, and they are closed.
-const maxFds = 8
+// maxFds bounds the fds one frame may carry (the most is a Go init's config
+// with its idmapped mounts, libcontainer's maxIDMapped); more is a protocol
+// error, and they are closed.
+const maxFds = 64
 
 // ErrClosed is a peer that closed its end: init died or exited.
 var ErrClosed = errors.New("peer closed the socket")

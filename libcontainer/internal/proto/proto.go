@@ -16,7 +16,7 @@
 //	 ◀──── idmap-please ──   (new user ns)     ◀────────────── child ──
 //	 ── idmap-done ───────▶                    ◀──── procfs + fds ────   proc contexts
 //	 ◀─────────── child ──                      (rootfs built from a parent
-//	 ── config ───────────▶                      thread in init's namespaces)
+//	 ── config (+ fds) ────▶   idmapped mounts   thread in init's namespaces)
 //	 ◀──── hooks-please ──   rootfs built      ── plan (+ fds) ──────▶
 //	 ── hooks-done ───────▶                    ◀── seccomp-fd + fd ───   NOTIFY profile
 //	 ◀─── console + fd ───   terminal          ◀────────────── ready ──
@@ -103,6 +103,9 @@ type Config struct {
 	// Cgroup tells init how to mount /sys/fs/cgroup.
 	Cgroup *rootfs.CgroupMount `json:"cgroup,omitempty"`
 	LSM    LSM                 `json:"lsm"`
+	// IDMapped are the indexes of the mounts whose idmapped clones, made
+	// by the parent, come with the message as its fds, in this order.
+	IDMapped []int `json:"idmapped,omitempty"`
 }
 
 // HooksPlease says the rootfs is built, before pivot_root.

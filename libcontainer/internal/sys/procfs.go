@@ -34,7 +34,40 @@ func OpenProcSys(rel string, flags int) (*os.File, error) {
 	}
 	f, err := pathrs.Reopen(h, flags|unix.O_CLOEXEC)
 	if err != nil {
+		// Reopening goes through /proc/thread-self/fd, which a caller outside
+		// the pid namespace of the procfs it sees does not have there, nor
+		// can it mount a procfs of its own if it is root of a user namespace
+		// only: the parent's thread in a container's namespaces under
+		// rootless podman. Open the file itself then, from the verified
+		// /proc/sys, crossing no mount and following no link.
+		if f2, err2 := openProcSysBeneath(proc, clean[1:], flags); err2 == nil {
+			return f2, nil
+		}
 		return nil, fmt.Errorf("reopen /proc/sys%s: %w", clean, err)
+	}
+	return f, nil
+}
+
+func openProcSysBeneath(proc *procfs.Handle, rel string, flags int) (*os.File, error) {
+	dir, err := proc.OpenRoot("sys")
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	if err := CheckFsMagic(dir, unix.PROC_SUPER_MAGIC); err != nil {
+		return nil, err
+	}
+	fd, err := unix.Openat2(int(dir.Fd()), rel, &unix.OpenHow{
+		Flags:   uint64(flags | unix.O_CLOEXEC | unix.O_NOFOLLOW),
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_XDEV | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_SYMLINKS,
+	})
+	if err != nil {
+		return nil, &os.PathError{Op: "openat2", Path: "/proc/sys/" + rel, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), "/proc/sys/"+rel)
+	if err := CheckFsMagic(f, unix.PROC_SUPER_MAGIC); err != nil {
+		f.Close()
+		return nil, err
 	}
 	return f, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -85,6 +86,33 @@ func TestOpenProcSysRefusesEscape(t *testing.T) {
 	defer f.Close()
 	if err := CheckFsMagic(f, unix.PROC_SUPER_MAGIC); err != nil {
 		t.Error(err)
+	}
+}
+
+// The fallback for a caller without /proc/thread-self in its procfs opens
+// below /proc/sys only: no "..", no link (kernel/../../self is refused even
+// though it would land in procfs).
+func TestOpenProcSysBeneath(t *testing.T) {
+	proc, err := procfs.OpenProcRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Close()
+	f, err := openProcSysBeneath(proc, "kernel/ostype", unix.O_RDONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 16)
+	n, _ := f.Read(b)
+	f.Close()
+	if strings.TrimSpace(string(b[:n])) != "Linux" {
+		t.Errorf("kernel/ostype = %q", b[:n])
+	}
+	for _, rel := range []string{"../self/environ", "kernel/../../self/status"} {
+		if f, err := openProcSysBeneath(proc, rel, unix.O_RDONLY); err == nil {
+			f.Close()
+			t.Errorf("openProcSysBeneath(%q) left /proc/sys", rel)
+		}
 	}
 }
 

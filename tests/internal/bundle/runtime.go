@@ -105,6 +105,14 @@ func (r Result) String() string {
 type RunOpts struct {
 	Stdin *os.File // nil: /dev/null
 	Env   []string // added to the test's environment
+	// User runs the runtime as another user (rootless tests); nil: as we are.
+	User *syscall.Credential
+	// Cgroup, if set, is the cgroup v2 directory the runtime starts in
+	// (CLONE_INTO_CGROUP): a delegated subtree's leaf.
+	Cgroup *os.File
+	// Runtime is the binary to run instead of Runtime(t): a copy another
+	// user may execute.
+	Runtime string
 	// Wrap is a command line the runtime runs under (["setpriv", ...]).
 	Wrap []string
 }
@@ -139,7 +147,11 @@ func (b *Bundle) RunWith(t testing.TB, o RunOpts, args ...string) Result {
 
 	ctx, cancel := context.WithTimeout(context.Background(), CommandTimeout)
 	defer cancel()
-	argv := append(append(slices.Clone(o.Wrap), Runtime(t)), full...)
+	rt := o.Runtime
+	if rt == "" {
+		rt = Runtime(t)
+	}
+	argv := append(append(slices.Clone(o.Wrap), rt), full...)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = b.Dir
 	cmd.Env = append(os.Environ(), o.Env...)
@@ -148,6 +160,12 @@ func (b *Bundle) RunWith(t testing.TB, o RunOpts, args ...string) Result {
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if o.Stdin != nil {
 		cmd.Stdin = o.Stdin
+	}
+	if o.User != nil || o.Cgroup != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: o.User}
+		if o.Cgroup != nil {
+			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(o.Cgroup.Fd())
+		}
 	}
 	err = cmd.Run()
 	var exitErr *exec.ExitError

@@ -15,21 +15,22 @@ import (
 // takes no processes (EBUSY). That is the container's cgroup when it runs
 // its own cgroup manager (systemd in a container moves itself to
 // init.scope, a nested runtime makes children): join the init's cgroup
-// instead, as runc does. v1 has no such rule.
+// instead, as runc does on EBUSY. Unlike runc, not only on EBUSY: a process
+// put in the container's cgroup while that manager has no controllers
+// enabled (systemd takes them away when no unit needs them) would make the
+// next "+memory" it writes fail with EBUSY, and every limit below it with
+// it. So whenever the init lives below the container's cgroup, exec'd
+// processes go where it is. v1 has no such rule.
 func ExecLeaf(paths map[string]string, initPid int) map[string]string {
 	if !IsV2() {
 		return paths
 	}
+	cur, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", initPid))
+	if err != nil {
+		return paths
+	}
 	paths = maps.Clone(paths) // not the state's
 	for mnt, dir := range paths {
-		b, err := os.ReadFile(filepath.Join(dir, "cgroup.subtree_control"))
-		if err != nil || len(strings.TrimSpace(string(b))) == 0 {
-			continue
-		}
-		cur, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", initPid))
-		if err != nil {
-			continue
-		}
 		for _, l := range strings.Split(string(cur), "\n") {
 			if rel, ok := strings.CutPrefix(l, "0::"); ok {
 				// Only a cgroup inside the container's own: the init's

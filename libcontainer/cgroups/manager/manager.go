@@ -58,6 +58,9 @@ func LoadSystemd(paths map[string]string, unit string) (cgroups.Manager, error) 
 	if err != nil {
 		return nil, err
 	}
+	if f2, ok := fs.(*fs2.Manager); ok {
+		f2.AncestorsOwnedBySystemd()
+	}
 	return systemd.Load(fs, unit, cgroups.PureV2(hs)), nil
 }
 

@@ -128,6 +128,16 @@ func (m *Manager) Set(r *configs.Resources) error {
 	if err := m.setProperties(props); err != nil {
 		return err
 	}
+	if m.v2 {
+		// systemd realizes the unit's new controllers later, from its event
+		// loop, and a realization queued by the start (when the unit needed
+		// no memory controller) may have taken "+memory" back out of the
+		// slice's subtree_control. From here on systemd wants what the
+		// limits need, so enabling them down the path now sticks.
+		if err := m.fs.Apply(-1); err != nil {
+			return err
+		}
+	}
 	return m.fs.Set(r)
 }
 

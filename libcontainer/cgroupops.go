@@ -1,16 +1,10 @@
 package libcontainer
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
-)
-
-var (
-	errNotRunning = errors.New("container not running")
-	errNotPaused  = errors.New("container not paused")
 )
 
 // requireCgroup returns the container's cgroup manager or an error saying
@@ -31,7 +25,7 @@ func (c *Container) Pause() error {
 	}
 	defer lock.Close()
 	if st := c.Status(); st != Running && st != Created {
-		return errNotRunning
+		return ErrNotRunning
 	}
 	m, err := c.requireCgroup()
 	if err != nil {
@@ -48,7 +42,7 @@ func (c *Container) Resume() error {
 	}
 	defer lock.Close()
 	if c.Status() != Paused {
-		return errNotPaused
+		return ErrNotPaused
 	}
 	m, err := c.requireCgroup()
 	if err != nil {
@@ -69,7 +63,7 @@ func (c *Container) Processes() ([]int, error) {
 // Stats samples the container's cgroup counters.
 func (c *Container) Stats() (*cgroups.Stats, error) {
 	if c.Status() == Stopped {
-		return nil, errNotRunning
+		return nil, ErrNotRunning
 	}
 	m, err := c.requireCgroup()
 	if err != nil {
@@ -99,7 +93,7 @@ func (c *Container) Update(r *configs.Resources) error {
 	}
 	defer lock.Close()
 	if c.Status() == Stopped {
-		return errNotRunning
+		return ErrNotRunning
 	}
 	m, err := c.requireCgroup()
 	if err != nil {

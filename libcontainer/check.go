@@ -51,7 +51,7 @@ func (r *Root) check(id string, cfg *configs.Config, opts *CreateOpts, all bool)
 func (r *Root) checkCommandLine(id string, cfg *configs.Config, opts *CreateOpts, ps *problem.List) {
 	if id != "" {
 		if _, err := os.Lstat(r.dir(id)); err == nil {
-			ps.Add(&problem.Problem{Path: "container id", Value: id, Text: "container with id exists: " + id,
+			ps.Add(&problem.Problem{Path: "container id", Value: id, Text: ErrExist.Error() + ": " + id,
 				Problem: "a container with this id exists", Hint: fmt.Sprintf("pick another id, or `ocirun delete %s` first", id)})
 		}
 	}

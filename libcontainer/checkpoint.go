@@ -29,7 +29,7 @@ func (c *Container) Checkpoint(o *criu.Opts, log *slog.Logger) error {
 	defer lock.Close()
 	st := c.Status()
 	if st != Running && st != Paused {
-		return fmt.Errorf("container %s is %s: only a running or paused container can be checkpointed", c.ID, st)
+		return refuse(ErrNotRunning, "container %s is %s: only a running or paused container can be checkpointed", c.ID, st)
 	}
 	cfg := c.state.Config
 	if cfg.Process.Terminal {

@@ -20,9 +20,6 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/trace"
 )
 
-// ErrNotExist is returned when no container has the given id.
-var ErrNotExist = errors.New("container does not exist")
-
 // Container is a handle on one container's state directory.
 type Container struct {
 	ID    string
@@ -146,7 +143,7 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 		return c.signalAll(sig)
 	}
 	if !st.CanSignal() {
-		return errors.New("container not running")
+		return ErrNotRunning
 	}
 	if err := c.signalInit(sig); err != nil {
 		return err
@@ -167,17 +164,17 @@ func (c *Container) signalInit(sig unix.Signal) error {
 	pidfd, err := unix.PidfdOpen(c.state.InitPid, 0)
 	if err != nil {
 		if errors.Is(err, unix.ESRCH) {
-			return errors.New("container not running")
+			return ErrNotRunning
 		}
 		return os.NewSyscallError("pidfd_open", err)
 	}
 	defer unix.Close(pidfd)
 	if !c.state.initAlive() {
-		return errors.New("container not running")
+		return ErrNotRunning
 	}
 	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
 		if errors.Is(err, unix.ESRCH) {
-			return errors.New("container not running")
+			return ErrNotRunning
 		}
 		return os.NewSyscallError("pidfd_send_signal", err)
 	}
@@ -188,7 +185,7 @@ func (c *Container) signalAll(sig unix.Signal) error {
 	m := c.cgroup()
 	if m == nil {
 		if !c.state.initAlive() {
-			return errors.New("container not running")
+			return ErrNotRunning
 		}
 		return c.signalInit(sig)
 	}
@@ -201,7 +198,7 @@ func (c *Container) signalAll(sig unix.Signal) error {
 		return err
 	}
 	if len(pids) == 0 {
-		return errors.New("container not running")
+		return ErrNotRunning
 	}
 	for _, p := range pids {
 		if err := unix.Kill(p, sig); err != nil && !errors.Is(err, unix.ESRCH) {
@@ -221,7 +218,7 @@ func (c *Container) Delete(force bool, log *slog.Logger) error {
 	defer lock.Close()
 	st := c.Status()
 	if !st.CanDelete() && !force {
-		return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.ID, st)
+		return refuse(ErrRunning, "cannot delete container %s that is not stopped: %s", c.ID, st)
 	}
 	if st != Stopped {
 		c.killAndWait()

@@ -52,7 +52,7 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 	dir := r.dir(id)
 	if err := os.Mkdir(dir, 0o711); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return nil, nil, fmt.Errorf("container with id exists: %s", id)
+			return nil, nil, fmt.Errorf("%w: %s", ErrExist, id)
 		}
 		return nil, nil, err
 	}

@@ -58,7 +58,7 @@ func (r *Root) Restore(id string, cfg *configs.Config, o *RestoreOpts) (c *Conta
 	dir := r.dir(id)
 	if err := os.Mkdir(dir, 0o711); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("container with id exists: %s", id)
+			return nil, fmt.Errorf("%w: %s", ErrExist, id)
 		}
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package libcontainer
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -26,9 +25,13 @@ func (c *Container) Start(log *slog.Logger) error {
 	st := c.Status()
 	if !st.CanStart() {
 		if st == Stopped {
-			return errors.New("cannot start a container that has stopped")
+			return refuse(ErrNotRunning, "cannot start a container that has stopped")
 		}
-		return fmt.Errorf("cannot start an already %s container", st)
+		why := ErrRunning
+		if st == Paused {
+			why = ErrPaused
+		}
+		return refuse(why, "cannot start an already %s container", st)
 	}
 	var notify *net.UnixConn
 	if c.state.Config.NotifySocket != "" {
@@ -67,7 +70,7 @@ func (c *Container) openFifo() error {
 	// pidfd_open would find it.
 	pidfd, err := unix.PidfdOpen(c.state.InitPid, 0)
 	if err != nil {
-		return errors.New("cannot start a container that has stopped")
+		return refuse(ErrNotRunning, "cannot start a container that has stopped")
 	}
 	defer unix.Close(pidfd)
 	path := filepath.Join(c.dir, fifoName)

@@ -255,13 +255,8 @@ func (c *Container) destroy(log *slog.Logger) error {
 			errs = append(errs, err)
 		}
 	}
-	// The spec makes a poststop failure a warning, and the remaining hooks
-	// still run: the container is gone anyway.
-	if hs := c.state.Config.Hooks.Poststop; len(hs) > 0 {
-		for _, err := range hooks.RunAll("poststop", hs, c.ociState(Stopped)) {
-			log.Warn(err.Error())
-		}
-	}
+	// A poststop failure is only a warning: the container is gone anyway.
+	_ = c.runHooks(Stopped, log, hooks.Poststop)
 	if err := os.RemoveAll(c.dir); err != nil {
 		errs = append(errs, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/cgroups/manager"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/home"
+	"github.com/ocirun/ocirun/libcontainer/hooks"
 	"github.com/ocirun/ocirun/libcontainer/internal/proto"
 	"github.com/ocirun/ocirun/libcontainer/nsexec"
 	"github.com/ocirun/ocirun/libcontainer/rootfs"
@@ -350,22 +351,9 @@ func (p *createInit) limitsAndHooks() error {
 		}
 		p.trace.Mark("cgroup-limits")
 	}
-	h := p.cfg.Hooks
-	if len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer) == 0 {
-		return nil
-	}
-	state := hookState(p.id, p.initPid, Created, p.bundle, p.cfg)
-	// prestart is deprecated but still honoured, before createRuntime. Like runc,
-	// createContainer hooks run here too, in the runtime's namespaces.
-	for _, k := range []struct {
-		name string
-		hs   []configs.Hook
-	}{{"prestart", h.Prestart}, {"createRuntime", h.CreateRuntime}, {"createContainer", h.CreateContainer}} {
-		if err := runHooks(k.name, k.hs, state); err != nil {
-			return err
-		}
-	}
-	return nil
+	// Like runc, createContainer hooks run here too, in the runtime's
+	// namespaces.
+	return runHooks(p.id, p.initPid, Created, p.bundle, p.cfg, p.log, hooks.Prestart, hooks.CreateRuntime, hooks.CreateContainer)
 }
 
 func (p *createInit) cgroupMount() *rootfs.CgroupMount {

@@ -99,14 +99,8 @@ func (r *Root) Restore(id string, cfg *configs.Config, o *RestoreOpts) (c *Conta
 		}
 	}
 	c = &Container{ID: id, dir: dir, state: st}
-	if hs := cfg.Hooks.Poststart; len(hs) > 0 {
-		// As after start: the process runs, so a failure is only a warning.
-		for _, err := range hooks.RunAll("poststart", hs, c.ociState(Running)) {
-			if r.Log != nil {
-				r.Log.Warn(err.Error())
-			}
-		}
-	}
+	// As after start: the process runs, so a failure is only a warning.
+	_ = c.runHooks(Running, r.Log, hooks.Poststart)
 	return c, nil
 }
 
@@ -304,15 +298,7 @@ func (rs *restorer) setupNamespaces(pid int) error {
 			return err
 		}
 	}
-	h := rs.cfg.Hooks
-	if len(h.Prestart)+len(h.CreateRuntime) == 0 {
-		return nil
-	}
-	state := hookState(rs.id, pid, Created, rs.o.Bundle, rs.cfg)
-	if err := hooks.Run("prestart", h.Prestart, state); err != nil {
-		return err
-	}
-	return hooks.Run("createRuntime", h.CreateRuntime, state)
+	return runHooks(rs.id, pid, Created, rs.o.Bundle, rs.cfg, rs.r.Log, hooks.Prestart, hooks.CreateRuntime)
 }
 
 // loopbackUp sets lo up in the network namespace of pid.

@@ -46,13 +46,8 @@ func (c *Container) Start(log *slog.Logger) error {
 		return err
 	}
 	log.Debug("exec.fifo read: the container's process runs", "id", c.ID, "pid", c.state.InitPid)
-	if hs := c.state.Config.Hooks.Poststart; len(hs) > 0 {
-		// The spec makes a poststart failure a warning, and the remaining
-		// hooks still run: the process already runs.
-		for _, err := range hooks.RunAll("poststart", hs, c.ociState(Running)) {
-			log.Warn(err.Error())
-		}
-	}
+	// A poststart failure is only a warning: the process already runs.
+	_ = c.runHooks(Running, log, hooks.Poststart)
 	if notify != nil {
 		// Waiting for READY=1 may take long: let kill and delete in meanwhile.
 		lock.Close()

@@ -5,6 +5,7 @@ import (
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/internal/state"
 )
 
 // requireCgroup returns the container's cgroup manager or an error saying
@@ -13,18 +14,18 @@ func (c *Container) requireCgroup() (cgroups.Manager, error) {
 	if len(c.state.CgroupPaths) == 0 {
 		return nil, fmt.Errorf("container %s has no cgroup", c.ID)
 	}
-	return c.state.loadCgroup()
+	return loadCgroup(c.state)
 }
 
 // Pause freezes every process of a created or running container, as runc
 // does (a created init is frozen on exec.fifo and stays so after start).
 func (c *Container) Pause() error {
-	lock, err := lockDir(c.dir)
+	lock, st, err := c.lock()
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
-	if st := c.Status(); st != Running && st != Created {
+	defer lock.Unlock()
+	if st != Running && st != Created {
 		return ErrNotRunning
 	}
 	m, err := c.requireCgroup()
@@ -36,12 +37,12 @@ func (c *Container) Pause() error {
 
 // Resume thaws a paused container.
 func (c *Container) Resume() error {
-	lock, err := lockDir(c.dir)
+	lock, st, err := c.lock()
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
-	if c.Status() != Paused {
+	defer lock.Unlock()
+	if st != Paused {
 		return ErrNotPaused
 	}
 	m, err := c.requireCgroup()
@@ -87,12 +88,12 @@ func (c *Container) NotifyOOM(stop <-chan struct{}) (<-chan struct{}, error) {
 // saved one; the others keep their value (update --cpu-share leaves the
 // memory limit alone). Only the changed parts are written to the cgroup.
 func (c *Container) Update(r *configs.Resources) error {
-	lock, err := lockDir(c.dir)
+	lock, st, err := c.lock()
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
-	if c.Status() == Stopped {
+	defer lock.Unlock()
+	if st == Stopped {
 		return ErrNotRunning
 	}
 	m, err := c.requireCgroup()
@@ -104,5 +105,5 @@ func (c *Container) Update(r *configs.Resources) error {
 		return err
 	}
 	c.state.Config.Cgroups.Resources = merged
-	return saveState(c.dir, c.state, true)
+	return state.Save(c.dir, c.state, true)
 }

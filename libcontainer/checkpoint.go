@@ -22,12 +22,11 @@ import (
 // processes and the container is destroyed afterwards, as runc does, so the
 // id is free for `restore`.
 func (c *Container) Checkpoint(o *criu.Opts, log *slog.Logger) error {
-	lock, err := lockDir(c.dir)
+	lock, st, err := c.lock()
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
-	st := c.Status()
+	defer lock.Unlock()
 	if st != Running && st != Paused {
 		return refuse(ErrNotRunning, "container %s is %s: only a running or paused container can be checkpointed", c.ID, st)
 	}
@@ -105,10 +104,10 @@ func (c *Container) Checkpoint(o *criu.Opts, log *slog.Logger) error {
 	}
 	// criu killed the tasks; the init is reaped by its parent or subreaper.
 	deadline := time.Now().Add(5 * time.Second)
-	for c.state.initAlive() && time.Now().Before(deadline) {
+	for c.state.InitAlive() && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	if c.state.initAlive() {
+	if c.state.InitAlive() {
 		return fmt.Errorf("checkpoint: init %d still alive after criu dump", pid)
 	}
 	return c.destroy(log)

@@ -17,6 +17,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/hooks"
+	"github.com/ocirun/ocirun/libcontainer/internal/state"
 	"github.com/ocirun/ocirun/libcontainer/trace"
 )
 
@@ -58,7 +59,7 @@ func (r *Root) Load(id string) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.state.Config, err = loadConfig(c.dir); err != nil {
+	if c.state.Config, err = state.LoadConfig(c.dir); err != nil {
 		return nil, fmt.Errorf("container %q: %w", id, err)
 	}
 	return c, nil
@@ -68,7 +69,7 @@ func (r *Root) Load(id string) (*Container, error) {
 // its status, `state` and `list`.
 func (r *Root) LoadState(id string) (*Container, error) {
 	dir := r.dir(id)
-	st, err := loadState(dir)
+	st, err := state.Load(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %q", ErrNotExist, id)
 	}
@@ -103,28 +104,35 @@ func (r *Root) List() ([]*Container, error) {
 // State returns the saved state.
 func (c *Container) State() *State { return c.state }
 
-// Status derives the status from facts: a live init with the recorded start
-// time is running (or created while exec.fifo exists, paused while frozen).
+// Status derives the container's status from facts (State.Derive): a live
+// init with the recorded start time is running, or created while exec.fifo
+// exists, or paused while its cgroup is frozen.
 func (c *Container) Status() Status {
-	if !c.state.initAlive() {
-		return Stopped
-	}
-	if _, err := os.Lstat(filepath.Join(c.dir, fifoName)); err == nil {
-		return Created
-	}
-	if m := c.cgroup(); m != nil {
-		if frozen, err := m.IsFrozen(); err == nil && frozen {
-			return Paused
+	return c.state.Derive(c.dir, func() bool {
+		m := c.cgroup()
+		if m == nil {
+			return false
 		}
+		frozen, err := m.IsFrozen()
+		return err == nil && frozen
+	})
+}
+
+// lock takes the container's lock (state.LockDir) and derives its status
+// under it: what every call that changes a container starts with.
+func (c *Container) lock() (*state.Lock, Status, error) {
+	lock, err := state.LockDir(c.dir)
+	if err != nil {
+		return nil, Stopped, err
 	}
-	return Running
+	return lock, c.Status(), nil
 }
 
 func (c *Container) cgroup() cgroups.Manager {
 	if len(c.state.CgroupPaths) == 0 {
 		return nil
 	}
-	m, err := c.state.loadCgroup()
+	m, err := loadCgroup(c.state)
 	if err != nil {
 		return nil
 	}
@@ -133,12 +141,11 @@ func (c *Container) cgroup() cgroups.Manager {
 
 // Signal sends sig to the init, or with all to every process in its cgroup.
 func (c *Container) Signal(sig unix.Signal, all bool) error {
-	lock, err := lockDir(c.dir)
+	lock, st, err := c.lock()
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
-	st := c.Status()
+	defer lock.Unlock()
 	if all {
 		return c.signalAll(sig)
 	}
@@ -169,7 +176,7 @@ func (c *Container) signalInit(sig unix.Signal) error {
 		return os.NewSyscallError("pidfd_open", err)
 	}
 	defer unix.Close(pidfd)
-	if !c.state.initAlive() {
+	if !c.state.InitAlive() {
 		return ErrNotRunning
 	}
 	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
@@ -184,7 +191,7 @@ func (c *Container) signalInit(sig unix.Signal) error {
 func (c *Container) signalAll(sig unix.Signal) error {
 	m := c.cgroup()
 	if m == nil {
-		if !c.state.initAlive() {
+		if !c.state.InitAlive() {
 			return ErrNotRunning
 		}
 		return c.signalInit(sig)
@@ -211,12 +218,11 @@ func (c *Container) signalAll(sig unix.Signal) error {
 // Delete removes a stopped (or created) container; with force it kills a
 // running one first. The poststop hooks run, the cgroup and state dir go.
 func (c *Container) Delete(force bool, log *slog.Logger) error {
-	lock, err := lockDir(c.dir)
+	lock, st, err := c.lock()
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
-	st := c.Status()
+	defer lock.Unlock()
 	if !st.CanDelete() && !force {
 		return refuse(ErrRunning, "cannot delete container %s that is not stopped: %s", c.ID, st)
 	}
@@ -234,7 +240,7 @@ func (c *Container) killAndWait() {
 	}
 	_ = c.signalInit(unix.SIGKILL)
 	deadline := time.Now().Add(5 * time.Second)
-	for c.state.initAlive() && time.Now().Before(deadline) {
+	for c.state.InitAlive() && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	if m := c.cgroup(); m != nil {

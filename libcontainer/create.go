@@ -13,6 +13,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/console"
+	"github.com/ocirun/ocirun/libcontainer/internal/state"
 )
 
 // CreateOpts are the create/run flags that shape the init process.
@@ -79,11 +80,11 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 			}
 		}
 	}()
-	lock, err := lockDir(dir)
+	lock, err := state.LockDir(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer lock.Close()
+	defer lock.Unlock()
 	r.Trace.Mark("state-dir")
 	if err := p.start(); err != nil {
 		return nil, nil, err
@@ -104,10 +105,10 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 		SystemdUnit: cgroups.SystemdUnit(p.cg),
 		Config:      cfg,
 	}
-	if st.InitStart, _, err = procStat(p.initPid); err != nil {
+	if st.InitStart, _, err = state.ProcStat(p.initPid); err != nil {
 		return nil, nil, fmt.Errorf("init exited during create: %w", err)
 	}
-	if err := saveState(dir, st, !p.configSaved); err != nil {
+	if err := state.Save(dir, st, !p.configSaved); err != nil {
 		return nil, nil, err
 	}
 	r.Trace.Mark("save-state")
@@ -130,7 +131,7 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 func writePidFile(path string, pid int) error {
 	abs, err := filepath.Abs(path)
 	if err == nil {
-		err = writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644)
+		err = state.WriteFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644)
 	}
 	if err != nil {
 		return fmt.Errorf("--pid-file: %w", err)

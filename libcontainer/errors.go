@@ -1,22 +1,23 @@
 package libcontainer
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/ocirun/ocirun/libcontainer/internal/state"
 )
 
 // The errors a lifecycle call returns when the container's existence or
-// status forbids what was asked. Callers test them with errors.Is. Their
-// texts, and the texts of the refusals that wrap them, are runc's: clients
-// (containerd's shim, podman, scripts) match them in stderr, so they are
-// wrapped, never reworded.
+// status forbids what was asked (they are internal/state's). Callers test
+// them with errors.Is. Their texts, and the texts of the refusals that wrap
+// them, are runc's: clients (containerd's shim, podman, scripts) match them
+// in stderr, so they are wrapped, never reworded.
 var (
-	ErrNotExist   = errors.New("container does not exist")
-	ErrExist      = errors.New("container with id exists")
-	ErrNotRunning = errors.New("container not running")
-	ErrNotPaused  = errors.New("container not paused")
-	ErrPaused     = errors.New("container paused")
-	ErrRunning    = errors.New("container still running")
+	ErrNotExist   = state.ErrNotExist
+	ErrExist      = state.ErrExist
+	ErrNotRunning = state.ErrNotRunning
+	ErrNotPaused  = state.ErrNotPaused
+	ErrPaused     = state.ErrPaused
+	ErrRunning    = state.ErrRunning
 )
 
 // ErrExecPaused is an exec into a paused container without IgnorePaused.

@@ -17,6 +17,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/home"
 	"github.com/ocirun/ocirun/libcontainer/hooks"
 	"github.com/ocirun/ocirun/libcontainer/internal/proto"
+	"github.com/ocirun/ocirun/libcontainer/internal/state"
 	"github.com/ocirun/ocirun/libcontainer/nsexec"
 	"github.com/ocirun/ocirun/libcontainer/rootfs"
 )
@@ -94,7 +95,7 @@ func (p *createInit) start() error {
 	if p.log.Enabled(context.Background(), slog.LevelDebug) {
 		p.log.Debug("cgroup placed", "paths", cg.Paths())
 	}
-	fifoPath := filepath.Join(p.dir, fifoName)
+	fifoPath := filepath.Join(p.dir, state.FifoName)
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
 		return &os.PathError{Op: "mkfifo", Path: fifoPath, Err: err}
 	}
@@ -187,7 +188,7 @@ func (p *createInit) driveC() (*os.File, error) {
 		return nil, err
 	}
 	cgm := p.cgroupMount()
-	if err := saveConfig(p.dir, p.cfg); err != nil {
+	if err := state.SaveConfig(p.dir, p.cfg); err != nil {
 		return nil, err
 	}
 	p.configSaved = true

@@ -20,6 +20,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/criu"
 	"github.com/ocirun/ocirun/libcontainer/hooks"
+	"github.com/ocirun/ocirun/libcontainer/internal/state"
 	"github.com/ocirun/ocirun/libcontainer/internal/sys"
 )
 
@@ -68,11 +69,11 @@ func (r *Root) Restore(id string, cfg *configs.Config, o *RestoreOpts) (c *Conta
 			rs.cleanup()
 		}
 	}()
-	lock, err := lockDir(dir)
+	lock, err := state.LockDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	defer lock.Close()
+	defer lock.Unlock()
 	if err := rs.run(links); err != nil {
 		return nil, err
 	}
@@ -87,10 +88,10 @@ func (r *Root) Restore(id string, cfg *configs.Config, o *RestoreOpts) (c *Conta
 		SystemdUnit: cgroups.SystemdUnit(rs.cg),
 		Config:      cfg,
 	}
-	if st.InitStart, _, err = procStat(rs.pid); err != nil {
+	if st.InitStart, _, err = state.ProcStat(rs.pid); err != nil {
 		return nil, fmt.Errorf("restored init %d exited: %w", rs.pid, err)
 	}
-	if err := saveState(dir, st, true); err != nil {
+	if err := state.Save(dir, st, true); err != nil {
 		return nil, err
 	}
 	if o.PidFile != "" {

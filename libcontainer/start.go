@@ -11,18 +11,18 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ocirun/ocirun/libcontainer/hooks"
+	"github.com/ocirun/ocirun/libcontainer/internal/state"
 )
 
 // Start lets the init of a created container exec the user program: opening
 // exec.fifo for reading unblocks init's open for writing. Then the poststart
 // hooks run.
 func (c *Container) Start(log *slog.Logger) error {
-	lock, err := lockDir(c.dir)
+	lock, st, err := c.lock()
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
-	st := c.Status()
+	defer lock.Unlock()
 	if !st.CanStart() {
 		if st == Stopped {
 			return refuse(ErrNotRunning, "cannot start a container that has stopped")
@@ -50,7 +50,7 @@ func (c *Container) Start(log *slog.Logger) error {
 	_ = c.runHooks(Running, log, hooks.Poststart)
 	if notify != nil {
 		// Waiting for READY=1 may take long: let kill and delete in meanwhile.
-		lock.Close()
+		lock.Unlock()
 		return c.relayReady(notify)
 	}
 	return nil
@@ -68,7 +68,7 @@ func (c *Container) openFifo() error {
 		return refuse(ErrNotRunning, "cannot start a container that has stopped")
 	}
 	defer unix.Close(pidfd)
-	path := filepath.Join(c.dir, fifoName)
+	path := filepath.Join(c.dir, state.FifoName)
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: path, Err: err}

@@ -104,11 +104,8 @@ func (c *Container) Checkpoint(o *criu.Opts, log *slog.Logger) error {
 	}
 	// criu killed the tasks; the init is reaped by its parent or subreaper.
 	deadline := time.Now().Add(5 * time.Second)
-	for c.state.InitAlive() && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	if c.state.InitAlive() {
+	if !c.waitInitGone(deadline) {
 		return fmt.Errorf("checkpoint: init %d still alive after criu dump", pid)
 	}
-	return c.destroy(log)
+	return c.destroy(false, deadline, log)
 }

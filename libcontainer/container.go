@@ -16,7 +16,6 @@ import (
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
-	"github.com/ocirun/ocirun/libcontainer/hooks"
 	"github.com/ocirun/ocirun/libcontainer/internal/state"
 	"github.com/ocirun/ocirun/libcontainer/trace"
 )
@@ -216,7 +215,8 @@ func (c *Container) signalAll(sig unix.Signal) error {
 }
 
 // Delete removes a stopped (or created) container; with force it kills a
-// running one first. The poststop hooks run, the cgroup and state dir go.
+// running one first. The cgroup goes, the poststop hooks run, the state dir
+// goes (teardown).
 func (c *Container) Delete(force bool, log *slog.Logger) error {
 	lock, st, err := c.lock()
 	if err != nil {
@@ -226,47 +226,22 @@ func (c *Container) Delete(force bool, log *slog.Logger) error {
 	if !st.CanDelete() && !force {
 		return refuse(ErrRunning, "cannot delete container %s that is not stopped: %s", c.ID, st)
 	}
+	deadline := time.Now().Add(5 * time.Second)
 	if st != Stopped {
-		c.killAndWait()
+		c.killInit(deadline)
 	}
-	return c.destroy(log)
+	return c.destroy(st != Stopped, deadline, log)
 }
 
-// killAndWait SIGKILLs everything in the container and waits briefly for the
-// init to go: rmdir of the cgroup fails while tasks remain.
-func (c *Container) killAndWait() {
+// killInit SIGKILLs everything in the container, the init also through its
+// pidfd (a rootless container may have no cgroup), and waits for the init
+// to go until deadline.
+func (c *Container) killInit(deadline time.Time) {
 	if m := c.cgroup(); m != nil {
 		_ = c.signalAll(unix.SIGKILL)
 	}
 	_ = c.signalInit(unix.SIGKILL)
-	deadline := time.Now().Add(5 * time.Second)
-	for c.state.InitAlive() && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	if m := c.cgroup(); m != nil {
-		for time.Now().Before(deadline) {
-			pids, err := m.GetPids()
-			if err != nil || len(pids) == 0 {
-				break
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
-}
-
-func (c *Container) destroy(log *slog.Logger) error {
-	var errs []error
-	if m := c.cgroup(); m != nil {
-		if err := m.Destroy(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	// A poststop failure is only a warning: the container is gone anyway.
-	_ = c.runHooks(Stopped, log, hooks.Poststop)
-	if err := os.RemoveAll(c.dir); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	c.waitInitGone(deadline)
 }
 
 // Config returns the container's normalized config.

@@ -1,7 +1,6 @@
 package libcontainer
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -10,7 +9,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/console"
 	"github.com/ocirun/ocirun/libcontainer/internal/state"
@@ -47,83 +45,19 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 	if err := lsm.checkContainer(cfg, r.Log); err != nil {
 		return nil, nil, err
 	}
-	if err := os.MkdirAll(r.Path, 0o700); err != nil {
-		return nil, nil, err
-	}
-	dir := r.dir(id)
-	if err := os.Mkdir(dir, 0o711); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return nil, nil, fmt.Errorf("%w: %s", ErrExist, id)
-		}
-		return nil, nil, err
-	}
-	if cfg.NotifySocket != "" {
-		if err := os.Mkdir(r.NotifyDir(id), 0o755); err != nil {
-			os.RemoveAll(dir)
-			return nil, nil, err
-		}
-	}
 	p := &createInit{
 		initProcess: initProcess{
 			id: id, bundle: opts.Bundle, annotations: cfg.Annotations, proc: &cfg.Process,
 			consoleSocket: opts.ConsoleSocket, preserveFDs: opts.PreserveFDs,
 			log: r.Log, trace: r.Trace, lsm: lsm, sealDir: sealLayer(r.Path),
 		},
-		dir: dir, cfg: cfg, opts: opts, rootless: r.RootlessCgroups,
+		cfg: cfg, opts: opts, rootless: r.RootlessCgroups,
 	}
-	defer func() {
-		if err != nil {
-			p.cleanup()
-			if master != nil {
-				master.Close()
-				master = nil
-			}
-		}
-	}()
-	lock, err := state.LockDir(dir)
-	if err != nil {
+	if c, err = r.newContainer(id, cfg, opts.Bundle, p, opts.PidFile, opts.PidfdSocket); err != nil {
 		return nil, nil, err
-	}
-	defer lock.Unlock()
-	r.Trace.Mark("state-dir")
-	if err := p.start(); err != nil {
-		return nil, nil, err
-	}
-	master, err = p.drive()
-	if err != nil {
-		return nil, nil, err
-	}
-	st := &State{
-		ID:          id,
-		InitPid:     p.initPid,
-		Bundle:      opts.Bundle,
-		Rootfs:      cfg.Rootfs,
-		Annotations: cfg.Annotations,
-		Created:     p.created,
-		Owner:       "",
-		CgroupPaths: p.cgroupPaths(),
-		SystemdUnit: cgroups.SystemdUnit(p.cg),
-		Config:      cfg,
-	}
-	if st.InitStart, _, err = state.ProcStat(p.initPid); err != nil {
-		return nil, nil, fmt.Errorf("init exited during create: %w", err)
-	}
-	if err := state.Save(dir, st, !p.configSaved); err != nil {
-		return nil, nil, err
-	}
-	r.Trace.Mark("save-state")
-	if opts.PidfdSocket != "" {
-		if err := sendPidfd(opts.PidfdSocket, p.initPid, "standard"); err != nil {
-			return nil, nil, err
-		}
-	}
-	if opts.PidFile != "" {
-		if err := writePidFile(opts.PidFile, p.initPid); err != nil {
-			return nil, nil, err
-		}
 	}
 	p.closeParentEnds()
-	return &Container{ID: id, dir: dir, state: st}, master, nil
+	return c, p.master, nil
 }
 
 // writePidFile writes through a temp file and rename, so a reader (conmon,

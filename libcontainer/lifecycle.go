@@ -19,7 +19,7 @@ import (
 // How a container begins (newContainer: create, restore) and ends
 // (teardown: delete, checkpoint, and a create or restore that failed).
 
-// An initBuilder starts the init of a new container in its state dir:
+// initBuilder starts the init of a new container in its state dir:
 // createInit (parent_create.go) and restorer (restore.go).
 type initBuilder interface {
 	// build starts the init in dir and brings it as far as the call goes

@@ -55,7 +55,7 @@ func TestInterleaveFlags(t *testing.T) {
 	}
 }
 
-// The command flags that share a name with a global flag are the command's:
+// TestFlagNameClashes: the command flags that share a name with a global flag are the command's:
 // list them, so that a new clash is a decision.
 func TestFlagNameClashes(t *testing.T) {
 	app := newApp()

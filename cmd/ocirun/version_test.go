@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// Tools (and the other runtimes' users) parse `--version` by its lines: it
+// TestVersionLayout: tools (and the other runtimes' users) parse `--version` by its lines: it
 // must be runc's layout, line for line.
 func TestVersionLayout(t *testing.T) {
 	app := newApp()

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// A label is never silently skipped: on a kernel without SELinux the write
+// TestSetProcessLabelNotSkipped: a label is never silently skipped: on a kernel without SELinux the write
 // fails, naming the field (the parent refuses it before init gets there).
 func TestSetProcessLabelNotSkipped(t *testing.T) {
 	if Enabled() {

@@ -139,7 +139,7 @@ func TestProcAttrsScheduler(t *testing.T) {
 	}
 }
 
-// Without a real-time budget for its cgroup, SCHED_FIFO fails with a
+// TestProcAttrsSchedulerNoRTBudget: without a real-time budget for its cgroup, SCHED_FIFO fails with a
 // message that names the field and the way out.
 func TestProcAttrsSchedulerNoRTBudget(t *testing.T) {
 	t.Parallel()
@@ -257,7 +257,7 @@ func TestProcAttrsMemoryPolicy(t *testing.T) {
 	})
 }
 
-// execCPUAffinity is for the processes `exec` starts, never the container's
+// TestProcAttrsExecCPUAffinity: execCPUAffinity is for the processes `exec` starts, never the container's
 // init (runtime-spec config.md). The machine needs a second CPU.
 func TestProcAttrsExecCPUAffinity(t *testing.T) {
 	t.Parallel()

@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The kernel's struct seccomp_notif and seccomp_notif_resp (x/sys has the
+// seccompNotif: the kernel's struct seccomp_notif and seccomp_notif_resp (x/sys has the
 // ioctl numbers but not the structs).
 type seccompNotif struct {
 	ID    uint64

@@ -25,7 +25,7 @@ func assertCorePatternKept(t *testing.T, before string) {
 // devMounts are the default spec's mounts under /dev that sit on its tmpfs.
 var devMounts = []string{"/dev", "/dev/pts", "/dev/shm", "/dev/mqueue"}
 
-// CVE-2025-31133: the bundle bind-mounts a /dev whose null is a symlink to
+// TestSecurityCVE2025_31133_DevNullSymlink: CVE-2025-31133: the bundle bind-mounts a /dev whose null is a symlink to
 // core_pattern; masking a path "with /dev/null" would then bind core_pattern
 // writable into the container. Create must fail naming /dev/null.
 func TestSecurityCVE2025_31133_DevNullSymlink(t *testing.T) {
@@ -55,7 +55,7 @@ func TestSecurityCVE2025_31133_DevNullSymlink(t *testing.T) {
 	}
 }
 
-// CVE-2025-52565: with terminal: true the pty slave is bind-mounted on
+// TestSecurityCVE2025_52565_ConsoleSymlink: CVE-2025-52565: with terminal: true the pty slave is bind-mounted on
 // /dev/console; an image whose /dev/console is a symlink to core_pattern must
 // not redirect that mount. Inside, /dev/console is the devpts slave (major
 // 136), or create fails; core_pattern keeps its value.
@@ -117,7 +117,7 @@ func TestSecurityCVE2025_52565_ConsoleSymlink(t *testing.T) {
 	}
 }
 
-// CVE-2026-41579: an image whose /dev is a symlink to a host directory, with
+// TestSecurityCVE2026_41579_DevSymlink: CVE-2026-41579: an image whose /dev is a symlink to a host directory, with
 // no /dev tmpfs over it. Setting up /dev (nodes, ptmx, fd links, devpts) must
 // happen inside the rootfs: the host directory stays empty. When the link's
 // target also exists inside the rootfs the container starts and its /dev is

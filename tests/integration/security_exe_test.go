@@ -19,7 +19,7 @@ type exeAttack struct {
 	Written []string `json:"written"`
 }
 
-// CVE-2019-5736: the image's /bin/sh is a symlink to /proc/self/exe, so an
+// TestSecurityCVE2019_5736_OverwriteRuntimeBinary: CVE-2019-5736: the image's /bin/sh is a symlink to /proc/self/exe, so an
 // `exec ID /bin/sh` makes the runtime's init re-exec the runtime binary inside
 // the container. A payload running as the container's pid 1 (with
 // CAP_SYS_PTRACE, so non-dumpable processes do not hide their exe from it)

@@ -58,7 +58,7 @@ func onlyInit(t *testing.T, b *bundle.Bundle) {
 	}
 }
 
-// Whether SELinux is enabled is the host's answer, not what init sees inside
+// TestSecuritySELinuxLabelDecidedOnHost: whether SELinux is enabled is the host's answer, not what init sees inside
 // the container's mount namespace (no selinuxfs there): a process label on a
 // host without SELinux is an error naming the field, as runc gives, in create
 // and in both forms of exec; never a label silently dropped.
@@ -130,7 +130,7 @@ func TestSecuritySELinuxLabelDecidedOnHost(t *testing.T) {
 	})
 }
 
-// An AppArmor profile on a host without AppArmor is refused, by the parent,
+// TestSecurityAppArmorProfileDecidedOnHost: an AppArmor profile on a host without AppArmor is refused, by the parent,
 // naming the field; as with SELinux, never dropped.
 func TestSecurityAppArmorProfileDecidedOnHost(t *testing.T) {
 	t.Parallel()
@@ -165,7 +165,7 @@ func TestSecurityAppArmorProfileDecidedOnHost(t *testing.T) {
 	onlyInit(t, b)
 }
 
-// process.oomScoreAdj is written from the host, never through the
+// TestSecurityOOMScoreAdjNotRedirected: process.oomScoreAdj is written from the host, never through the
 // container's /proc: a container that mounts a fake tree over its /proc
 // cannot catch the write for a process exec'd into it. The real value (read
 // from the host's /proc/PID) is the requested one and the fake file keeps
@@ -274,7 +274,7 @@ func nofile(t *testing.T, out string) (string, string) {
 	return "", ""
 }
 
-// A process exec'd into a container inherits every security field it leaves
+// TestSecurityExecInheritsContainerSecurity: a process exec'd into a container inherits every security field it leaves
 // out: a client that sends a bare process.json must not get the runtime's
 // full capability set, no no_new_privs and the runtime's rlimits. An explicit
 // value in the process.json still wins.
@@ -338,7 +338,7 @@ func TestSecurityExecInheritsContainerSecurity(t *testing.T) {
 	})
 }
 
-// linux.timeOffsets go to /proc/self/timens_offsets from the C stage, after
+// TestSecurityTimeOffsetsNotRedirected: linux.timeOffsets go to /proc/self/timens_offsets from the C stage, after
 // it joined the namespaces given by path: a joined mount namespace's /proc
 // may be a fake tree its container put there. The write must reach the
 // kernel, not the fake file: here container B joins the mount namespace of

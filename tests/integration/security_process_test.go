@@ -13,7 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// CVE-2021-43784: a value longer than 64 KiB overflowed a uint16 length in
+// TestSecurityCVE2021_43784_LongValues: CVE-2021-43784: a value longer than 64 KiB overflowed a uint16 length in
 // runc's bootstrap message. Every such value is rejected with an error or
 // handled; the runtime never crashes and leaves nothing behind (the bundle's
 // cleanup checks state dir, cgroup and processes).
@@ -77,7 +77,7 @@ func statusField(status, name string) (string, bool) {
 	return "", false
 }
 
-// CVE-2022-29162 (crun CVE-2022-27650): `exec --cap` must not put the
+// TestSecurityCVE2022_29162_NoInheritableCaps: CVE-2022-29162 (crun CVE-2022-27650): `exec --cap` must not put the
 // capability in the inheritable set, and the `spec` template has none.
 func TestSecurityCVE2022_29162_NoInheritableCaps(t *testing.T) {
 	t.Parallel()
@@ -134,7 +134,7 @@ func capHas(t *testing.T, hex string, bit uint) bool {
 	return v&(1<<bit) != 0
 }
 
-// CVE-2023-25809: a rootless container without a cgroup namespace may not
+// TestSecurityCVE2023_25809_RootlessCgroupBind: CVE-2023-25809: a rootless container without a cgroup namespace may not
 // mount cgroupfs, and runc's fallback, a bind of the host's /sys/fs/cgroup,
 // was writable. Run by an unprivileged user with `spec --rootless` (no
 // cgroup namespace, /sys bound "rbind,ro"), with its cgroup mount, with it
@@ -199,7 +199,7 @@ func TestSecurityCVE2023_25809_RootlessCgroupBind(t *testing.T) {
 	}
 }
 
-// crun CVE-2026-30892: `exec -u 1` ran as uid 0. The user flag is
+// TestSecurityCrun2026_30892_ExecUser: crun CVE-2026-30892: `exec -u 1` ran as uid 0. The user flag is
 // uid[:gid]; anything else is an error.
 func TestSecurityCrun2026_30892_ExecUser(t *testing.T) {
 	t.Parallel()

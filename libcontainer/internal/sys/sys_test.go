@@ -21,7 +21,7 @@ func openRoot(t *testing.T, dir string) *os.File {
 	return f
 }
 
-// A symlink to an absolute host path is resolved inside the root: the file is
+// TestCreateFileInRootSymlink: a symlink to an absolute host path is resolved inside the root: the file is
 // created under root/<host path>, the host directory stays empty.
 func TestCreateFileInRootSymlink(t *testing.T) {
 	host, rootDir := t.TempDir(), t.TempDir()
@@ -89,7 +89,7 @@ func TestOpenProcSysRefusesEscape(t *testing.T) {
 	}
 }
 
-// The fallback for a caller without /proc/thread-self in its procfs opens
+// TestOpenProcSysBeneath: the fallback for a caller without /proc/thread-self in its procfs opens
 // below /proc/sys only: no "..", no link (kernel/../../self is refused even
 // though it would land in procfs).
 func TestOpenProcSysBeneath(t *testing.T) {
@@ -116,7 +116,7 @@ func TestOpenProcSysBeneath(t *testing.T) {
 	}
 }
 
-// fsconfig errors carry the kernel's explanation.
+// TestNewFsMountReportsBadOption: fsconfig errors carry the kernel's explanation.
 func TestNewFsMountReportsBadOption(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("fsopen needs CAP_SYS_ADMIN")
@@ -127,7 +127,7 @@ func TestNewFsMountReportsBadOption(t *testing.T) {
 	}
 }
 
-// Fchmod and Fchown work on an O_PATH handle, through fchmodat2 and through
+// TestFchmodFchownOPath: Fchmod and Fchown work on an O_PATH handle, through fchmodat2 and through
 // the procfs fallback for older kernels, and never follow a symlink handle.
 func TestFchmodFchownOPath(t *testing.T) {
 	if os.Geteuid() != 0 {

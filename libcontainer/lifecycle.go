@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"path/filepath"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -12,6 +15,7 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/cgroups/manager"
 	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/console"
 	"github.com/ocirun/ocirun/libcontainer/hooks"
 	"github.com/ocirun/ocirun/libcontainer/internal/state"
 )
@@ -179,4 +183,41 @@ func (c *Container) waitInitGone(deadline time.Time) bool {
 		time.Sleep(time.Millisecond)
 	}
 	return !c.state.InitAlive()
+}
+
+// writePidFile writes through a temp file and rename, so a reader (conmon,
+// containerd) never sees a partial pid.
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err == nil {
+		err = state.WriteFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644)
+	}
+	if err != nil {
+		return fmt.Errorf("--pid-file: %w", err)
+	}
+	return nil
+}
+
+// sendPidfd hands a pidfd of pid to the listener on socketPath, as runc's
+// --pidfd-socket does: a supervisor can then signal and wait for the
+// process without a pid that could be reused. The message's data says
+// which process it is, in runc's words: "standard" for a container's init,
+// "setns" for an exec'd process. pid is our unreaped child here, so it is
+// still the process we started.
+func sendPidfd(socketPath string, pid int, kind string) error {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("--pidfd-socket: %w", os.NewSyscallError("pidfd_open", err))
+	}
+	f := os.NewFile(uintptr(fd), kind)
+	defer f.Close()
+	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: socketPath, Net: "unix"})
+	if err != nil {
+		return fmt.Errorf("--pidfd-socket: %w", err)
+	}
+	defer conn.Close()
+	if err := console.Send(conn, f); err != nil {
+		return fmt.Errorf("--pidfd-socket %s: %w", socketPath, err)
+	}
+	return nil
 }

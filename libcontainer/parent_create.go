@@ -438,3 +438,10 @@ func bootstrap(namespaces []configs.Namespace, offsets map[string]configs.TimeOf
 	}
 	return b
 }
+
+// hasNewNS reports whether the config creates a namespace of type t (one
+// with a path is joined).
+func hasNewNS(cfg *configs.Config, t string) bool {
+	ns, ok := cfg.Namespace(t)
+	return ok && ns.Path == ""
+}

@@ -23,8 +23,9 @@ func onFreshThread(f func()) {
 	<-done
 }
 
-// TestApplyAttrsOnThread: the attributes set on the calling thread, as the kernel reports them
-// back; only changes an unprivileged thread may make, so no root needed.
+// TestApplyAttrsOnThread: the attributes set on the calling thread, as the
+// kernel reports them back; only changes an unprivileged thread may make, so no
+// root needed.
 func TestApplyAttrsOnThread(t *testing.T) {
 	p := &configs.Process{Attrs: &configs.ProcAttrs{
 		Personality:  &configs.Personality{Domain: 0x0008, Name: "LINUX32"},

@@ -23,7 +23,7 @@ func TestStateKeepsSystemdDriver(t *testing.T) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		t.Fatal(err)
 	}
-	m, err := st.loadCgroup()
+	m, err := loadCgroup(&st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestStateKeepsSystemdDriver(t *testing.T) {
 		t.Errorf("loaded unit = %q, want ocirun-x.scope", got)
 	}
 	st.SystemdUnit = ""
-	if m, err = st.loadCgroup(); err != nil || cgroups.SystemdUnit(m) != "" {
+	if m, err = loadCgroup(&st); err != nil || cgroups.SystemdUnit(m) != "" {
 		t.Errorf("cgroupfs state loaded as %T, %v", m, err)
 	}
 }

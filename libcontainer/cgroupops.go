@@ -1,16 +1,11 @@
 package libcontainer
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
-)
-
-var (
-	errNotRunning = errors.New("container not running")
-	errNotPaused  = errors.New("container not paused")
+	"github.com/ocirun/ocirun/libcontainer/internal/state"
 )
 
 // requireCgroup returns the container's cgroup manager or an error saying
@@ -19,19 +14,19 @@ func (c *Container) requireCgroup() (cgroups.Manager, error) {
 	if len(c.state.CgroupPaths) == 0 {
 		return nil, fmt.Errorf("container %s has no cgroup", c.ID)
 	}
-	return c.state.loadCgroup()
+	return loadCgroup(c.state)
 }
 
 // Pause freezes every process of a created or running container, as runc
 // does (a created init is frozen on exec.fifo and stays so after start).
 func (c *Container) Pause() error {
-	lock, err := lockDir(c.dir)
+	lock, st, err := c.lock()
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
-	if st := c.Status(); st != Running && st != Created {
-		return errNotRunning
+	defer lock.Unlock()
+	if st != Running && st != Created {
+		return ErrNotRunning
 	}
 	m, err := c.requireCgroup()
 	if err != nil {
@@ -42,13 +37,13 @@ func (c *Container) Pause() error {
 
 // Resume thaws a paused container.
 func (c *Container) Resume() error {
-	lock, err := lockDir(c.dir)
+	lock, st, err := c.lock()
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
-	if c.Status() != Paused {
-		return errNotPaused
+	defer lock.Unlock()
+	if st != Paused {
+		return ErrNotPaused
 	}
 	m, err := c.requireCgroup()
 	if err != nil {
@@ -69,7 +64,7 @@ func (c *Container) Processes() ([]int, error) {
 // Stats samples the container's cgroup counters.
 func (c *Container) Stats() (*cgroups.Stats, error) {
 	if c.Status() == Stopped {
-		return nil, errNotRunning
+		return nil, ErrNotRunning
 	}
 	m, err := c.requireCgroup()
 	if err != nil {
@@ -93,13 +88,13 @@ func (c *Container) NotifyOOM(stop <-chan struct{}) (<-chan struct{}, error) {
 // saved one; the others keep their value (update --cpu-share leaves the
 // memory limit alone). Only the changed parts are written to the cgroup.
 func (c *Container) Update(r *configs.Resources) error {
-	lock, err := lockDir(c.dir)
+	lock, st, err := c.lock()
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
-	if c.Status() == Stopped {
-		return errNotRunning
+	defer lock.Unlock()
+	if st == Stopped {
+		return ErrNotRunning
 	}
 	m, err := c.requireCgroup()
 	if err != nil {
@@ -110,5 +105,5 @@ func (c *Container) Update(r *configs.Resources) error {
 		return err
 	}
 	c.state.Config.Cgroups.Resources = merged
-	return saveState(c.dir, c.state, true)
+	return state.Save(c.dir, c.state, true)
 }

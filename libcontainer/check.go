@@ -15,6 +15,7 @@ import (
 	"github.com/ocirun/ocirun/internal/problem"
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/hooks"
 	"github.com/ocirun/ocirun/libcontainer/internal/sys"
 	"github.com/ocirun/ocirun/libcontainer/rootfs"
 	"github.com/ocirun/ocirun/libcontainer/seccomp"
@@ -51,7 +52,7 @@ func (r *Root) check(id string, cfg *configs.Config, opts *CreateOpts, all bool)
 func (r *Root) checkCommandLine(id string, cfg *configs.Config, opts *CreateOpts, ps *problem.List) {
 	if id != "" {
 		if _, err := os.Lstat(r.dir(id)); err == nil {
-			ps.Add(&problem.Problem{Path: "container id", Value: id, Text: "container with id exists: " + id,
+			ps.Add(&problem.Problem{Path: "container id", Value: id, Text: ErrExist.Error() + ": " + id,
 				Problem: "a container with this id exists", Hint: fmt.Sprintf("pick another id, or `ocirun delete %s` first", id)})
 		}
 	}
@@ -351,19 +352,12 @@ func checkMounts(cfg *configs.Config, stateRoot string, ps *problem.List) {
 // startContainer hooks run inside the container, where a mount may bring
 // them.
 func checkHooks(cfg *configs.Config, ps *problem.List) {
-	lists := []struct {
-		name string
-		l    []configs.Hook
-		sev  problem.Severity
-	}{
-		{"prestart", cfg.Hooks.Prestart, problem.Error},
-		{"createRuntime", cfg.Hooks.CreateRuntime, problem.Error},
-		{"createContainer", cfg.Hooks.CreateContainer, problem.Error},
-		{"poststart", cfg.Hooks.Poststart, problem.Warning},
-		{"poststop", cfg.Hooks.Poststop, problem.Warning},
-	}
-	for _, l := range lists {
-		for i, h := range l.l {
+	for _, phase := range []hooks.Phase{hooks.Prestart, hooks.CreateRuntime, hooks.CreateContainer, hooks.Poststart, hooks.Poststop} {
+		sev := problem.Warning
+		if phase.Fatal() {
+			sev = problem.Error
+		}
+		for i, h := range phase.Of(&cfg.Hooks) {
 			var msg string
 			var st unix.Stat_t
 			switch err := unix.Stat(h.Path, &st); {
@@ -376,7 +370,7 @@ func checkHooks(cfg *configs.Config, ps *problem.List) {
 			default:
 				continue
 			}
-			ps.Add(&problem.Problem{Path: fmt.Sprintf("hooks.%s[%d].path", l.name, i), Value: h.Path, Problem: msg, Severity: l.sev,
+			ps.Add(&problem.Problem{Path: fmt.Sprintf("hooks.%s[%d].path", phase, i), Value: h.Path, Problem: msg, Severity: sev,
 				Hint: "a hook's path names an executable file on the host (the runtime's mount namespace)"})
 		}
 	}

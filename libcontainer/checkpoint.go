@@ -22,14 +22,13 @@ import (
 // processes and the container is destroyed afterwards, as runc does, so the
 // id is free for `restore`.
 func (c *Container) Checkpoint(o *criu.Opts, log *slog.Logger) error {
-	lock, err := lockDir(c.dir)
+	lock, st, err := c.lock()
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
-	st := c.Status()
+	defer lock.Unlock()
 	if st != Running && st != Paused {
-		return fmt.Errorf("container %s is %s: only a running or paused container can be checkpointed", c.ID, st)
+		return refuse(ErrNotRunning, "container %s is %s: only a running or paused container can be checkpointed", c.ID, st)
 	}
 	cfg := c.state.Config
 	if cfg.Process.Terminal {
@@ -105,11 +104,8 @@ func (c *Container) Checkpoint(o *criu.Opts, log *slog.Logger) error {
 	}
 	// criu killed the tasks; the init is reaped by its parent or subreaper.
 	deadline := time.Now().Add(5 * time.Second)
-	for c.state.initAlive() && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	if c.state.initAlive() {
+	if !c.waitInitGone(deadline) {
 		return fmt.Errorf("checkpoint: init %d still alive after criu dump", pid)
 	}
-	return c.destroy(log)
+	return c.destroy(false, deadline, log)
 }

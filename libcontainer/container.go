@@ -16,12 +16,9 @@ import (
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
-	"github.com/ocirun/ocirun/libcontainer/hooks"
+	"github.com/ocirun/ocirun/libcontainer/internal/state"
 	"github.com/ocirun/ocirun/libcontainer/trace"
 )
-
-// ErrNotExist is returned when no container has the given id.
-var ErrNotExist = errors.New("container does not exist")
 
 // Container is a handle on one container's state directory.
 type Container struct {
@@ -61,7 +58,7 @@ func (r *Root) Load(id string) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.state.Config, err = loadConfig(c.dir); err != nil {
+	if c.state.Config, err = state.LoadConfig(c.dir); err != nil {
 		return nil, fmt.Errorf("container %q: %w", id, err)
 	}
 	return c, nil
@@ -71,7 +68,7 @@ func (r *Root) Load(id string) (*Container, error) {
 // its status, `state` and `list`.
 func (r *Root) LoadState(id string) (*Container, error) {
 	dir := r.dir(id)
-	st, err := loadState(dir)
+	st, err := state.Load(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %q", ErrNotExist, id)
 	}
@@ -106,28 +103,35 @@ func (r *Root) List() ([]*Container, error) {
 // State returns the saved state.
 func (c *Container) State() *State { return c.state }
 
-// Status derives the status from facts: a live init with the recorded start
-// time is running (or created while exec.fifo exists, paused while frozen).
+// Status derives the container's status from facts (State.Derive): a live
+// init with the recorded start time is running, or created while exec.fifo
+// exists, or paused while its cgroup is frozen.
 func (c *Container) Status() Status {
-	if !c.state.initAlive() {
-		return Stopped
-	}
-	if _, err := os.Lstat(filepath.Join(c.dir, fifoName)); err == nil {
-		return Created
-	}
-	if m := c.cgroup(); m != nil {
-		if frozen, err := m.IsFrozen(); err == nil && frozen {
-			return Paused
+	return c.state.Derive(c.dir, func() bool {
+		m := c.cgroup()
+		if m == nil {
+			return false
 		}
+		frozen, err := m.IsFrozen()
+		return err == nil && frozen
+	})
+}
+
+// lock takes the container's lock (state.LockDir) and derives its status
+// under it: what every call that changes a container starts with.
+func (c *Container) lock() (*state.Lock, Status, error) {
+	lock, err := state.LockDir(c.dir)
+	if err != nil {
+		return nil, Stopped, err
 	}
-	return Running
+	return lock, c.Status(), nil
 }
 
 func (c *Container) cgroup() cgroups.Manager {
 	if len(c.state.CgroupPaths) == 0 {
 		return nil
 	}
-	m, err := c.state.loadCgroup()
+	m, err := loadCgroup(c.state)
 	if err != nil {
 		return nil
 	}
@@ -136,17 +140,16 @@ func (c *Container) cgroup() cgroups.Manager {
 
 // Signal sends sig to the init, or with all to every process in its cgroup.
 func (c *Container) Signal(sig unix.Signal, all bool) error {
-	lock, err := lockDir(c.dir)
+	lock, st, err := c.lock()
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
-	st := c.Status()
+	defer lock.Unlock()
 	if all {
 		return c.signalAll(sig)
 	}
 	if !st.CanSignal() {
-		return errors.New("container not running")
+		return ErrNotRunning
 	}
 	if err := c.signalInit(sig); err != nil {
 		return err
@@ -167,17 +170,17 @@ func (c *Container) signalInit(sig unix.Signal) error {
 	pidfd, err := unix.PidfdOpen(c.state.InitPid, 0)
 	if err != nil {
 		if errors.Is(err, unix.ESRCH) {
-			return errors.New("container not running")
+			return ErrNotRunning
 		}
 		return os.NewSyscallError("pidfd_open", err)
 	}
 	defer unix.Close(pidfd)
-	if !c.state.initAlive() {
-		return errors.New("container not running")
+	if !c.state.InitAlive() {
+		return ErrNotRunning
 	}
 	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
 		if errors.Is(err, unix.ESRCH) {
-			return errors.New("container not running")
+			return ErrNotRunning
 		}
 		return os.NewSyscallError("pidfd_send_signal", err)
 	}
@@ -187,8 +190,8 @@ func (c *Container) signalInit(sig unix.Signal) error {
 func (c *Container) signalAll(sig unix.Signal) error {
 	m := c.cgroup()
 	if m == nil {
-		if !c.state.initAlive() {
-			return errors.New("container not running")
+		if !c.state.InitAlive() {
+			return ErrNotRunning
 		}
 		return c.signalInit(sig)
 	}
@@ -201,7 +204,7 @@ func (c *Container) signalAll(sig unix.Signal) error {
 		return err
 	}
 	if len(pids) == 0 {
-		return errors.New("container not running")
+		return ErrNotRunning
 	}
 	for _, p := range pids {
 		if err := unix.Kill(p, sig); err != nil && !errors.Is(err, unix.ESRCH) {
@@ -212,63 +215,33 @@ func (c *Container) signalAll(sig unix.Signal) error {
 }
 
 // Delete removes a stopped (or created) container; with force it kills a
-// running one first. The poststop hooks run, the cgroup and state dir go.
+// running one first. The cgroup goes, the poststop hooks run, the state dir
+// goes (teardown).
 func (c *Container) Delete(force bool, log *slog.Logger) error {
-	lock, err := lockDir(c.dir)
+	lock, st, err := c.lock()
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
-	st := c.Status()
+	defer lock.Unlock()
 	if !st.CanDelete() && !force {
-		return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.ID, st)
+		return refuse(ErrRunning, "cannot delete container %s that is not stopped: %s", c.ID, st)
 	}
+	deadline := time.Now().Add(5 * time.Second)
 	if st != Stopped {
-		c.killAndWait()
+		c.killInit(deadline)
 	}
-	return c.destroy(log)
+	return c.destroy(st != Stopped, deadline, log)
 }
 
-// killAndWait SIGKILLs everything in the container and waits briefly for the
-// init to go: rmdir of the cgroup fails while tasks remain.
-func (c *Container) killAndWait() {
+// killInit SIGKILLs everything in the container, the init also through its
+// pidfd (a rootless container may have no cgroup), and waits for the init
+// to go until deadline.
+func (c *Container) killInit(deadline time.Time) {
 	if m := c.cgroup(); m != nil {
 		_ = c.signalAll(unix.SIGKILL)
 	}
 	_ = c.signalInit(unix.SIGKILL)
-	deadline := time.Now().Add(5 * time.Second)
-	for c.state.initAlive() && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	if m := c.cgroup(); m != nil {
-		for time.Now().Before(deadline) {
-			pids, err := m.GetPids()
-			if err != nil || len(pids) == 0 {
-				break
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
-}
-
-func (c *Container) destroy(log *slog.Logger) error {
-	var errs []error
-	if m := c.cgroup(); m != nil {
-		if err := m.Destroy(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	// The spec makes a poststop failure a warning, and the remaining hooks
-	// still run: the container is gone anyway.
-	if hs := c.state.Config.Hooks.Poststop; len(hs) > 0 {
-		for _, err := range hooks.RunAll("poststop", hs, c.ociState(Stopped)) {
-			log.Warn(err.Error())
-		}
-	}
-	if err := os.RemoveAll(c.dir); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	c.waitInitGone(deadline)
 }
 
 // Config returns the container's normalized config.

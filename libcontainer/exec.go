@@ -12,9 +12,6 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/trace"
 )
 
-// ErrExecPaused is an exec into a paused container without IgnorePaused.
-var ErrExecPaused = errors.New("cannot exec in a paused container")
-
 // ExecOpts describe one `ocirun exec`.
 type ExecOpts struct {
 	// Process is what to run, complete: specconv.ExecProcess and
@@ -66,7 +63,7 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 			return 0, nil, ErrExecPaused
 		}
 	default:
-		return 0, nil, errors.New("cannot exec in a stopped container")
+		return 0, nil, refuse(ErrNotRunning, "cannot exec in a stopped container")
 	}
 	if opts.Process.Terminal && opts.ConsoleSocket == "" && opts.Detach {
 		return 0, nil, errors.New("cannot allocate tty if ocirun will detach without setting console socket")

@@ -227,3 +227,14 @@ func newUserNS(uids, gids []configs.IDMap) (*os.File, error) {
 	}
 	return ns, err
 }
+
+// hostID maps id of the container to the host through maps; an id
+// outside them is its own.
+func hostID(maps []configs.IDMap, id uint32) uint32 {
+	for _, m := range maps {
+		if id >= m.ContainerID && id-m.ContainerID < m.Size {
+			return m.HostID + id - m.ContainerID
+		}
+	}
+	return id
+}

@@ -195,13 +195,10 @@ func initMain(conn *proto.Conn, log *slog.Logger) error {
 	}
 	// The fifo stays open until execve closes it (O_CLOEXEC): `start` reads
 	// EOF only once the user program runs, and runs the poststart hooks then.
-	if len(cfg.Hooks.StartContainer) > 0 {
-		state := hookState(m.ID, os.Getpid(), Created, m.Bundle, cfg)
-		if err := hooks.Run("startContainer", cfg.Hooks.StartContainer, state); err != nil {
-			// Nobody waits on the socket any more: stderr is the container's.
-			fmt.Fprintln(os.Stderr, "ocirun:", err)
-			os.Exit(1)
-		}
+	if err := runHooks(m.ID, os.Getpid(), Created, m.Bundle, cfg, log, hooks.StartContainer); err != nil {
+		// Nobody waits on the socket any more: stderr is the container's.
+		fmt.Fprintln(os.Stderr, "ocirun:", err)
+		os.Exit(1)
 	}
 	return execve()
 }

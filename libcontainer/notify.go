@@ -51,7 +51,7 @@ func (c *Container) relayReady(conn *net.UnixConn) error {
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				if !c.state.initAlive() {
+				if !c.state.InitAlive() {
 					return errors.New("container exited before it sent READY=1")
 				}
 				continue

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
@@ -382,4 +383,40 @@ func closeFiles(files []*os.File) {
 	for _, f := range files {
 		f.Close()
 	}
+}
+
+// sendSeccompFd hands the container's seccomp notify fd, with the container
+// process state the spec describes, to linux.seccomp.listenerPath.
+func (p *initProcess) sendSeccompFd(fd *os.File) error {
+	defer fd.Close()
+	sc := p.proc.Seccomp
+	if sc == nil || sc.ListenerPath == "" {
+		return errors.New("protocol: unexpected seccomp-fd message")
+	}
+	status := Created
+	if p.running {
+		status = Running
+	}
+	st := specs.ContainerProcessState{
+		Version:  specs.Version,
+		Fds:      []string{specs.SeccompFdName},
+		Pid:      p.initPid,
+		Metadata: sc.ListenerMetadata,
+		State: specs.State{
+			Version:     specs.Version,
+			ID:          p.id,
+			Status:      specs.ContainerState(status.String()),
+			Pid:         p.initPid,
+			Bundle:      p.bundle,
+			Annotations: p.annotations,
+		},
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	if err := seccomp.SendNotifyFd(sc.ListenerPath, int(fd.Fd()), b); err != nil {
+		return fmt.Errorf("linux.seccomp.listenerPath %s: %w", sc.ListenerPath, err)
+	}
+	return nil
 }

@@ -12,10 +12,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
-	"github.com/ocirun/ocirun/libcontainer/cgroups/manager"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/home"
+	"github.com/ocirun/ocirun/libcontainer/hooks"
 	"github.com/ocirun/ocirun/libcontainer/internal/proto"
+	"github.com/ocirun/ocirun/libcontainer/internal/state"
 	"github.com/ocirun/ocirun/libcontainer/nsexec"
 	"github.com/ocirun/ocirun/libcontainer/rootfs"
 )
@@ -35,6 +36,8 @@ type createInit struct {
 	opts    *CreateOpts
 	cg      cgroups.Manager
 	created time.Time
+	// master is the pty master for a caller in the foreground.
+	master *os.File
 	// configSaved: config.json is written (while init made its namespaces).
 	configSaved bool
 	// rootless: a cgroup we may not make is skipped (Root.RootlessCgroups).
@@ -60,17 +63,40 @@ func (p *createInit) cgroupPaths() map[string]string {
 	return p.cg.Paths()
 }
 
+// build makes a new container in its state dir dir, up to init waiting on
+// exec.fifo (newContainer).
+func (p *createInit) build(dir string) (built, error) {
+	p.dir = dir
+	if p.cfg.NotifySocket != "" {
+		if err := os.Mkdir(filepath.Join(dir, notifyDir), 0o755); err != nil {
+			return built{}, err
+		}
+	}
+	err := p.start()
+	if err == nil {
+		p.master, err = p.drive()
+	}
+	return built{op: "create", pid: p.initPid, created: p.created, configSaved: p.configSaved}, err
+}
+
+func (p *createInit) cgroup() cgroups.Manager { return p.cg }
+
+// abort ends a failed create's init and closes our ends of it.
+func (p *createInit) abort() {
+	p.kill()
+	p.closeParentEnds()
+	if p.master != nil {
+		p.master.Close()
+		p.master = nil
+	}
+}
+
 // start prepares the cgroup, exec.fifo and sealed binary, and starts
 // `ocirun init` from the sealed copy.
 func (p *createInit) start() error {
 	p.created = time.Now().UTC()
-	cg, err := manager.New(&p.cfg.Cgroups, p.id)
+	cg, err := newCgroup(p.cfg, p.id)
 	if err != nil {
-		return err
-	}
-	// Before p.cg is set: the cleanup of a failed create kills what is in
-	// p.cg and removes it, and this cgroup is someone else's.
-	if err := checkCgroupFit(cg); err != nil {
 		return err
 	}
 	p.cg = cg
@@ -93,7 +119,7 @@ func (p *createInit) start() error {
 	if p.log.Enabled(context.Background(), slog.LevelDebug) {
 		p.log.Debug("cgroup placed", "paths", cg.Paths())
 	}
-	fifoPath := filepath.Join(p.dir, fifoName)
+	fifoPath := filepath.Join(p.dir, state.FifoName)
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
 		return &os.PathError{Op: "mkfifo", Path: fifoPath, Err: err}
 	}
@@ -186,7 +212,7 @@ func (p *createInit) driveC() (*os.File, error) {
 		return nil, err
 	}
 	cgm := p.cgroupMount()
-	if err := saveConfig(p.dir, p.cfg); err != nil {
+	if err := state.SaveConfig(p.dir, p.cfg); err != nil {
 		return nil, err
 	}
 	p.configSaved = true
@@ -350,22 +376,9 @@ func (p *createInit) limitsAndHooks() error {
 		}
 		p.trace.Mark("cgroup-limits")
 	}
-	h := p.cfg.Hooks
-	if len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer) == 0 {
-		return nil
-	}
-	state := hookState(p.id, p.initPid, Created, p.bundle, p.cfg)
-	// prestart is deprecated but still honoured, before createRuntime. Like runc,
-	// createContainer hooks run here too, in the runtime's namespaces.
-	for _, k := range []struct {
-		name string
-		hs   []configs.Hook
-	}{{"prestart", h.Prestart}, {"createRuntime", h.CreateRuntime}, {"createContainer", h.CreateContainer}} {
-		if err := runHooks(k.name, k.hs, state); err != nil {
-			return err
-		}
-	}
-	return nil
+	// Like runc, createContainer hooks run here too, in the runtime's
+	// namespaces.
+	return runHooks(p.id, p.initPid, Created, p.bundle, p.cfg, p.log, hooks.Prestart, hooks.CreateRuntime, hooks.CreateContainer)
 }
 
 func (p *createInit) cgroupMount() *rootfs.CgroupMount {
@@ -375,32 +388,6 @@ func (p *createInit) cgroupMount() *rootfs.CgroupMount {
 		Paths:       p.cgroupPaths(),
 		Controllers: cgroups.Controllers(),
 	}
-}
-
-// cleanup undoes a failed create: processes, cgroup, state dir.
-func (p *createInit) cleanup() {
-	p.kill()
-	if p.cg != nil {
-		// Kill whatever else made it into the cgroup before removing it.
-		if pids, err := p.cg.GetPids(); err == nil {
-			for _, pid := range pids {
-				_ = unix.Kill(pid, unix.SIGKILL)
-			}
-		}
-		deadline := time.Now().Add(2 * time.Second)
-		for {
-			pids, err := p.cg.GetPids()
-			if err != nil || len(pids) == 0 || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(time.Millisecond)
-		}
-		if err := p.cg.Destroy(); err != nil {
-			p.log.Warn("cleanup: remove cgroup", "error", err)
-		}
-	}
-	p.closeParentEnds()
-	os.RemoveAll(p.dir)
 }
 
 // procMounts counts the config's proc mounts: each needs a procfs context
@@ -450,4 +437,11 @@ func bootstrap(namespaces []configs.Namespace, offsets map[string]configs.TimeOf
 		}
 	}
 	return b
+}
+
+// hasNewNS reports whether the config creates a namespace of type t (one
+// with a path is joined).
+func hasNewNS(cfg *configs.Config, t string) bool {
+	ns, ok := cfg.Namespace(t)
+	return ok && ns.Path == ""
 }

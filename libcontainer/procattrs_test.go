@@ -23,8 +23,9 @@ func onFreshThread(f func()) {
 	<-done
 }
 
-// The attributes set on the calling thread, as the kernel reports them
-// back; only changes an unprivileged thread may make, so no root needed.
+// TestApplyAttrsOnThread: the attributes set on the calling thread, as the
+// kernel reports them back; only changes an unprivileged thread may make, so no
+// root needed.
 func TestApplyAttrsOnThread(t *testing.T) {
 	p := &configs.Process{Attrs: &configs.ProcAttrs{
 		Personality:  &configs.Personality{Domain: 0x0008, Name: "LINUX32"},
@@ -79,7 +80,7 @@ func TestApplyAttrsOnThread(t *testing.T) {
 	}
 }
 
-// Kernel refusals come back naming the spec field.
+// TestApplyAttrsErrors: kernel refusals come back naming the spec field.
 func TestApplyAttrsErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name  string

@@ -16,7 +16,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
-	"github.com/ocirun/ocirun/libcontainer/cgroups/manager"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/criu"
 	"github.com/ocirun/ocirun/libcontainer/hooks"
@@ -52,61 +51,12 @@ func (r *Root) Restore(id string, cfg *configs.Config, o *RestoreOpts) (c *Conta
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(r.Path, 0o700); err != nil {
+	rs := &restorer{r: r, id: id, cfg: cfg, o: o, links: links}
+	if c, err = r.newContainer(id, cfg, o.Bundle, rs, o.PidFile, ""); err != nil {
 		return nil, err
 	}
-	dir := r.dir(id)
-	if err := os.Mkdir(dir, 0o711); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("container with id exists: %s", id)
-		}
-		return nil, err
-	}
-	rs := &restorer{r: r, id: id, dir: dir, cfg: cfg, o: o}
-	defer func() {
-		if err != nil {
-			rs.cleanup()
-		}
-	}()
-	lock, err := lockDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Close()
-	if err := rs.run(links); err != nil {
-		return nil, err
-	}
-	st := &State{
-		ID:          id,
-		InitPid:     rs.pid,
-		Bundle:      o.Bundle,
-		Rootfs:      cfg.Rootfs,
-		Annotations: cfg.Annotations,
-		Created:     time.Now().UTC(),
-		CgroupPaths: rs.cg.Paths(),
-		SystemdUnit: cgroups.SystemdUnit(rs.cg),
-		Config:      cfg,
-	}
-	if st.InitStart, _, err = procStat(rs.pid); err != nil {
-		return nil, fmt.Errorf("restored init %d exited: %w", rs.pid, err)
-	}
-	if err := saveState(dir, st, true); err != nil {
-		return nil, err
-	}
-	if o.PidFile != "" {
-		if err := writePidFile(o.PidFile, rs.pid); err != nil {
-			return nil, err
-		}
-	}
-	c = &Container{ID: id, dir: dir, state: st}
-	if hs := cfg.Hooks.Poststart; len(hs) > 0 {
-		// As after start: the process runs, so a failure is only a warning.
-		for _, err := range hooks.RunAll("poststart", hs, c.ociState(Running)) {
-			if r.Log != nil {
-				r.Log.Warn(err.Error())
-			}
-		}
-	}
+	// As after start: the process runs, so a failure is only a warning.
+	_ = c.runHooks(Running, r.Log, hooks.Poststart)
 	return c, nil
 }
 
@@ -116,23 +66,42 @@ type restorer struct {
 	id, dir string
 	cfg     *configs.Config
 	o       *RestoreOpts
+	links   []string // the images' stdio descriptors (criu.ReadDescriptors)
 	cg      cgroups.Manager
 	rootDir string // criu-root, to remove
 	pid     int
 }
 
+// build restores the container's processes in its state dir dir: they run
+// when it returns (newContainer).
+func (rs *restorer) build(dir string) (built, error) {
+	rs.dir = dir
+	err := rs.run(rs.links)
+	return built{op: "restore", pid: rs.pid, created: time.Now().UTC(), configSaved: false}, err
+}
+
+func (rs *restorer) cgroup() cgroups.Manager { return rs.cg }
+
+// abort kills and reaps the restored init, if criu got that far; the
+// rest of the tree is in the cgroup, which teardown empties. The criu root
+// mount went with criu's mount namespace.
+func (rs *restorer) abort() {
+	if rs.pid > 0 {
+		_ = unix.Kill(rs.pid, unix.SIGKILL)
+		_, _ = unix.Wait4(rs.pid, nil, 0, nil)
+	}
+	rs.removeRootDir()
+}
+
 func (rs *restorer) run(links []string) error {
-	cg, err := manager.New(&rs.cfg.Cgroups, rs.id)
+	cg, err := newCgroup(rs.cfg, rs.id)
 	if err != nil {
 		return err
 	}
-	if err := checkCgroupFit(cg); err != nil {
-		return err
-	}
+	rs.cg = cg
 	if err := cg.Apply(-1); err != nil {
 		return err
 	}
-	rs.cg = cg
 	var extra []*os.File
 	var inherit []*rpc.InheritFd
 	if ns, ok := rs.cfg.Namespace(configs.NEWNET); ok && ns.Path != "" {
@@ -304,15 +273,7 @@ func (rs *restorer) setupNamespaces(pid int) error {
 			return err
 		}
 	}
-	h := rs.cfg.Hooks
-	if len(h.Prestart)+len(h.CreateRuntime) == 0 {
-		return nil
-	}
-	state := hookState(rs.id, pid, Created, rs.o.Bundle, rs.cfg)
-	if err := hooks.Run("prestart", h.Prestart, state); err != nil {
-		return err
-	}
-	return hooks.Run("createRuntime", h.CreateRuntime, state)
+	return runHooks(rs.id, pid, Created, rs.o.Bundle, rs.cfg, rs.r.Log, hooks.Prestart, hooks.CreateRuntime)
 }
 
 // loopbackUp sets lo up in the network namespace of pid.
@@ -346,33 +307,6 @@ func loopbackUp(pid int) error {
 		}
 	}()
 	return <-errc
-}
-
-// cleanup undoes a failed restore: the restored tasks, the cgroup and the
-// state dir (the criu root mount went with criu's mount namespace).
-func (rs *restorer) cleanup() {
-	if rs.pid > 0 {
-		_ = unix.Kill(rs.pid, unix.SIGKILL)
-		_, _ = unix.Wait4(rs.pid, nil, 0, nil)
-	}
-	if rs.cg != nil {
-		deadline := time.Now().Add(2 * time.Second)
-		for {
-			pids, err := rs.cg.GetPids()
-			if err != nil || len(pids) == 0 || time.Now().After(deadline) {
-				break
-			}
-			for _, p := range pids {
-				_ = unix.Kill(p, unix.SIGKILL)
-			}
-			time.Sleep(time.Millisecond)
-		}
-		if err := rs.cg.Destroy(); err != nil && rs.r.Log != nil {
-			rs.r.Log.Warn("restore cleanup: remove cgroup", "error", err)
-		}
-	}
-	rs.removeRootDir()
-	os.RemoveAll(rs.dir)
 }
 
 // restoreRoots is cgroups.RestoreRoots by controllers, for criu.

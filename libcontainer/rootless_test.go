@@ -35,7 +35,8 @@ func TestLimitField(t *testing.T) {
 	}
 }
 
-// rootlessCgroup forgives only a permission error, and only without limits.
+// TestRootlessCgroup: rootlessCgroup forgives only a permission error, and only
+// without limits.
 func TestRootlessCgroup(t *testing.T) {
 	lim := int64(1 << 20)
 	noLimits := &configs.Config{}

@@ -2,7 +2,6 @@ package libcontainer
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -12,23 +11,27 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ocirun/ocirun/libcontainer/hooks"
+	"github.com/ocirun/ocirun/libcontainer/internal/state"
 )
 
 // Start lets the init of a created container exec the user program: opening
 // exec.fifo for reading unblocks init's open for writing. Then the poststart
 // hooks run.
 func (c *Container) Start(log *slog.Logger) error {
-	lock, err := lockDir(c.dir)
+	lock, st, err := c.lock()
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
-	st := c.Status()
+	defer lock.Unlock()
 	if !st.CanStart() {
 		if st == Stopped {
-			return errors.New("cannot start a container that has stopped")
+			return refuse(ErrNotRunning, "cannot start a container that has stopped")
 		}
-		return fmt.Errorf("cannot start an already %s container", st)
+		why := ErrRunning
+		if st == Paused {
+			why = ErrPaused
+		}
+		return refuse(why, "cannot start an already %s container", st)
 	}
 	var notify *net.UnixConn
 	if c.state.Config.NotifySocket != "" {
@@ -43,16 +46,11 @@ func (c *Container) Start(log *slog.Logger) error {
 		return err
 	}
 	log.Debug("exec.fifo read: the container's process runs", "id", c.ID, "pid", c.state.InitPid)
-	if hs := c.state.Config.Hooks.Poststart; len(hs) > 0 {
-		// The spec makes a poststart failure a warning, and the remaining
-		// hooks still run: the process already runs.
-		for _, err := range hooks.RunAll("poststart", hs, c.ociState(Running)) {
-			log.Warn(err.Error())
-		}
-	}
+	// A poststart failure is only a warning: the process already runs.
+	_ = c.runHooks(Running, log, hooks.Poststart)
 	if notify != nil {
 		// Waiting for READY=1 may take long: let kill and delete in meanwhile.
-		lock.Close()
+		lock.Unlock()
 		return c.relayReady(notify)
 	}
 	return nil
@@ -67,10 +65,10 @@ func (c *Container) openFifo() error {
 	// pidfd_open would find it.
 	pidfd, err := unix.PidfdOpen(c.state.InitPid, 0)
 	if err != nil {
-		return errors.New("cannot start a container that has stopped")
+		return refuse(ErrNotRunning, "cannot start a container that has stopped")
 	}
 	defer unix.Close(pidfd)
-	path := filepath.Join(c.dir, fifoName)
+	path := filepath.Join(c.dir, state.FifoName)
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: path, Err: err}

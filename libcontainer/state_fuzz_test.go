@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ocirun/ocirun/internal/plainjson"
+	"github.com/ocirun/ocirun/libcontainer/internal/state"
 )
 
 // FuzzLoadState: whatever a crash or another program left in state.json
@@ -25,16 +26,16 @@ func FuzzLoadState(f *testing.F) {
 	if err := os.Mkdir(dir, 0o711); err != nil {
 		f.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, state, config []byte) {
-		if err := os.WriteFile(filepath.Join(dir, stateFile), state, 0o600); err != nil {
+	f.Fuzz(func(t *testing.T, stateJSON, config []byte) {
+		if err := os.WriteFile(filepath.Join(dir, state.StateFile), stateJSON, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, configFile), config, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, state.ConfigFile), config, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		c, err := root.Load("c")
 		if err != nil {
-			if !strings.Contains(err.Error(), filepath.Join(dir, stateFile)) && !strings.Contains(err.Error(), filepath.Join(dir, configFile)) {
+			if !strings.Contains(err.Error(), filepath.Join(dir, state.StateFile)) && !strings.Contains(err.Error(), filepath.Join(dir, state.ConfigFile)) {
 				t.Fatalf("error names neither file: %v", err)
 			}
 			return

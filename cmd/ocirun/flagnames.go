@@ -6,11 +6,11 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// urfave/cli computes a flag's names on every call of Names() with a regexp
-// (FlagNames strips a v1-style "name, n" suffix), and looks flags up by
-// scanning every flag's names: runFlagActions and IsSet make that quadratic
-// in the number of flags. `ocirun create` called Names() 166 times, 0.7 M
-// instructions, a third of its command-line parse.
+// cacheFlagNames exists because urfave/cli computes a flag's names on every
+// call of Names() with a regexp (FlagNames strips a v1-style "name, n"
+// suffix), and looks flags up by scanning every flag's names: runFlagActions
+// and IsSet make that quadratic in the number of flags. `ocirun create` called
+// Names() 166 times, 0.7 M instructions, a third of its command-line parse.
 //
 // cacheFlagNames wraps the global flags and those of the commands named in
 // args in types whose Names() returns the names computed once, the same way

@@ -48,8 +48,8 @@ func generate(t *testing.T) string {
 	return out
 }
 
-// The generator must cost the runtime nothing: not one package of it in
-// ./ocirun's build, and no gendocs command.
+// TestGeneratorNotInRuntime: the generator must cost the runtime nothing: not
+// one package of it in ./ocirun's build, and no gendocs command.
 func TestGeneratorNotInRuntime(t *testing.T) {
 	out, err := exec.Command(goTool(t), "list", "-deps", "-tags", runtimeTags, ".").CombinedOutput()
 	if err != nil {

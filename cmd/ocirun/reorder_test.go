@@ -55,8 +55,8 @@ func TestInterleaveFlags(t *testing.T) {
 	}
 }
 
-// The command flags that share a name with a global flag are the command's:
-// list them, so that a new clash is a decision.
+// TestFlagNameClashes: the command flags that share a name with a global flag
+// are the command's: list them, so that a new clash is a decision.
 func TestFlagNameClashes(t *testing.T) {
 	app := newApp()
 	var clashes []string

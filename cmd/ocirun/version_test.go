@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// Tools (and the other runtimes' users) parse `--version` by its lines: it
-// must be runc's layout, line for line.
+// TestVersionLayout: tools (and the other runtimes' users) parse `--version` by
+// its lines: it must be runc's layout, line for line.
 func TestVersionLayout(t *testing.T) {
 	app := newApp()
 	var out bytes.Buffer

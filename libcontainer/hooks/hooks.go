@@ -1,5 +1,6 @@
-// Package hooks runs the OCI lifecycle hooks of one kind: each program gets the
-// container state on stdin, exactly its own argv and env, and an optional timeout.
+// Package hooks runs the OCI lifecycle hooks of one phase, with the spec's
+// rule for a failure (Phase.Fatal): each program gets the container state on
+// stdin, exactly its own argv and env, and an optional timeout.
 package hooks
 
 import (
@@ -24,12 +25,71 @@ const (
 	waitDelay = 2 * time.Second
 )
 
-// Run runs hooks of one kind ("prestart", "createRuntime", ...) in order and
-// stops at the first failure. The error starts with runc's words, which
-// scripts match, then names the hook by its JSON path: `error running
-// createRuntime hook #1: hooks.createRuntime[1] "/usr/bin/hook": exit status
-// 2: <stderr>`.
-func Run(kind string, hooks []configs.Hook, state []byte) error {
+// Phase is a point of the container's lifecycle at which hooks run. It
+// carries the runtime-spec's rule for a hook that fails: before the user's
+// program runs (prestart to startContainer) the failure fails the operation
+// and the phase's later hooks do not run; after it (poststart, poststop) the
+// failure is only a warning and every hook still runs.
+type Phase int
+
+const (
+	// Prestart is deprecated by the spec but still honoured, before
+	// CreateRuntime, as runc does.
+	Prestart Phase = iota
+	CreateRuntime
+	CreateContainer
+	StartContainer
+	Poststart
+	Poststop
+)
+
+var phaseNames = [...]string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}
+
+// String is the phase's name in config.json.
+func (p Phase) String() string { return phaseNames[p] }
+
+// Fatal reports whether a failing hook of the phase fails the operation
+// (the user's program has not run yet) rather than being a warning.
+func (p Phase) Fatal() bool { return p < Poststart }
+
+// Of returns the phase's hooks in h.
+func (p Phase) Of(h *configs.Hooks) []configs.Hook {
+	switch p {
+	case Prestart:
+		return h.Prestart
+	case CreateRuntime:
+		return h.CreateRuntime
+	case CreateContainer:
+		return h.CreateContainer
+	case StartContainer:
+		return h.StartContainer
+	case Poststart:
+		return h.Poststart
+	}
+	return h.Poststop
+}
+
+// Run runs the phase's hooks of h, in order, with state on their stdin. A
+// fatal phase stops at the first failure and returns it. Otherwise each
+// failure is passed to warn (nil drops it) and Run returns nil. The error
+// starts with runc's words, which scripts match, then names the hook by
+// its JSON path: `error running createRuntime hook #1:
+// hooks.createRuntime[1] "/usr/bin/hook": exit status 2: <stderr>`.
+func (p Phase) Run(h *configs.Hooks, state []byte, warn func(error)) error {
+	hs := p.Of(h)
+	if p.Fatal() {
+		return runFirst(p.String(), hs, state)
+	}
+	for _, err := range runAll(p.String(), hs, state) {
+		if warn != nil {
+			warn(err)
+		}
+	}
+	return nil
+}
+
+// runFirst runs hooks in order and stops at the first failure.
+func runFirst(kind string, hooks []configs.Hook, state []byte) error {
 	for i := range hooks {
 		if err := run(&hooks[i], state); err != nil {
 			return hookError(kind, i, hooks[i].Path, err)
@@ -42,9 +102,9 @@ func hookError(kind string, i int, path string, err error) error {
 	return fmt.Errorf("error running %s hook #%d: hooks.%s[%d] %q: %w", kind, i, kind, i, path, err)
 }
 
-// RunAll runs every hook even when some fail, as the spec wants for poststop
-// (each failure is only a warning), and returns one error per failed hook.
-func RunAll(kind string, hooks []configs.Hook, state []byte) []error {
+// runAll runs every hook even when some fail and returns one error per
+// failed hook.
+func runAll(kind string, hooks []configs.Hook, state []byte) []error {
 	var errs []error
 	for i := range hooks {
 		if err := run(&hooks[i], state); err != nil {

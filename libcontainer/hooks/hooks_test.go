@@ -37,7 +37,7 @@ func TestRunStdinArgvEnv(t *testing.T) {
 	state := []byte(`{"ociVersion":"1.3.0","id":"c1","status":"creating","pid":42,"bundle":"/b"}`)
 
 	t.Setenv("OCIRUN_HOOK_LEAK", "1") // must not reach the hook
-	if err := Run("createRuntime", []configs.Hook{h}, state); err != nil {
+	if err := runFirst("createRuntime", []configs.Hook{h}, state); err != nil {
 		t.Fatal(err)
 	}
 	read := func(name string) string {
@@ -67,7 +67,7 @@ func TestRunOrderAndFirstFailure(t *testing.T) {
 		shHook(`echo two >> "$OUT/log"; echo "  boom  " >&2; exit 3`, env),
 		shHook(`echo three >> "$OUT/log"`, env),
 	}
-	err := Run("poststop", hooks, nil)
+	err := runFirst("poststop", hooks, nil)
 	want := `error running poststop hook #1: hooks.poststop[1] "/bin/busybox": exit status 3: stderr: boom`
 	if err == nil || err.Error() != want {
 		t.Errorf("error: got %v, want %q", err, want)
@@ -87,7 +87,7 @@ func TestRunTimeoutKillsGroup(t *testing.T) {
 	h.Timeout = &one
 
 	start := time.Now()
-	err := Run("prestart", []configs.Hook{h}, []byte("{}"))
+	err := runFirst("prestart", []configs.Hook{h}, []byte("{}"))
 	if err == nil || !strings.Contains(err.Error(), `error running prestart hook #0: hooks.prestart[0] "/bin/busybox": timed out after 1s`) {
 		t.Fatalf("error: got %v, want a timeout", err)
 	}
@@ -128,7 +128,7 @@ func TestRunIgnoredStdin(t *testing.T) {
 	// Far more than a pipe holds, so the write hits a closed pipe.
 	state := bytes.Repeat([]byte("x"), 4<<20)
 	for i := 0; i < 5; i++ {
-		if err := Run("poststart", []configs.Hook{shHook("exit 0")}, state); err != nil {
+		if err := runFirst("poststart", []configs.Hook{shHook("exit 0")}, state); err != nil {
 			t.Fatalf("run %d: %v", i, err)
 		}
 	}
@@ -165,10 +165,47 @@ func TestRunErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := Run("startContainer", []configs.Hook{tc.hook}, nil)
+			err := runFirst("startContainer", []configs.Hook{tc.hook}, nil)
 			if err == nil || err.Error() != tc.want {
 				t.Errorf("got %v\nwant %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestPhaseRule: the phases before the user's program fail at the first
+// failing hook; poststart and poststop run every hook and only warn.
+func TestPhaseRule(t *testing.T) {
+	needBusybox(t)
+	for p := Prestart; p <= Poststop; p++ {
+		dir := t.TempDir()
+		env := "OUT=" + dir
+		list := []configs.Hook{
+			shHook(`echo one >> "$OUT/log"; exit 1`, env),
+			shHook(`echo two >> "$OUT/log"`, env),
+		}
+		var h configs.Hooks
+		for _, set := range []struct {
+			p Phase
+			l *[]configs.Hook
+		}{{Prestart, &h.Prestart}, {CreateRuntime, &h.CreateRuntime}, {CreateContainer, &h.CreateContainer}, {StartContainer, &h.StartContainer}, {Poststart, &h.Poststart}, {Poststop, &h.Poststop}} {
+			if set.p == p {
+				*set.l = list
+			}
+		}
+		var warned []error
+		err := p.Run(&h, nil, func(err error) { warned = append(warned, err) })
+		log, _ := os.ReadFile(filepath.Join(dir, "log"))
+		fatal := p != Poststart && p != Poststop
+		if p.Fatal() != fatal {
+			t.Errorf("%s: Fatal() = %v", p, p.Fatal())
+		}
+		want := `error running ` + p.String() + ` hook #0: hooks.` + p.String() + `[0] "/bin/busybox": exit status 1`
+		switch {
+		case fatal && (err == nil || err.Error() != want || len(warned) != 0 || string(log) != "one\n"):
+			t.Errorf("%s: err %v, warned %v, ran %q: want the first failure returned and the rest skipped", p, err, warned, log)
+		case !fatal && (err != nil || len(warned) != 1 || warned[0].Error() != want || string(log) != "one\ntwo\n"):
+			t.Errorf("%s: err %v, warned %v, ran %q: want a warning and every hook run", p, err, warned, log)
+		}
 	}
 }

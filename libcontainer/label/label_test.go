@@ -5,8 +5,9 @@ import (
 	"testing"
 )
 
-// A label is never silently skipped: on a kernel without SELinux the write
-// fails, naming the field (the parent refuses it before init gets there).
+// TestSetProcessLabelNotSkipped: a label is never silently skipped: on a kernel
+// without SELinux the write fails, naming the field (the parent refuses it
+// before init gets there).
 func TestSetProcessLabelNotSkipped(t *testing.T) {
 	if Enabled() {
 		t.Skip("SELinux is enabled here: the label would be applied")

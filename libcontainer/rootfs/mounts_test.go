@@ -279,8 +279,8 @@ func TestOverlay(t *testing.T) {
 	}
 }
 
-// A "remount" entry changes the mount an earlier entry made, flags and
-// superblock data, instead of stacking a new one; on a path that is not a
+// TestRemount: a "remount" entry changes the mount an earlier entry made, flags
+// and superblock data, instead of stacking a new one; on a path that is not a
 // mount point it is refused, since it would change the rootfs mount itself.
 func TestRemount(t *testing.T) {
 	cfg := minimalConfig(t,

@@ -175,7 +175,8 @@ func TestDefaultSpec(t *testing.T) {
 	}
 }
 
-// Without a network namespace, /sys is the host's, bound recursively read-only.
+// TestSysfsHostNetwork: without a network namespace, /sys is the host's, bound
+// recursively read-only.
 func TestSysfsHostNetwork(t *testing.T) {
 	cfg := configs.Config{
 		Rootfs:     newRootfs(t),

@@ -12,10 +12,11 @@ import (
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
 
-// A mount destination that resolves to the rootfs itself (`data -> /` in the
-// image) would be stacked over the root: pivot_root would enter the volume and
-// leave /proc, /sys, /dev and the masks behind. Prepare refuses it, with
-// runc's wording and the JSON path of the destination.
+// TestDestinationResolvingToRootRefused: a mount destination that resolves to
+// the rootfs itself (`data -> /` in the image) would be stacked over the root:
+// pivot_root would enter the volume and leave /proc, /sys, /dev and the masks
+// behind. Prepare refuses it, with runc's wording and the JSON path of the
+// destination.
 func TestDestinationResolvingToRootRefused(t *testing.T) {
 	vol := t.TempDir()
 	cases := []struct {
@@ -65,10 +66,11 @@ func TestDestinationResolvingToRootRefused(t *testing.T) {
 	}
 }
 
-// proc and sysfs must land exactly on their configured path. A racer
-// exchanges /proc (or /sys) with a symlink to another in-root directory while
-// Prepare runs, so that the symlink check and the mkdir may see different
-// things; procfs and sysfs must never be mounted anywhere else.
+// TestProcSysExactDestinationRace: proc and sysfs must land exactly on their
+// configured path. A racer exchanges /proc (or /sys) with a symlink to another
+// in-root directory while Prepare runs, so that the symlink check and the mkdir
+// may see different things; procfs and sysfs must never be mounted anywhere
+// else.
 func TestProcSysExactDestinationRace(t *testing.T) {
 	if testing.Short() {
 		t.Skip("race test is slow")
@@ -129,9 +131,9 @@ func TestProcSysExactDestinationRace(t *testing.T) {
 	}
 }
 
-// A read-only rbind is read-only all the way down: the tree's submounts are
-// not writable through it, unless the same entry asks for "rrw". Mounts made
-// by later entries inside the tree keep their own flags.
+// TestReadonlyRbindRecursive: a read-only rbind is read-only all the way down:
+// the tree's submounts are not writable through it, unless the same entry asks
+// for "rrw". Mounts made by later entries inside the tree keep their own flags.
 func TestReadonlyRbindRecursive(t *testing.T) {
 	rrw := specMount("bind", "", "/rrw", "rbind", "ro")
 	rrw.RecAttrClr = unix.MOUNT_ATTR_RDONLY

@@ -40,9 +40,10 @@ func assertEmptyHostDir(t *testing.T, dir string) {
 	}
 }
 
-// CVE-2021-30465 / 2024-45310: a destination through a symlink pointing out of
-// the rootfs is resolved inside it; the host target stays untouched. When the
-// in-root target exists the mount lands there; when it dangles Prepare fails.
+// TestSymlinkDestinationOutside: CVE-2021-30465 / 2024-45310: a destination
+// through a symlink pointing out of the rootfs is resolved inside it; the host
+// target stays untouched. When the in-root target exists the mount lands there;
+// when it dangles Prepare fails.
 func TestSymlinkDestinationOutside(t *testing.T) {
 	for _, existsInside := range []bool{true, false} {
 		t.Run(fmt.Sprintf("existsInside=%v", existsInside), func(t *testing.T) {
@@ -81,7 +82,8 @@ func TestSymlinkDestinationOutside(t *testing.T) {
 	}
 }
 
-// CVE-2019-19921: procfs or sysfs onto a symlink is refused.
+// TestProcSysSymlinkRefused: CVE-2019-19921: procfs or sysfs onto a symlink is
+// refused.
 func TestProcSysSymlinkRefused(t *testing.T) {
 	for _, name := range []string{"proc", "sys"} {
 		t.Run(name, func(t *testing.T) {
@@ -103,8 +105,8 @@ func TestProcSysSymlinkRefused(t *testing.T) {
 	}
 }
 
-// CVE-2019-16884 / 2025-52881: nothing but procfs on /proc, nothing inside it
-// except the lxcfs allowlist.
+// TestProcDestinations: CVE-2019-16884 / 2025-52881: nothing but procfs on
+// /proc, nothing inside it except the lxcfs allowlist.
 func TestProcDestinations(t *testing.T) {
 	host := t.TempDir()
 	uptime := filepath.Join(host, "uptime")
@@ -140,7 +142,8 @@ func TestProcDestinations(t *testing.T) {
 	}
 }
 
-// A symlink in the image leading into /proc is judged by where it resolves.
+// TestSymlinkIntoProcRefused: a symlink in the image leading into /proc is
+// judged by where it resolves.
 func TestSymlinkIntoProcRefused(t *testing.T) {
 	cfg := minimalConfig(t, specMount("tmpfs", "tmpfs", "/p/sys"))
 	if err := os.Symlink("/proc", filepath.Join(cfg.Rootfs, "p")); err != nil {
@@ -152,8 +155,8 @@ func TestSymlinkIntoProcRefused(t *testing.T) {
 	}
 }
 
-// CVE-2025-31133: a bind-mounted /dev whose null is a symlink to a procfs file
-// must not be used for masking.
+// TestDevNullSymlinkRefused: CVE-2025-31133: a bind-mounted /dev whose null is
+// a symlink to a procfs file must not be used for masking.
 func TestDevNullSymlinkRefused(t *testing.T) {
 	hostDev := t.TempDir()
 	if err := os.Symlink("/proc/sys/kernel/core_pattern", filepath.Join(hostDev, "null")); err != nil {
@@ -179,9 +182,9 @@ func TestDevNullSymlinkRefused(t *testing.T) {
 	}
 }
 
-// CVE-2026-41579: an image /dev symlinked outside, without a /dev tmpfs: the
-// device nodes and links are made inside the rootfs (or not at all when the
-// in-root target is missing), never on the host.
+// TestDevSymlinkWithoutTmpfs: CVE-2026-41579: an image /dev symlinked outside,
+// without a /dev tmpfs: the device nodes and links are made inside the rootfs
+// (or not at all when the in-root target is missing), never on the host.
 func TestDevSymlinkWithoutTmpfs(t *testing.T) {
 	for _, existsInside := range []bool{true, false} {
 		t.Run(fmt.Sprintf("existsInside=%v", existsInside), func(t *testing.T) {
@@ -227,9 +230,10 @@ func TestSysctlKeyOutsideProcSys(t *testing.T) {
 	}
 }
 
-// CVE-2021-30465 (b): a racer swaps a directory and a symlink to a host
-// directory (RENAME_EXCHANGE) while Prepare mounts below it. Whatever wins,
-// no mountpoint is created and nothing is mounted at the host path.
+// TestSymlinkExchangeRace: CVE-2021-30465 (b): a racer swaps a directory and a
+// symlink to a host directory (RENAME_EXCHANGE) while Prepare mounts below it.
+// Whatever wins, no mountpoint is created and nothing is mounted at the host
+// path.
 func TestSymlinkExchangeRace(t *testing.T) {
 	if testing.Short() {
 		t.Skip("race test is slow")

@@ -93,7 +93,8 @@ func TestNoENOSYSForPermissiveDefault(t *testing.T) {
 	}
 }
 
-// getppid ignores its arguments, so it carries the values the conditions see.
+// TestArgConditions: getppid ignores its arguments, so it carries the values
+// the conditions see.
 func TestArgConditions(t *testing.T) {
 	const blocked = unix.EXDEV
 	rule := func(args ...configs.SyscallArg) *configs.Seccomp {

@@ -142,7 +142,7 @@ func writeHostFile(t *testing.T, path, content string, mode os.FileMode) {
 	}
 }
 
-// withStats makes the probe report lstat of paths and the content of cats.
+// probeArgs makes the probe report lstat of paths and the content of cats.
 func probeArgs(stats, cats []string) bundle.Option {
 	args := []string{"report"}
 	for _, p := range stats {

@@ -139,8 +139,8 @@ func TestProcAttrsScheduler(t *testing.T) {
 	}
 }
 
-// Without a real-time budget for its cgroup, SCHED_FIFO fails with a
-// message that names the field and the way out.
+// TestProcAttrsSchedulerNoRTBudget: without a real-time budget for its cgroup,
+// SCHED_FIFO fails with a message that names the field and the way out.
 func TestProcAttrsSchedulerNoRTBudget(t *testing.T) {
 	t.Parallel()
 	if _, err := os.Stat("/sys/fs/cgroup/cpu/cpu.rt_runtime_us"); err != nil {
@@ -257,8 +257,9 @@ func TestProcAttrsMemoryPolicy(t *testing.T) {
 	})
 }
 
-// execCPUAffinity is for the processes `exec` starts, never the container's
-// init (runtime-spec config.md). The machine needs a second CPU.
+// TestProcAttrsExecCPUAffinity: execCPUAffinity is for the processes `exec`
+// starts, never the container's init (runtime-spec config.md). The machine
+// needs a second CPU.
 func TestProcAttrsExecCPUAffinity(t *testing.T) {
 	t.Parallel()
 	skipOldRunc(t, "process.execCPUAffinity", "1.3.0")

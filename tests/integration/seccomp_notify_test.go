@@ -15,8 +15,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The kernel's struct seccomp_notif and seccomp_notif_resp (x/sys has the
-// ioctl numbers but not the structs).
+// seccompNotif: the kernel's struct seccomp_notif and seccomp_notif_resp (x/sys
+// has the ioctl numbers but not the structs).
 type seccompNotif struct {
 	ID    uint64
 	Pid   uint32

@@ -25,9 +25,10 @@ func assertCorePatternKept(t *testing.T, before string) {
 // devMounts are the default spec's mounts under /dev that sit on its tmpfs.
 var devMounts = []string{"/dev", "/dev/pts", "/dev/shm", "/dev/mqueue"}
 
-// CVE-2025-31133: the bundle bind-mounts a /dev whose null is a symlink to
-// core_pattern; masking a path "with /dev/null" would then bind core_pattern
-// writable into the container. Create must fail naming /dev/null.
+// TestSecurityCVE2025_31133_DevNullSymlink: CVE-2025-31133: the bundle
+// bind-mounts a /dev whose null is a symlink to core_pattern; masking a path
+// "with /dev/null" would then bind core_pattern writable into the container.
+// Create must fail naming /dev/null.
 func TestSecurityCVE2025_31133_DevNullSymlink(t *testing.T) {
 	t.Parallel()
 	if bundle.IsRunc(t) {
@@ -55,10 +56,11 @@ func TestSecurityCVE2025_31133_DevNullSymlink(t *testing.T) {
 	}
 }
 
-// CVE-2025-52565: with terminal: true the pty slave is bind-mounted on
-// /dev/console; an image whose /dev/console is a symlink to core_pattern must
-// not redirect that mount. Inside, /dev/console is the devpts slave (major
-// 136), or create fails; core_pattern keeps its value.
+// TestSecurityCVE2025_52565_ConsoleSymlink: CVE-2025-52565: with terminal: true
+// the pty slave is bind-mounted on /dev/console; an image whose /dev/console is
+// a symlink to core_pattern must not redirect that mount. Inside, /dev/console
+// is the devpts slave (major 136), or create fails; core_pattern keeps its
+// value.
 func TestSecurityCVE2025_52565_ConsoleSymlink(t *testing.T) {
 	t.Parallel()
 	before := readHostFile(t, corePattern)
@@ -117,11 +119,12 @@ func TestSecurityCVE2025_52565_ConsoleSymlink(t *testing.T) {
 	}
 }
 
-// CVE-2026-41579: an image whose /dev is a symlink to a host directory, with
-// no /dev tmpfs over it. Setting up /dev (nodes, ptmx, fd links, devpts) must
-// happen inside the rootfs: the host directory stays empty. When the link's
-// target also exists inside the rootfs the container starts and its /dev is
-// built there; when it dangles create may fail.
+// TestSecurityCVE2026_41579_DevSymlink: CVE-2026-41579: an image whose /dev is
+// a symlink to a host directory, with no /dev tmpfs over it. Setting up /dev
+// (nodes, ptmx, fd links, devpts) must happen inside the rootfs: the host
+// directory stays empty. When the link's target also exists inside the rootfs
+// the container starts and its /dev is built there; when it dangles create may
+// fail.
 func TestSecurityCVE2026_41579_DevSymlink(t *testing.T) {
 	t.Parallel()
 	if bundle.IsRunc(t) {

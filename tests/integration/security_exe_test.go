@@ -19,12 +19,13 @@ type exeAttack struct {
 	Written []string `json:"written"`
 }
 
-// CVE-2019-5736: the image's /bin/sh is a symlink to /proc/self/exe, so an
-// `exec ID /bin/sh` makes the runtime's init re-exec the runtime binary inside
-// the container. A payload running as the container's pid 1 (with
-// CAP_SYS_PTRACE, so non-dumpable processes do not hide their exe from it)
-// tries to write every runtime executable it sees, while it runs and after
-// it exits. No write may land, and the host binary's checksum must not change.
+// TestSecurityCVE2019_5736_OverwriteRuntimeBinary: CVE-2019-5736: the image's
+// /bin/sh is a symlink to /proc/self/exe, so an `exec ID /bin/sh` makes the
+// runtime's init re-exec the runtime binary inside the container. A payload
+// running as the container's pid 1 (with CAP_SYS_PTRACE, so non-dumpable
+// processes do not hide their exe from it) tries to write every runtime
+// executable it sees, while it runs and after it exits. No write may land, and
+// the host binary's checksum must not change.
 func TestSecurityCVE2019_5736_OverwriteRuntimeBinary(t *testing.T) {
 	t.Parallel()
 	caps := []string{"CAP_SYS_PTRACE", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_KILL"}

@@ -45,11 +45,11 @@ func checkCwd(t *testing.T, what string, r bundle.Result) {
 	}
 }
 
-// CVE-2024-21626: a caller leaks fds (here to the host's /sys/fs/cgroup) into
-// the runtime; a process whose cwd or program is /proc/self/fd/N would then
-// start on the host's filesystem. For every N the run or exec fails, or its
-// cwd is inside the container; the container's processes hold only stdio and
-// the preserved fds.
+// TestSecurityCVE2024_21626_LeakedFdCwd: CVE-2024-21626: a caller leaks fds
+// (here to the host's /sys/fs/cgroup) into the runtime; a process whose cwd or
+// program is /proc/self/fd/N would then start on the host's filesystem. For
+// every N the run or exec fails, or its cwd is inside the container; the
+// container's processes hold only stdio and the preserved fds.
 func TestSecurityCVE2024_21626_LeakedFdCwd(t *testing.T) {
 	t.Parallel()
 	leaked := leakFDs(t, fdLast-fdFirst+1)

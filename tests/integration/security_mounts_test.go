@@ -42,9 +42,10 @@ func escape(hostPath string) string {
 	return strings.Repeat("../", 24) + strings.TrimPrefix(hostPath, "/")
 }
 
-// CVE-2019-16884: something other than procfs on /proc (or over the LSM
-// attribute files inside it) would make the runtime's label writes land in a
-// dummy file. Every such mount must make create fail.
+// TestSecurityCVE2019_16884_MountOverProc: CVE-2019-16884: something other than
+// procfs on /proc (or over the LSM attribute files inside it) would make the
+// runtime's label writes land in a dummy file. Every such mount must make
+// create fail.
 func TestSecurityCVE2019_16884_MountOverProc(t *testing.T) {
 	t.Parallel()
 	hostDir := t.TempDir()
@@ -74,9 +75,9 @@ func TestSecurityCVE2019_16884_MountOverProc(t *testing.T) {
 	}
 }
 
-// CVE-2019-19921 (and 2023-27561, 2023-28642): an image whose /proc or /sys
-// is a symlink would get procfs or sysfs mounted wherever the link points.
-// Both must make create fail.
+// TestSecurityCVE2019_19921_SymlinkedProcSys: CVE-2019-19921 (and 2023-27561,
+// 2023-28642): an image whose /proc or /sys is a symlink would get procfs or
+// sysfs mounted wherever the link points. Both must make create fail.
 func TestSecurityCVE2019_19921_SymlinkedProcSys(t *testing.T) {
 	t.Parallel()
 	for _, dir := range []string{"proc", "sys"} {
@@ -92,10 +93,11 @@ func TestSecurityCVE2019_19921_SymlinkedProcSys(t *testing.T) {
 	}
 }
 
-// CVE-2021-30465 (a): a mount destination below a symlink that escapes the
-// rootfs is resolved inside the rootfs; the host directory it names stays
-// empty. When the link's target exists inside the rootfs the mounts land
-// there; when it dangles the runtime may refuse.
+// TestSecurityCVE2021_30465_SymlinkDestination: CVE-2021-30465 (a): a mount
+// destination below a symlink that escapes the rootfs is resolved inside the
+// rootfs; the host directory it names stays empty. When the link's target
+// exists inside the rootfs the mounts land there; when it dangles the runtime
+// may refuse.
 func TestSecurityCVE2021_30465_SymlinkDestination(t *testing.T) {
 	t.Parallel()
 	victim := victimDir(t)
@@ -216,10 +218,10 @@ func raceRuns(t *testing.T, b *bundle.Bundle, victim string, iterations int, bud
 	}
 }
 
-// CVE-2021-30465 (b): while containers are created over and over, a racer
-// exchanges a mount destination's parent directory with a symlink to a host
-// directory. No mount may ever appear outside the rootfs, and the host
-// directory stays empty.
+// TestSecurityCVE2021_30465_RenameExchangeRace: CVE-2021-30465 (b): while
+// containers are created over and over, a racer exchanges a mount destination's
+// parent directory with a symlink to a host directory. No mount may ever appear
+// outside the rootfs, and the host directory stays empty.
 func TestSecurityCVE2021_30465_RenameExchangeRace(t *testing.T) {
 	t.Parallel()
 	victim := victimDir(t)
@@ -248,9 +250,10 @@ func TestSecurityCVE2021_30465_RenameExchangeRace(t *testing.T) {
 	t.Logf("%d exchanges", x.swaps.Load())
 }
 
-// CVE-2024-45310: creating a mount destination (directories and a file)
-// below `a -> /../../../<host dir>` while a racer flips `a` between that symlink
-// and a real directory must never create anything in the host directory.
+// TestSecurityCVE2024_45310_CreateThroughSymlink: CVE-2024-45310: creating a
+// mount destination (directories and a file) below `a -> /../../../<host dir>`
+// while a racer flips `a` between that symlink and a real directory must never
+// create anything in the host directory.
 func TestSecurityCVE2024_45310_CreateThroughSymlink(t *testing.T) {
 	t.Parallel()
 	if bundle.IsRunc(t) {
@@ -279,9 +282,10 @@ func TestSecurityCVE2024_45310_CreateThroughSymlink(t *testing.T) {
 	x.halt()
 }
 
-// CVE-2025-52881: a mount inside /proc (outside the lxcfs allowlist) could
-// redirect the runtime's own procfs writes, so it is refused. The sysctls the
-// config asks for are what the container sees, and the host's stay as they were.
+// TestSecurityCVE2025_52881_ProcDestAndSysctls: CVE-2025-52881: a mount inside
+// /proc (outside the lxcfs allowlist) could redirect the runtime's own procfs
+// writes, so it is refused. The sysctls the config asks for are what the
+// container sees, and the host's stay as they were.
 func TestSecurityCVE2025_52881_ProcDestAndSysctls(t *testing.T) {
 	t.Parallel()
 	hostDir := t.TempDir()

@@ -58,10 +58,11 @@ func onlyInit(t *testing.T, b *bundle.Bundle) {
 	}
 }
 
-// Whether SELinux is enabled is the host's answer, not what init sees inside
-// the container's mount namespace (no selinuxfs there): a process label on a
-// host without SELinux is an error naming the field, as runc gives, in create
-// and in both forms of exec; never a label silently dropped.
+// TestSecuritySELinuxLabelDecidedOnHost: whether SELinux is enabled is the
+// host's answer, not what init sees inside the container's mount namespace (no
+// selinuxfs there): a process label on a host without SELinux is an error
+// naming the field, as runc gives, in create and in both forms of exec; never a
+// label silently dropped.
 func TestSecuritySELinuxLabelDecidedOnHost(t *testing.T) {
 	t.Parallel()
 	if hostHasSELinux() {
@@ -130,8 +131,9 @@ func TestSecuritySELinuxLabelDecidedOnHost(t *testing.T) {
 	})
 }
 
-// An AppArmor profile on a host without AppArmor is refused, by the parent,
-// naming the field; as with SELinux, never dropped.
+// TestSecurityAppArmorProfileDecidedOnHost: an AppArmor profile on a host
+// without AppArmor is refused, by the parent, naming the field; as with
+// SELinux, never dropped.
 func TestSecurityAppArmorProfileDecidedOnHost(t *testing.T) {
 	t.Parallel()
 	// runc's test, and ocirun's: securityfs shows AppArmor and the module is on.
@@ -165,11 +167,11 @@ func TestSecurityAppArmorProfileDecidedOnHost(t *testing.T) {
 	onlyInit(t, b)
 }
 
-// process.oomScoreAdj is written from the host, never through the
-// container's /proc: a container that mounts a fake tree over its /proc
-// cannot catch the write for a process exec'd into it. The real value (read
-// from the host's /proc/PID) is the requested one and the fake file keeps
-// its content.
+// TestSecurityOOMScoreAdjNotRedirected: process.oomScoreAdj is written from the
+// host, never through the container's /proc: a container that mounts a fake
+// tree over its /proc cannot catch the write for a process exec'd into it. The
+// real value (read from the host's /proc/PID) is the requested one and the fake
+// file keeps its content.
 func TestSecurityOOMScoreAdjNotRedirected(t *testing.T) {
 	t.Parallel()
 	hostOOM := func(t *testing.T, pid int) string {
@@ -274,10 +276,10 @@ func nofile(t *testing.T, out string) (string, string) {
 	return "", ""
 }
 
-// A process exec'd into a container inherits every security field it leaves
-// out: a client that sends a bare process.json must not get the runtime's
-// full capability set, no no_new_privs and the runtime's rlimits. An explicit
-// value in the process.json still wins.
+// TestSecurityExecInheritsContainerSecurity: a process exec'd into a container
+// inherits every security field it leaves out: a client that sends a bare
+// process.json must not get the runtime's full capability set, no no_new_privs
+// and the runtime's rlimits. An explicit value in the process.json still wins.
 func TestSecurityExecInheritsContainerSecurity(t *testing.T) {
 	t.Parallel()
 	chown := []string{"CAP_CHOWN"}
@@ -338,13 +340,14 @@ func TestSecurityExecInheritsContainerSecurity(t *testing.T) {
 	})
 }
 
-// linux.timeOffsets go to /proc/self/timens_offsets from the C stage, after
-// it joined the namespaces given by path: a joined mount namespace's /proc
-// may be a fake tree its container put there. The write must reach the
-// kernel, not the fake file: here container B joins the mount namespace of
-// container A, which mounted a tmpfs with a fake self/timens_offsets over its
-// /proc. B may fail later (its rootfs is a host path, absent in A's
-// namespace); A's fake file must stay untouched either way.
+// TestSecurityTimeOffsetsNotRedirected: linux.timeOffsets go to
+// /proc/self/timens_offsets from the C stage, after it joined the namespaces
+// given by path: a joined mount namespace's /proc may be a fake tree its
+// container put there. The write must reach the kernel, not the fake file: here
+// container B joins the mount namespace of container A, which mounted a tmpfs
+// with a fake self/timens_offsets over its /proc. B may fail later (its rootfs
+// is a host path, absent in A's namespace); A's fake file must stay untouched
+// either way.
 func TestSecurityTimeOffsetsNotRedirected(t *testing.T) {
 	t.Parallel()
 	if _, err := os.Stat("/proc/self/timens_offsets"); err != nil {

@@ -23,12 +23,12 @@ import (
 // mount may not cover the root, device nodes are set up through fds, and a
 // read-only rbind is read-only all the way down.
 
-// An image ships `data -> /` (or a relative climb to the same place) and the
-// bundle puts a volume at /data. Stacked over the root, the volume would
-// become the container's / at pivot_root, with /proc, /sys, /dev and the masks
-// left below it. ocirun refuses the mount (runc's wording, then the JSON path
-// of the destination); any runtime that starts the container must show it the
-// rootfs as /.
+// TestSecurityMountOnRootfsSymlink: an image ships `data -> /` (or a relative
+// climb to the same place) and the bundle puts a volume at /data. Stacked over
+// the root, the volume would become the container's / at pivot_root, with
+// /proc, /sys, /dev and the masks left below it. ocirun refuses the mount
+// (runc's wording, then the JSON path of the destination); any runtime that
+// starts the container must show it the rootfs as /.
 func TestSecurityMountOnRootfsSymlink(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -100,12 +100,13 @@ func TestSecurityMountOnRootfsSymlink(t *testing.T) {
 	}
 }
 
-// Device nodes in a directory the host writes to (here a host dir bound at
-// /dev/vol) are created before pivot_root, on the host's paths. A racer on the
-// host replaces each new node with a symlink to a host file the moment it
-// appears: a chmod or chown by name after mknodat would follow it. Over many
-// creates the host file's mode and owner never change; the runtime may refuse
-// (it found something other than its node) or finish with its own nodes.
+// TestSecurityDeviceNodeSymlinkSwap: device nodes in a directory the host
+// writes to (here a host dir bound at /dev/vol) are created before pivot_root,
+// on the host's paths. A racer on the host replaces each new node with a
+// symlink to a host file the moment it appears: a chmod or chown by name after
+// mknodat would follow it. Over many creates the host file's mode and owner
+// never change; the runtime may refuse (it found something other than its node)
+// or finish with its own nodes.
 func TestSecurityDeviceNodeSymlinkSwap(t *testing.T) {
 	t.Parallel()
 	if bundle.IsRunc(t) {
@@ -197,13 +198,14 @@ func (s *nodeSwapper) stop() int {
 	return <-s.done
 }
 
-// `spec --rootless` binds the host's /sys "rbind,ro" (runc writes the same).
-// Under mount(2)'s rules only the top of that tree is read-only: the cgroup
-// hierarchies below /sys/fs/cgroup stay writable, and the container's root
-// makes cgroups on the host. As root here, with that /sys mount and no cgroup
-// mount of the container's own over /sys/fs/cgroup, a mkdir in every host
-// hierarchy that is read-write on the host must fail. A cgroup made anyway has
-// a name of this test's own and is removed at cleanup.
+// TestSecurityRootlessSysBindCgroupMkdir: `spec --rootless` binds the host's
+// /sys "rbind,ro" (runc writes the same). Under mount(2)'s rules only the top
+// of that tree is read-only: the cgroup hierarchies below /sys/fs/cgroup stay
+// writable, and the container's root makes cgroups on the host. As root here,
+// with that /sys mount and no cgroup mount of the container's own over
+// /sys/fs/cgroup, a mkdir in every host hierarchy that is read-write on the
+// host must fail. A cgroup made anyway has a name of this test's own and is
+// removed at cleanup.
 func TestSecurityRootlessSysBindCgroupMkdir(t *testing.T) {
 	t.Parallel()
 	sys := rootlessSysMount(t)

@@ -1,4 +1,4 @@
-package libcontainer
+package state
 
 import (
 	"os"
@@ -28,26 +28,34 @@ func TestStatusTransitions(t *testing.T) {
 	}
 }
 
+// container is a state dir and its loaded state.
+type container struct {
+	dir   string
+	state *State
+}
+
+func (c *container) Status() Status { return c.state.Derive(c.dir, nil) }
+
 // newState saves a state for pid into a temp container dir.
-func newState(t *testing.T, pid int) *Container {
+func newState(t *testing.T, pid int) *container {
 	t.Helper()
 	dir := t.TempDir()
 	st := &State{ID: "c", InitPid: pid, Created: time.Now(), Config: &configs.Config{}}
 	if pid > 0 {
-		start, _, err := procStat(pid)
+		start, _, err := ProcStat(pid)
 		if err != nil {
 			t.Fatal(err)
 		}
 		st.InitStart = start
 	}
-	if err := saveState(dir, st, true); err != nil {
+	if err := Save(dir, st, true); err != nil {
 		t.Fatal(err)
 	}
-	loaded, err := loadState(dir)
+	loaded, err := Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Container{ID: "c", dir: dir, state: loaded}
+	return &container{dir: dir, state: loaded}
 }
 
 func TestStatusIsDerived(t *testing.T) {
@@ -60,7 +68,7 @@ func TestStatusIsDerived(t *testing.T) {
 	if got := c.Status(); got != Running {
 		t.Fatalf("live init: %v, want running", got)
 	}
-	if err := os.WriteFile(filepath.Join(c.dir, fifoName), nil, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(c.dir, FifoName), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if got := c.Status(); got != Created {
@@ -88,17 +96,17 @@ func TestStatusIsDerived(t *testing.T) {
 
 func TestSaveStateIsAtomic(t *testing.T) {
 	dir := t.TempDir()
-	if err := saveState(dir, &State{ID: "a", Config: &configs.Config{}}, true); err != nil {
+	if err := Save(dir, &State{ID: "a", Config: &configs.Config{}}, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := saveState(dir, &State{ID: "b", Config: &configs.Config{}}, true); err != nil {
+	if err := Save(dir, &State{ID: "b", Config: &configs.Config{}}, true); err != nil {
 		t.Fatal(err)
 	}
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 2 {
 		t.Fatalf("temp files left: %v", ents)
 	}
-	st, err := loadState(dir)
+	st, err := Load(dir)
 	if err != nil || st.ID != "b" {
 		t.Fatalf("loaded %+v, %v", st, err)
 	}
@@ -112,7 +120,7 @@ func TestProcStatParsesOddComm(t *testing.T) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	time.Sleep(50 * time.Millisecond)
-	start, state, err := procStat(cmd.Process.Pid)
+	start, state, err := ProcStat(cmd.Process.Pid)
 	if err != nil || start == 0 || state == 0 {
 		t.Fatalf("start %d state %q err %v", start, state, err)
 	}

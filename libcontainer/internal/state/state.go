@@ -1,0 +1,87 @@
+package state
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ocirun/ocirun/internal/plainjson"
+	"github.com/ocirun/ocirun/libcontainer/configs"
+)
+
+// State is what `ocirun create` leaves in <root>/<id>/state.json: only what
+// `state` and `list` print and what status is derived from, so listing
+// hundreds of containers reads a few hundred bytes each. The normalized
+// config (tens of KiB with a seccomp profile) is in config.json beside it,
+// read only by the commands that need it.
+type State struct {
+	ID          string            `json:"id"`
+	InitPid     int               `json:"initPid"`
+	InitStart   uint64            `json:"initStartTime"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Owner       string            `json:"owner"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// SystemdUnit is the container's unit when it was created with
+	// --systemd-cgroup: later commands (update, delete) go through systemd.
+	SystemdUnit string `json:"systemdUnit,omitempty"`
+	// Config is config.json, loaded on demand (LoadConfig).
+	Config *configs.Config `json:"-"`
+}
+
+// Save writes state.json, and config.json when withConfig, atomically
+// (WriteFileAtomic).
+func Save(dir string, st *State, withConfig bool) error {
+	if withConfig {
+		if err := SaveConfig(dir, st.Config); err != nil {
+			return err
+		}
+	}
+	b, err := plainjson.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(dir, StateFile), b, 0o600)
+}
+
+// SaveConfig writes the container's normalized config beside its state;
+// it never changes after create, but for the limits `update` merges in.
+func SaveConfig(dir string, cfg *configs.Config) error {
+	b, err := plainjson.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(dir, ConfigFile), b, 0o600)
+}
+
+// Load reads state.json of the container dir, without the config. A
+// missing file is os.ErrNotExist; one that does not decode is an error
+// naming it.
+func Load(dir string) (*State, error) {
+	b, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if err != nil {
+		return nil, err
+	}
+	var st State
+	if err := plainjson.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", filepath.Join(dir, StateFile), err)
+	}
+	return &st, nil
+}
+
+// LoadConfig reads config.json of the container dir.
+func LoadConfig(dir string) (*configs.Config, error) {
+	path := filepath.Join(dir, ConfigFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var cfg configs.Config
+	if err := plainjson.Unmarshal(b, &cfg); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", path, err)
+	}
+	return &cfg, nil
+}

@@ -7,7 +7,7 @@
 # Usage: contrib/test-cgroupv2.sh [go test flags for the test binary...]
 #   e.g. contrib/test-cgroupv2.sh -test.run 'TestCgroup'
 # Environment: OCIRUN_VM_MEM (MiB, default 1024), OCIRUN_VM_CPUS (default 2),
-#   OCIRUN_VM_TIMEOUT (seconds, default 600), and run-in-vm.sh's own variables.
+#   OCIRUN_VM_TIMEOUT (seconds, default 1200), and run-in-vm.sh's own variables.
 # Exit status: the suite's (0 passed, 1 failed); 124 the VM timed out; 125 the
 # VM harness failed; 2 this script could not prepare the run. Prints "SKIP"
 # and exits 0 when ../shared/vm is not beside the repository, unless
@@ -75,13 +75,13 @@ if podman=$(command -v podman) && conmon=$(command -v conmon) && newuidmap=$(com
 fi
 
 # TCG runs CPU-bound code ~8-10x slower: 2 vCPUs with 2 tests at a time keeps
-# the suite near 5 minutes; the OOM test needs 250 MiB beside the tmpfs root.
+# the suite near 8 minutes (rootless podman included); the OOM test needs 250 MiB beside the tmpfs root.
 status=0
 run_vm() {
-	"$vm" -m "${OCIRUN_VM_MEM:-1024}" -c "${OCIRUN_VM_CPUS:-2}" -t "${OCIRUN_VM_TIMEOUT:-600}" \
+	"$vm" -m "${OCIRUN_VM_MEM:-1024}" -c "${OCIRUN_VM_CPUS:-2}" -t "${OCIRUN_VM_TIMEOUT:-1200}" \
 		-a "$tmp/ocirun" -a "$tmp/probe" "${vm_args[@]}" \
 		-e OCIRUN_TEST_RUNTIME=/payload/ocirun -e OCIRUN_TEST_PROBE=/payload/probe \
-		"$tmp/integration.test" "$1" -test.timeout 9m -test.parallel 2 "${@:2}"
+		"$tmp/integration.test" "$1" -test.timeout 18m -test.parallel 2 "${@:2}"
 }
 if [ -n "${OCIRUN_TEST_STRICT:-}" ]; then
 	# test2json's framing attributes each line to its test even when

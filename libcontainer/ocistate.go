@@ -67,8 +67,8 @@ func hookState(id string, pid int, status Status, bundle string, cfg *configs.Co
 	return b
 }
 
-func runHooks(kind string, hs []configs.Hook, state []byte) error {
-	return hooks.Run(kind, hs, state)
+func runHooks(kind, dir string, hs []configs.Hook, state []byte) error {
+	return hooks.RunIn(kind, dir, hs, state)
 }
 
 // sendSeccompFd hands the container's seccomp notify fd, with the container

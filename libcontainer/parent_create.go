@@ -357,11 +357,15 @@ func (p *createInit) limitsAndHooks() error {
 	state := hookState(p.id, p.initPid, Created, p.bundle, p.cfg)
 	// prestart is deprecated but still honoured, before createRuntime. Like runc,
 	// createContainer hooks run here too, in the runtime's namespaces.
+	// createContainer hooks start in the rootfs, where runc's init runs them
+	// (it has entered the rootfs to mount into it): hooks written for runc
+	// use paths relative to it.
 	for _, k := range []struct {
 		name string
+		dir  string
 		hs   []configs.Hook
-	}{{"prestart", h.Prestart}, {"createRuntime", h.CreateRuntime}, {"createContainer", h.CreateContainer}} {
-		if err := runHooks(k.name, k.hs, state); err != nil {
+	}{{"prestart", "", h.Prestart}, {"createRuntime", "", h.CreateRuntime}, {"createContainer", p.cfg.Rootfs, h.CreateContainer}} {
+		if err := runHooks(k.name, k.dir, k.hs, state); err != nil {
 			return err
 		}
 	}

@@ -30,8 +30,13 @@ const (
 // createRuntime hook #1: hooks.createRuntime[1] "/usr/bin/hook": exit status
 // 2: <stderr>`.
 func Run(kind string, hooks []configs.Hook, state []byte) error {
+	return RunIn(kind, "", hooks, state)
+}
+
+// RunIn is Run with dir as each hook's working directory ("": the runtime's).
+func RunIn(kind, dir string, hooks []configs.Hook, state []byte) error {
 	for i := range hooks {
-		if err := run(&hooks[i], state); err != nil {
+		if err := run(&hooks[i], dir, state); err != nil {
 			return hookError(kind, i, hooks[i].Path, err)
 		}
 	}
@@ -47,14 +52,14 @@ func hookError(kind string, i int, path string, err error) error {
 func RunAll(kind string, hooks []configs.Hook, state []byte) []error {
 	var errs []error
 	for i := range hooks {
-		if err := run(&hooks[i], state); err != nil {
+		if err := run(&hooks[i], "", state); err != nil {
 			errs = append(errs, hookError(kind, i, hooks[i].Path, err))
 		}
 	}
 	return errs
 }
 
-func run(h *configs.Hook, state []byte) error {
+func run(h *configs.Hook, dir string, state []byte) error {
 	ctx := context.Background()
 	if h.Timeout != nil {
 		if *h.Timeout <= 0 {
@@ -75,6 +80,7 @@ func run(h *configs.Hook, state []byte) error {
 	// A nil Env would mean "inherit the runtime's environment": the spec gives
 	// the hook exactly its own.
 	cmd.Env = append([]string{}, h.Env...)
+	cmd.Dir = dir
 	cmd.Stdin = bytes.NewReader(state)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	// Its own process group, so a timeout kills whatever the hook started too.

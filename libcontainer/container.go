@@ -142,7 +142,10 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 	}
 	defer lock.Close()
 	st := c.Status()
-	if all {
+	// Without a pid namespace of its own, the init's death does not take the
+	// other processes with it: SIGKILL goes to the whole cgroup, as runc
+	// 1.4 does, so that the container stops and delete can remove it.
+	if all || (sig == unix.SIGKILL && !c.ownsPidNS()) {
 		return c.signalAll(sig)
 	}
 	if !st.CanSignal() {
@@ -223,10 +226,19 @@ func (c *Container) Delete(force bool, log *slog.Logger) error {
 	if !st.CanDelete() && !force {
 		return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.ID, st)
 	}
-	if st != Stopped {
+	// A stopped container sharing a pid namespace may still have processes
+	// in its cgroup, which would keep the cgroup busy.
+	if st != Stopped || !c.ownsPidNS() {
 		c.killAndWait()
 	}
 	return c.destroy(log)
+}
+
+// ownsPidNS reports whether the container has a pid namespace of its own,
+// whose processes the kernel kills with its init.
+func (c *Container) ownsPidNS() bool {
+	ns, ok := c.state.Config.Namespace(configs.NEWPID)
+	return ok && ns.Path == ""
 }
 
 // killAndWait SIGKILLs everything in the container and waits briefly for the

@@ -45,23 +45,35 @@ func TestCPUAffinityReset(t *testing.T) {
 		t.Skipf("the test process may run on %s, the test wants 0-1", cpus)
 	}
 	pinned := bundle.RunOpts{Wrap: []string{"taskset", "-c", "0"}}
-	b := bundle.New(t, bundle.WithProbe("sleep", "60"))
-	if r := b.RunWith(t, pinned, "run", "-d", "--bundle", b.Dir, b.ID); r.Code != 0 {
-		t.Fatalf("%v", r)
-	}
-	status, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(b.MustState(t).Pid), "status"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cpus := cpusAllowedList(string(status)); cpus != "0-1" {
-		t.Errorf("init of a runtime pinned to CPU 0 runs on CPUs %q, want the cpuset's 0-1", cpus)
-	}
-	r := b.RunWith(t, pinned, "exec", b.ID, bundle.ProbePath, "procattrs")
-	if r.Code != 0 {
-		t.Fatalf("%v", r)
-	}
-	if a := parseProcAttrs(t, r); a.CpusAllowed != "0-1" {
-		t.Errorf("exec from a runtime pinned to CPU 0 runs on CPUs %q, want the cpuset's 0-1", a.CpusAllowed)
+	// No cpuset: every CPU; a cpuset without the runtime's CPU: the cpuset's.
+	for _, cpuset := range []string{"", "1"} {
+		t.Run("cpuset="+cpuset, func(t *testing.T) {
+			t.Parallel()
+			want := "0-1"
+			b := bundle.New(t, bundle.WithProbe("sleep", "60"), bundle.WithSpec(func(s *specs.Spec) {
+				if cpuset != "" {
+					s.Linux.Resources.CPU = &specs.LinuxCPU{Cpus: cpuset, Mems: "0"}
+					want = cpuset
+				}
+			}))
+			if r := b.RunWith(t, pinned, "run", "-d", "--bundle", b.Dir, b.ID); r.Code != 0 {
+				t.Fatalf("%v", r)
+			}
+			status, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(b.MustState(t).Pid), "status"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cpus := cpusAllowedList(string(status)); cpus != want {
+				t.Errorf("init of a runtime pinned to CPU 0 runs on CPUs %q, want %s", cpus, want)
+			}
+			r := b.RunWith(t, pinned, "exec", b.ID, bundle.ProbePath, "procattrs")
+			if r.Code != 0 {
+				t.Fatalf("%v", r)
+			}
+			if a := parseProcAttrs(t, r); a.CpusAllowed != want {
+				t.Errorf("exec from a runtime pinned to CPU 0 runs on CPUs %q, want %s", a.CpusAllowed, want)
+			}
+		})
 	}
 }
 

@@ -149,7 +149,8 @@ func TestCgroupRefuseFrozen(t *testing.T) {
 		if frozen != "" {
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(d, "freezer.state")); err == nil {
+		var err error
+		if _, serr := os.Stat(filepath.Join(d, "freezer.state")); serr == nil {
 			frozen = filepath.Join(d, "freezer.state")
 			err = os.WriteFile(frozen, []byte("FROZEN"), 0)
 		} else if cgroupV2() {

@@ -156,7 +156,9 @@ func TestTimeNamespaceOffsetsFile(t *testing.T) {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
 		s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{
 			"monotonic": {Secs: 1000, Nanosecs: 500},
-			"boottime":  {Secs: -20, Nanosecs: 7},
+			// Positive: a negative one the kernel refuses (ERANGE) on a machine
+			// up for less than it.
+			"boottime": {Secs: 20, Nanosecs: 7},
 		}
 	}))
 	r := b.Run(t, "run", "--bundle", b.Dir, b.ID)
@@ -172,7 +174,7 @@ func TestTimeNamespaceOffsetsFile(t *testing.T) {
 	for _, l := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
 		lines = append(lines, strings.Join(strings.Fields(l), " "))
 	}
-	want := "monotonic 1000 500\nboottime -20 7"
+	want := "monotonic 1000 500\nboottime 20 7"
 	if strings.Join(lines, "\n") != want {
 		t.Errorf("/proc/self/timens_offsets:\n%s\nwant:\n%s", r.Stdout, want)
 	}

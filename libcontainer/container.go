@@ -145,7 +145,10 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 		return err
 	}
 	defer lock.Unlock()
-	if all {
+	// Without a pid namespace of its own, the init's death does not take the
+	// other processes with it: SIGKILL goes to the whole cgroup, as runc
+	// 1.4 does, so that the container stops and delete can remove it.
+	if all || (sig == unix.SIGKILL && !c.ownsPidNS()) {
 		return c.signalAll(sig)
 	}
 	if !st.CanSignal() {
@@ -230,7 +233,16 @@ func (c *Container) Delete(force bool, log *slog.Logger) error {
 	if st != Stopped {
 		c.killInit(deadline)
 	}
-	return c.destroy(st != Stopped, deadline, log)
+	// A stopped container sharing a pid namespace may still have processes
+	// in its cgroup, which would keep the cgroup busy: teardown kills them.
+	return c.destroy(st != Stopped || !c.ownsPidNS(), deadline, log)
+}
+
+// ownsPidNS reports whether the container has a pid namespace of its own,
+// whose processes the kernel kills with its init.
+func (c *Container) ownsPidNS() bool {
+	ns, ok := c.state.Config.Namespace(configs.NEWPID)
+	return ok && ns.Path == ""
 }
 
 // killInit SIGKILLs everything in the container, the init also through its

@@ -43,7 +43,17 @@ func runHooks(id string, pid int, status Status, bundle string, cfg *configs.Con
 		if state == nil {
 			state = hookState(id, pid, status, bundle, cfg)
 		}
-		if err := p.Run(&cfg.Hooks, state, warn); err != nil {
+		h, dir := &cfg.Hooks, ""
+		switch p {
+		case hooks.CreateContainer:
+			// They start in the rootfs, where runc's init runs them (it has
+			// entered the rootfs to mount into it): hooks written for runc
+			// use paths relative to it.
+			dir = cfg.Rootfs
+		case hooks.StartContainer:
+			h = &configs.Hooks{StartContainer: startHooks(cfg)}
+		}
+		if err := p.RunIn(h, dir, state, warn); err != nil {
 			return err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -167,14 +168,6 @@ func initMain(conn *proto.Conn, log *slog.Logger) error {
 		}
 		rec.Mark("seccomp")
 	}
-	execve := func() error {
-		if lateSeccomp {
-			if err := loadSeccomp(nil, sc, m.SeccompBPF); err != nil {
-				return err
-			}
-		}
-		return execUser(path, cfg, preserve)
-	}
 	var spans []trace.Span
 	if rec != nil {
 		spans = rec.Spans
@@ -195,12 +188,32 @@ func initMain(conn *proto.Conn, log *slog.Logger) error {
 	}
 	// The fifo stays open until execve closes it (O_CLOEXEC): `start` reads
 	// EOF only once the user program runs, and runs the poststart hooks then.
+	// The startContainer hooks run under the container's seccomp profile,
+	// as in runc 1.4 (which loads it before the wait on exec.fifo).
+	if lateSeccomp {
+		if err := loadSeccomp(nil, sc, m.SeccompBPF); err != nil {
+			return err
+		}
+	}
 	if err := runHooks(m.ID, os.Getpid(), Created, m.Bundle, cfg, log, hooks.StartContainer); err != nil {
 		// Nobody waits on the socket any more: stderr is the container's.
 		fmt.Fprintln(os.Stderr, "ocirun:", err)
 		os.Exit(1)
 	}
-	return execve()
+	return execUser(path, cfg, preserve)
+}
+
+// startHooks gives the startContainer hooks without env of their own the
+// process's, as runc 1.4 does (its init runs them with the process's
+// environment already in place).
+func startHooks(cfg *configs.Config) []configs.Hook {
+	hs := slices.Clone(cfg.Hooks.StartContainer)
+	for i := range hs {
+		if len(hs[i].Env) == 0 {
+			hs[i].Env = cfg.Process.Env
+		}
+	}
+	return hs
 }
 
 // buildContainer sets up what a new container has and an exec joins: the

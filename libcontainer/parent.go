@@ -149,6 +149,7 @@ func (p *initProcess) spawn(cg cgroups.Manager, fifo *os.File, route proto.Route
 			return err
 		}
 	}
+	resetAffinity(cmd.Process.Pid, p.proc.Attrs, p.log)
 	return nil
 }
 

@@ -377,7 +377,7 @@ func (p *createInit) limitsAndHooks() error {
 		p.trace.Mark("cgroup-limits")
 	}
 	// Like runc, createContainer hooks run here too, in the runtime's
-	// namespaces.
+	// namespaces, but in the rootfs, where runc's init runs them (runHooks).
 	return runHooks(p.id, p.initPid, Created, p.bundle, p.cfg, p.log, hooks.Prestart, hooks.CreateRuntime, hooks.CreateContainer)
 }
 

@@ -3,6 +3,7 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"unsafe"
 
@@ -84,6 +85,25 @@ func setInitialAffinity(pid int, a *configs.ProcAttrs) error {
 		return fmt.Errorf("process.execCPUAffinity.initial: %w", err)
 	}
 	return nil
+}
+
+// resetAffinity widens a just-started init, now in its cgroup, to every
+// CPU: the kernel keeps those of the cgroup's cpuset, so the container does
+// not inherit the runtime's own pinning (taskset, a CPU-pinned shim). runc
+// 1.4 does the same. Not when execCPUAffinity.initial is set: the runtime-spec
+// leaves the affinity after the move to the kernel then, where runc resets
+// it; ocirun follows the spec. A failure only costs the old affinity.
+func resetAffinity(pid int, a *configs.ProcAttrs, log *slog.Logger) {
+	if a != nil && a.CPUAffinity != nil && a.CPUAffinity.Initial != nil {
+		return
+	}
+	var all unix.CPUSet
+	for i := range all {
+		all[i] = ^all[i]
+	}
+	if err := unix.SchedSetaffinity(pid, &all); err != nil {
+		log.Debug("reset the CPU affinity of init", "pid", pid, "error", err)
+	}
 }
 
 func setAffinity(pid int, cpus []configs.Range) error {

@@ -58,11 +58,19 @@ func convertNamespaces(l *specs.Linux, opts Options, c *configs.Config, ps *prob
 		c.Namespaces = append(c.Namespaces, configs.Namespace{Type: t, Path: ns.Path})
 	}
 	if !c.HasNamespace(configs.NEWNS) && !slices.ContainsFunc(l.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.MountNamespace }) {
-		ps.Errorf("linux.namespaces", nil, `add {"type": "mount"}: without it every mount would change the host's`, "a mount namespace is required")
+		ps.Errorf("linux.namespaces", nil, `add {"type": "mount"}: `+MountNamespaceReason, "a mount namespace is required")
 	}
 	convertIDMaps(l, c, ps)
 	convertTimeOffsets(l.TimeOffsets, c, ps)
 }
+
+// MountNamespaceReason is why ocirun refuses a config without a mount
+// namespace. The runtime-spec lets the container inherit the runtime's
+// (config-linux.md, namespaces), and runc then skips the rootfs setup
+// altogether; ocirun sets up the rootfs, /dev, the masked and read-only
+// paths through mounts, which in the runtime's namespace would change the
+// host's. `features` reports it (io.github.ocirun.linux.namespaces.mount).
+const MountNamespaceReason = "without it every mount would change the host's"
 
 func convertIDMaps(l *specs.Linux, c *configs.Config, ps *problem.List) {
 	const hint = "a new user namespace needs both uidMappings and gidMappings; a joined one (by path) may give them or not"

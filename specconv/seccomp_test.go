@@ -105,8 +105,8 @@ func TestSeccomp(t *testing.T) {
 		},
 		{
 			name:    "unknown flag",
-			in:      &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_TSYNC"}},
-			wantErr: `linux.seccomp.flags[0]: unknown flag "SECCOMP_FILTER_FLAG_TSYNC"`,
+			in:      &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_TSYNC_ESRCH"}},
+			wantErr: `linux.seccomp.flags[0]: unknown flag "SECCOMP_FILTER_FLAG_TSYNC_ESRCH"`,
 		},
 		{
 			name:    "relative listenerPath",

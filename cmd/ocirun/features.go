@@ -65,6 +65,9 @@ func ociFeatures() *features.Features {
 		Annotations: map[string]string{
 			"io.github.ocirun.version":            version,
 			"io.github.ocirun.checkpoint.enabled": strconv.FormatBool(checkpointBuilt),
+			// Clients that would leave the mount namespace out learn here,
+			// before create refuses it, that ocirun requires one.
+			"io.github.ocirun.linux.namespaces.mount": "required: " + specconv.MountNamespaceReason,
 		},
 	}
 }

@@ -94,13 +94,16 @@ var SeccompArchs = []string{
 
 // Seccomp filter flags, as in the runtime-spec.
 const (
+	SeccompFlagTsync            = "SECCOMP_FILTER_FLAG_TSYNC"
 	SeccompFlagLog              = "SECCOMP_FILTER_FLAG_LOG"
 	SeccompFlagSpecAllow        = "SECCOMP_FILTER_FLAG_SPEC_ALLOW"
 	SeccompFlagWaitKillableRecv = "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"
 )
 
-// SeccompFlags lists every filter flag ocirun accepts.
-var SeccompFlags = []string{SeccompFlagLog, SeccompFlagSpecAllow, SeccompFlagWaitKillableRecv}
+// SeccompFlags lists every filter flag ocirun accepts, in the order runc
+// 1.4's `features` reports them. WAIT_KILLABLE_RECV is in the runtime-spec's
+// list but not runc's: ocirun follows the spec and keeps it, last.
+var SeccompFlags = []string{SeccompFlagTsync, SeccompFlagSpecAllow, SeccompFlagLog, SeccompFlagWaitKillableRecv}
 
 // SeccompNotifyRefused are syscalls a NOTIFY rule may not catch: after
 // loading the filter the init still hands the notify fd to the parent

@@ -76,11 +76,16 @@ func (p Phase) Of(h *configs.Hooks) []configs.Hook {
 // its JSON path: `error running createRuntime hook #1:
 // hooks.createRuntime[1] "/usr/bin/hook": exit status 2: <stderr>`.
 func (p Phase) Run(h *configs.Hooks, state []byte, warn func(error)) error {
+	return p.RunIn(h, "", state, warn)
+}
+
+// RunIn is Run with dir as each hook's working directory ("": the runtime's).
+func (p Phase) RunIn(h *configs.Hooks, dir string, state []byte, warn func(error)) error {
 	hs := p.Of(h)
 	if p.Fatal() {
-		return runFirst(p.String(), hs, state)
+		return runFirst(p.String(), dir, hs, state)
 	}
-	for _, err := range runAll(p.String(), hs, state) {
+	for _, err := range runAll(p.String(), dir, hs, state) {
 		if warn != nil {
 			warn(err)
 		}
@@ -89,9 +94,9 @@ func (p Phase) Run(h *configs.Hooks, state []byte, warn func(error)) error {
 }
 
 // runFirst runs hooks in order and stops at the first failure.
-func runFirst(kind string, hooks []configs.Hook, state []byte) error {
+func runFirst(kind, dir string, hooks []configs.Hook, state []byte) error {
 	for i := range hooks {
-		if err := run(&hooks[i], state); err != nil {
+		if err := run(&hooks[i], dir, state); err != nil {
 			return hookError(kind, i, hooks[i].Path, err)
 		}
 	}
@@ -104,17 +109,17 @@ func hookError(kind string, i int, path string, err error) error {
 
 // runAll runs every hook even when some fail and returns one error per
 // failed hook.
-func runAll(kind string, hooks []configs.Hook, state []byte) []error {
+func runAll(kind, dir string, hooks []configs.Hook, state []byte) []error {
 	var errs []error
 	for i := range hooks {
-		if err := run(&hooks[i], state); err != nil {
+		if err := run(&hooks[i], dir, state); err != nil {
 			errs = append(errs, hookError(kind, i, hooks[i].Path, err))
 		}
 	}
 	return errs
 }
 
-func run(h *configs.Hook, state []byte) error {
+func run(h *configs.Hook, dir string, state []byte) error {
 	ctx := context.Background()
 	if h.Timeout != nil {
 		if *h.Timeout <= 0 {
@@ -135,6 +140,7 @@ func run(h *configs.Hook, state []byte) error {
 	// A nil Env would mean "inherit the runtime's environment": the spec gives
 	// the hook exactly its own.
 	cmd.Env = append([]string{}, h.Env...)
+	cmd.Dir = dir
 	cmd.Stdin = bytes.NewReader(state)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	// Its own process group, so a timeout kills whatever the hook started too.

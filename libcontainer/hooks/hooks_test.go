@@ -37,7 +37,7 @@ func TestRunStdinArgvEnv(t *testing.T) {
 	state := []byte(`{"ociVersion":"1.3.0","id":"c1","status":"creating","pid":42,"bundle":"/b"}`)
 
 	t.Setenv("OCIRUN_HOOK_LEAK", "1") // must not reach the hook
-	if err := runFirst("createRuntime", []configs.Hook{h}, state); err != nil {
+	if err := runFirst("createRuntime", "", []configs.Hook{h}, state); err != nil {
 		t.Fatal(err)
 	}
 	read := func(name string) string {
@@ -67,7 +67,7 @@ func TestRunOrderAndFirstFailure(t *testing.T) {
 		shHook(`echo two >> "$OUT/log"; echo "  boom  " >&2; exit 3`, env),
 		shHook(`echo three >> "$OUT/log"`, env),
 	}
-	err := runFirst("poststop", hooks, nil)
+	err := runFirst("poststop", "", hooks, nil)
 	want := `error running poststop hook #1: hooks.poststop[1] "/bin/busybox": exit status 3: stderr: boom`
 	if err == nil || err.Error() != want {
 		t.Errorf("error: got %v, want %q", err, want)
@@ -87,7 +87,7 @@ func TestRunTimeoutKillsGroup(t *testing.T) {
 	h.Timeout = &one
 
 	start := time.Now()
-	err := runFirst("prestart", []configs.Hook{h}, []byte("{}"))
+	err := runFirst("prestart", "", []configs.Hook{h}, []byte("{}"))
 	if err == nil || !strings.Contains(err.Error(), `error running prestart hook #0: hooks.prestart[0] "/bin/busybox": timed out after 1s`) {
 		t.Fatalf("error: got %v, want a timeout", err)
 	}
@@ -128,7 +128,7 @@ func TestRunIgnoredStdin(t *testing.T) {
 	// Far more than a pipe holds, so the write hits a closed pipe.
 	state := bytes.Repeat([]byte("x"), 4<<20)
 	for i := 0; i < 5; i++ {
-		if err := runFirst("poststart", []configs.Hook{shHook("exit 0")}, state); err != nil {
+		if err := runFirst("poststart", "", []configs.Hook{shHook("exit 0")}, state); err != nil {
 			t.Fatalf("run %d: %v", i, err)
 		}
 	}
@@ -165,7 +165,7 @@ func TestRunErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := runFirst("startContainer", []configs.Hook{tc.hook}, nil)
+			err := runFirst("startContainer", "", []configs.Hook{tc.hook}, nil)
 			if err == nil || err.Error() != tc.want {
 				t.Errorf("got %v\nwant %s", err, tc.want)
 			}

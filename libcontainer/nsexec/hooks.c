@@ -1,7 +1,7 @@
 // startContainer hooks, run by the C process stage inside the container
 // after `ocirun start` and before execve, as libcontainer/hooks runs them
 // for the Go init: each hook gets the state on stdin, exactly its own argv
-// and env, its own process group (a timeout kills all of it), and its
+// and env (the process's when it has none, as runc 1.4), its own process group (a timeout kills all of it), and its
 // output, bounded, goes into the error.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -113,7 +113,7 @@ static const char *go_errstr(int err, char *buf, size_t n)
 	return buf;
 }
 
-static void run_hook(int i, const struct hook *h, const char *state, size_t state_len)
+static void run_hook(int i, const struct hook *h, const char *state, size_t state_len, char **env)
 {
 	int in[2], out[2], errp[2], execp[2];
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(execp, O_CLOEXEC) < 0) {
@@ -130,7 +130,7 @@ static void run_hook(int i, const struct hook *h, const char *state, size_t stat
 		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(errp[1], 2) < 0)
 			_exit(127);
 		char *argv0[] = {(char *)h->path, NULL};
-		execve(h->path, h->argc ? h->argv : argv0, h->envp ? h->envp : (char *[]){NULL});
+		execve(h->path, h->argc ? h->argv : argv0, h->envp ? h->envp : env ? env : (char *[]){NULL});
 		int e = errno;
 		(void)!write(execp[1], &e, sizeof(e));
 		_exit(127);
@@ -217,7 +217,7 @@ static void run_hook(int i, const struct hook *h, const char *state, size_t stat
 	fail(i, h, what, &o, &eo);
 }
 
-void run_start_hooks(const struct hook *hooks, int n, const char *pre, const char *post)
+void run_start_hooks(const struct hook *hooks, int n, const char *pre, const char *post, char **env)
 {
 	size_t size = strlen(pre) + strlen(post) + 16;
 	char *state = malloc(size);
@@ -227,5 +227,5 @@ void run_start_hooks(const struct hook *hooks, int n, const char *pre, const cha
 	}
 	int len = snprintf(state, size, "%s%d%s", pre, getpid(), post);
 	for (int i = 0; i < n; i++)
-		run_hook(i, &hooks[i], state, len);
+		run_hook(i, &hooks[i], state, len, env);
 }

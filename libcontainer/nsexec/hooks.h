@@ -10,7 +10,8 @@ struct hook {
 };
 
 // run_start_hooks runs each hook with the state pre<getpid()>post on stdin
-// and exits, the error on stderr, at the first that fails.
-void run_start_hooks(const struct hook *hooks, int n, const char *pre, const char *post);
+// and exits, the error on stderr, at the first that fails. A hook without
+// env of its own gets env, the process's.
+void run_start_hooks(const struct hook *hooks, int n, const char *pre, const char *post, char **env);
 
 #endif

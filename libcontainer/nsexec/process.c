@@ -1002,13 +1002,15 @@ void ocirun_process(uint32_t mode, uint32_t proc_contexts)
 
 	if (mode == PROCESS_CREATE)
 		wait_fifo(&p, proc);
-	if (p.nhooks > 0)
-		run_start_hooks(p.hooks, p.nhooks, p.state_pre ? p.state_pre : "", p.state_post ? p.state_post : "");
+	// The startContainer hooks run under the container's seccomp profile,
+	// as in runc 1.4 (which loads it before the wait on exec.fifo).
 	if (p.bpf && p.sc_when == SECCOMP_LAST) {
 		int r = load_seccomp(&p);
 		if (r < 0)
 			late_fail("linux.seccomp: seccomp: load filter: seccomp: %s", go_strerror(-r));
 	}
+	if (p.nhooks > 0)
+		run_start_hooks(p.hooks, p.nhooks, p.state_pre ? p.state_pre : "", p.state_post ? p.state_post : "", p.envp);
 	umask(p.umask);
 	final_attrs(&p);
 	execve(path, p.argv, p.envp);

@@ -96,20 +96,29 @@ func readonlyPath(root *os.File, p string) error {
 }
 
 // MaskPaths hides each existing path: a file under a bind of /dev/null, a
-// directory under an empty read-only tmpfs.
+// directory under an empty read-only tmpfs. As in runc 1.4, a path listed
+// twice is masked once, and the directories share one tmpfs (binds of it),
+// not a superblock each.
 func MaskPaths(paths []string) error {
 	root, err := openRoot()
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	var null *os.File
+	var null, empty *os.File
 	defer func() {
-		if null != nil {
-			null.Close()
+		for _, f := range []*os.File{null, empty} {
+			if f != nil {
+				f.Close()
+			}
 		}
 	}()
+	seen := map[string]bool{}
 	for i, p := range paths {
+		if seen[sys.CleanPath(p)] {
+			continue
+		}
+		seen[sys.CleanPath(p)] = true
 		target, err := sys.OpenInRoot(root, p)
 		if isNotExist(err) {
 			continue
@@ -120,7 +129,7 @@ func MaskPaths(paths []string) error {
 		st, err := sys.Fstat(target)
 		if err == nil {
 			if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-				err = maskDir(target)
+				empty, err = maskDir(target, empty)
 			} else {
 				if null == nil {
 					null, err = openDevNull(root)
@@ -168,14 +177,29 @@ func maskFile(target, null *os.File) error {
 	return sys.MoveMountOnto(mnt, target)
 }
 
-func maskDir(target *os.File) error {
+// maskDir puts an empty read-only tmpfs on target: a new one the first time,
+// then binds of that first one, now attached (a detached mount cannot be
+// cloned before Linux 6.15). It returns the mount to bind next time.
+func maskDir(target, shared *os.File) (*os.File, error) {
+	if shared != nil {
+		mnt, err := sys.OpenTree(shared, "", unix.OPEN_TREE_CLONE|unix.AT_EMPTY_PATH)
+		if err != nil {
+			return shared, err
+		}
+		defer mnt.Close()
+		return shared, sys.MoveMountOnto(mnt, target)
+	}
 	mnt, err := sys.NewFsMount("tmpfs", "tmpfs", []sys.FsOption{{Key: "size", Value: "0", HasValue: true}})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer mnt.Close()
 	if err := sys.MountSetattr(mnt, false, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {
-		return err
+		mnt.Close()
+		return nil, err
 	}
-	return sys.MoveMountOnto(mnt, target)
+	if err := sys.MoveMountOnto(mnt, target); err != nil {
+		mnt.Close()
+		return nil, err
+	}
+	return mnt, nil
 }

@@ -93,6 +93,14 @@ func (p *preparer) mount(m *configs.Mount) error {
 		}
 	}
 	attr := mountAttr(m.Flags, m.ClearedFlags)
+	if m.IsBind() && m.Flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0 {
+		// runc 1.4 remounts such a bind with exactly its flags: whatever of
+		// the source's ro/nosuid/nodev/noexec/nosymfollow the options do not
+		// name is cleared; the atime mode is kept unless named (the kernel's
+		// rule for a remount).
+		const settable = unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC | unix.MOUNT_ATTR_NOSYMFOLLOW
+		attr.Attr_clr |= settable &^ attr.Attr_set
+	}
 	if (m.IsBind() || hostBind) && inUserNS() {
 		if err := keepLocked(mnt, attr); err != nil {
 			return err
@@ -158,7 +166,11 @@ func (p *preparer) newMount(m *configs.Mount) (mnt *os.File, isDir, hostBind boo
 		p.procCtx = p.procCtx[1:]
 		mnt, err = sys.NewFsMountFrom(ctx, m.Device, m.Source, fsOptions(m, p.mountLabel))
 	default:
-		mnt, err = sys.NewFsMount(m.Device, m.Source, fsOptions(m, p.mountLabel))
+		opts := fsOptions(m, p.mountLabel)
+		if m.Device == "tmpfs" {
+			opts = p.tmpfsMode(m, opts)
+		}
+		mnt, err = sys.NewFsMount(m.Device, m.Source, opts)
 		if err == nil && m.Device == "mqueue" && p.mountLabel != "" {
 			err = labelRoot(mnt, p.mountLabel)
 		}
@@ -179,6 +191,28 @@ func (p *preparer) newMount(m *configs.Mount) (mnt *os.File, isDir, hostBind boo
 		return nil, false, false, err
 	}
 	return mnt, st.Mode&unix.S_IFMT == unix.S_IFDIR, hostBind, nil
+}
+
+// tmpfsMode gives a tmpfs without a mode= of its own the mode of the
+// directory it covers, as runc 1.4 does, so that covering a 0750 directory
+// does not open it to everyone; a new directory keeps tmpfs's 1777.
+func (p *preparer) tmpfsMode(m *configs.Mount, opts []sys.FsOption) []sys.FsOption {
+	for _, o := range opts {
+		if o.Key == "mode" {
+			return opts
+		}
+	}
+	f, err := sys.OpenInRoot(p.root, sys.CleanPath(m.Destination))
+	if err != nil {
+		return opts // made by mountpoint, or its error reported there
+	}
+	defer f.Close()
+	st, err := sys.Fstat(f)
+	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return opts
+	}
+	mode := sys.FsOption{Key: "mode", Value: fmt.Sprintf("%04o", st.Mode&0o7777), HasValue: true}
+	return append([]sys.FsOption{mode}, opts...)
 }
 
 // bindTree clones the host mount (tree) at source, detached.

@@ -1,10 +1,13 @@
 package rootfs
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
 	"github.com/ocirun/ocirun/libcontainer/configs"
@@ -74,8 +77,12 @@ func pivotRoot(rootPath string) error {
 }
 
 // moveRoot is the no-pivot path (e.g. a ramfs root, where pivot_root fails).
-// Host mounts outside the rootfs stay in the namespace, only unreachable by path.
+// Host mounts outside the rootfs stay in the namespace, only unreachable by
+// path, except procfs and sysfs (see hideHostProcfs).
 func moveRoot(rootPath string) error {
+	if err := hideHostProcfs(rootPath); err != nil {
+		return err
+	}
 	if err := unix.Chdir(rootPath); err != nil {
 		return &os.PathError{Op: "chdir", Path: rootPath, Err: err}
 	}
@@ -84,6 +91,41 @@ func moveRoot(rootPath string) error {
 	}
 	if err := unix.Chroot("."); err != nil {
 		return &os.PathError{Op: "chroot", Path: rootPath, Err: err}
+	}
+	return nil
+}
+
+// hideHostProcfs removes from the container's mount namespace the procfs
+// and sysfs mounts outside the rootfs, as runc 1.4 does before its chroot.
+// Unreachable by path, they would still count for the kernel: it lets a
+// user namespace mount a new procfs or sysfs only where one is already fully
+// visible in the namespace, and the host's unmasked /proc would be that one.
+// Each is made a slave first, so the unmount never propagates to the host; a
+// mount the kernel locks (user namespace) is covered with a tmpfs instead.
+func hideHostProcfs(rootPath string) error {
+	infos, err := mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
+		inRoot := i.Mountpoint == rootPath || strings.HasPrefix(i.Mountpoint, rootPath+"/")
+		return (i.FSType != "proc" && i.FSType != "sysfs") || inRoot, false
+	})
+	if err != nil {
+		return fmt.Errorf("host procfs and sysfs mounts: %w", err)
+	}
+	for _, i := range infos {
+		p := i.Mountpoint
+		err := unix.Mount("", p, "", unix.MS_SLAVE|unix.MS_REC, "")
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EINVAL) {
+			continue // gone with a mount above it, detached earlier
+		}
+		if err != nil {
+			return &os.PathError{Op: "make slave", Path: p, Err: err}
+		}
+		err = unix.Unmount(p, unix.MNT_DETACH)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EPERM) {
+			err = unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY, "size=0")
+		}
+		if err != nil {
+			return &os.PathError{Op: "hide host " + i.FSType, Path: p, Err: err}
+		}
 	}
 	return nil
 }

@@ -15,13 +15,13 @@ import (
 // usually EPERM. glibc and others only fall back to an older syscall on
 // ENOSYS (clone3 → clone, faccessat2 → faccessat, close_range → close...), so
 // an EPERM breaks them. runc rewrites the program to answer ENOSYS for every
-// number above the highest one the profile names. ocirun does something
-// simpler that does not depend on libseccomp knowing the new syscalls (2.5.4
-// does not know half of them): a prelude answers ENOSYS for the syscalls
-// below unless the profile names them (with a name libseccomp resolves), and
-// otherwise falls through to libseccomp's program. Unlike runc this also
-// holds for a profile that names some even newer syscall: that is deliberate,
-// an EPERM from clone3 is never what such a profile meant.
+// number above the highest one the profile names. ocirun keeps that rule,
+// taking as "highest" at least the last syscall of the table below, and adds
+// one that does not depend on libseccomp knowing the new syscalls (2.5.4
+// does not know half of them): the syscalls of the table answer ENOSYS
+// unless the profile names them (with a name libseccomp resolves). Unlike
+// runc this also holds for a profile that names some even newer syscall:
+// that is deliberate, an EPERM from clone3 is never what such a profile meant.
 //
 // Since Linux 5.1 (pidfd_send_signal, 424) new syscalls get one number on
 // every architecture, offset per ABI (see abis), so one table is enough.
@@ -143,31 +143,55 @@ func ENOSYSSyscalls(c *configs.Seccomp) []string {
 	return out
 }
 
-// enosysPrelude builds, per audit arch, a block that compares the syscall
-// number with each unnamed new syscall and returns ENOSYS on a match; a
-// mismatch of arch or number falls through to libseccomp's program, which
-// starts by loading the arch itself, so the prelude leaves no state behind.
+// lastNamed is the highest number, for arch, of a syscall the profile
+// names; pseudo-numbers (negative) of syscalls the arch lacks do not count.
+func lastNamed(c *configs.Seccomp, arch libseccomp.ScmpArch) uint32 {
+	var last uint32
+	for _, s := range c.Syscalls {
+		nr, err := libseccomp.GetSyscallFromNameByArch(s.Name, arch)
+		if err == nil && nr >= 0 && uint32(nr) > last {
+			last = uint32(nr)
+		}
+	}
+	return last
+}
+
+// x32Bit is __X32_SYSCALL_BIT: on AUDIT_ARCH_X86_64, numbers from it up are
+// x32's, which libseccomp's program sends to the bad-arch action unless the
+// profile adds x32.
+const x32Bit = 0x40000000
+
+// enosysPrelude builds, per audit arch, a block that returns ENOSYS for a
+// number above every syscall known (the table's last, or a higher one the
+// profile names: runc's rule) and for each unnamed new syscall; a mismatch
+// of arch or number falls through to libseccomp's program, which starts by
+// loading the arch itself, so the prelude leaves no state behind.
 //
 //	ld  [arch]
 //	jeq AUDIT_ARCH, 0, next
 //	ld  [nr]
+//	jgt last, 0, 1       per ABI: above its last known number...
+//	jgt limit-1, 0, enosys   ...and below the next ABI's numbers
 //	jeq nr1, enosys, 0   ...
 //	ja  program
 //	enosys: ret ERRNO|ENOSYS
 //	next: (next block)
 func enosysPrelude(c *configs.Seccomp, arches []libseccomp.ScmpArch) ([]unix.SockFilter, error) {
-	names := ENOSYSSyscalls(c)
-	if len(names) == 0 {
+	if !needsENOSYS(c.DefaultAction) {
 		return nil, nil
 	}
+	names := ENOSYSSyscalls(c)
 	var nrs []uint32
 	for _, s := range newSyscalls {
 		if slices.Contains(names, s.name) {
 			nrs = append(nrs, s.nr)
 		}
 	}
+	last := newSyscalls[len(newSyscalls)-1].nr
+	type span struct{ above, limit uint32 } // ENOSYS for above < nr < limit (0: no limit)
 	var audits []uint32
 	offsets := map[uint32][]uint32{}
+	spans := map[uint32][]span{}
 	for _, a := range arches {
 		x, ok := abis()[a]
 		if !ok {
@@ -177,6 +201,11 @@ func enosysPrelude(c *configs.Seccomp, arches []libseccomp.ScmpArch) ([]unix.Soc
 			audits = append(audits, x.audit)
 		}
 		offsets[x.audit] = append(offsets[x.audit], x.offset)
+		sp := span{above: max(last+x.offset, lastNamed(c, a))}
+		if x.offset == 0 && x.audit == abis()[libseccomp.ArchAMD64].audit {
+			sp.limit = x32Bit
+		}
+		spans[x.audit] = append(spans[x.audit], sp)
 	}
 	const (
 		offNr   = 0 // offsetof(struct seccomp_data, nr)
@@ -184,25 +213,41 @@ func enosysPrelude(c *configs.Seccomp, arches []libseccomp.ScmpArch) ([]unix.Soc
 	)
 	var blocks [][]unix.SockFilter
 	for _, audit := range audits {
-		var cmp []unix.SockFilter
+		// toRet marks the instructions whose Jt or Jf is the ret below.
+		var body []unix.SockFilter
+		var toRetT, toRetF []int
+		for _, sp := range spans[audit] {
+			limit := uint32(0xffffffff) // nr > 0xffffffff is never true
+			if sp.limit != 0 {
+				limit = sp.limit - 1
+			}
+			body = append(body,
+				unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K, K: sp.above, Jf: 1},
+				unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K, K: limit})
+			toRetF = append(toRetF, len(body)-1)
+		}
 		for _, off := range offsets[audit] {
 			for _, nr := range nrs {
-				cmp = append(cmp, unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: nr + off})
+				body = append(body, unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: nr + off})
+				toRetT = append(toRetT, len(body)-1)
 			}
 		}
-		// After the compares: ja, then ret. Each compare jumps to the ret.
-		if len(cmp)+3 > 255 {
-			return nil, fmt.Errorf("seccomp: ENOSYS prelude too long for one jump (%d compares)", len(cmp))
+		// After the body: ja, then ret.
+		if len(body)+3 > 255 {
+			return nil, fmt.Errorf("seccomp: ENOSYS prelude too long for one jump (%d instructions)", len(body))
 		}
-		for i := range cmp {
-			cmp[i].Jt = uint8(len(cmp) - i) // over the remaining compares and the ja
+		for _, i := range toRetT {
+			body[i].Jt = uint8(len(body) - i) // over the rest of the body and the ja
+		}
+		for _, i := range toRetF {
+			body[i].Jf = uint8(len(body) - i)
 		}
 		block := []unix.SockFilter{
 			{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: offArch},
-			{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: audit, Jf: uint8(len(cmp) + 3)},
+			{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: audit, Jf: uint8(len(body) + 3)},
 			{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: offNr},
 		}
-		block = append(block, cmp...)
+		block = append(block, body...)
 		block = append(block,
 			unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JA}, // K: patched below
 			unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)},

@@ -31,6 +31,8 @@ const (
 
 var specFlags = sync.OnceValue(func() map[string]uintptr {
 	return map[string]uintptr{
+		// Always set (see loadFlags); accepted because the runtime-spec lists it.
+		configs.SeccompFlagTsync:            flagTsync,
 		configs.SeccompFlagLog:              flagLog,
 		configs.SeccompFlagSpecAllow:        flagSpecAllow,
 		configs.SeccompFlagWaitKillableRecv: flagWaitKillableRecv,

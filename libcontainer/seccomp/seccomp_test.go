@@ -398,7 +398,7 @@ func TestLoadRefuses(t *testing.T) {
 		{"bad arch", configs.Seccomp{DefaultAction: configs.ActAllow, Architectures: []string{"SCMP_ARCH_VAX"}}, `unknown architecture "SCMP_ARCH_VAX"`},
 		{"bad op", configs.Seccomp{DefaultAction: configs.ActAllow,
 			Syscalls: []configs.Syscall{{Name: "read", Action: configs.ActErrno, Args: []configs.SyscallArg{{Op: "SCMP_CMP_XX"}}}}}, `unknown operator "SCMP_CMP_XX"`},
-		{"bad flag", configs.Seccomp{DefaultAction: configs.ActAllow, Flags: []string{"SECCOMP_FILTER_FLAG_TSYNC"}}, `unknown flag "SECCOMP_FILTER_FLAG_TSYNC"`},
+		{"bad flag", configs.Seccomp{DefaultAction: configs.ActAllow, Flags: []string{"SECCOMP_FILTER_FLAG_TSYNC_ESRCH"}}, `unknown flag "SECCOMP_FILTER_FLAG_TSYNC_ESRCH"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,7 @@
 //	probe getcwd                                    print the raw getcwd(2) answer
 //	probe alloc MB                                  touch MB MiB of anonymous memory, print "allocated MB"
 //	probe fork N                                    start N `sleep 60`; print "forked K errno NAME" at the first failure
+//	probe syscall NR                                call syscall NR without arguments; print "errno NAME" or "ok"
 package main
 
 import (
@@ -60,6 +61,8 @@ func main() {
 		cmdFork(args)
 	case "procattrs":
 		cmdProcAttrs()
+	case "syscall":
+		cmdSyscall(args)
 	default:
 		fatalf("unknown subcommand %q", os.Args[1])
 	}
@@ -172,6 +175,17 @@ func cmdWaitSignal(args []string) {
 			fatalf("wait-signal: %v", err)
 		}
 	}
+}
+
+// cmdSyscall calls a raw syscall number: seccomp tests see what a filter
+// answers for numbers no libc wrapper knows.
+func cmdSyscall(args []string) {
+	nr := atoiArg(args, "syscall NR")
+	if _, _, errno := unix.RawSyscall(uintptr(nr), 0, 0, 0); errno != 0 {
+		fmt.Println("errno", errnoName(errno))
+		return
+	}
+	fmt.Println("ok")
 }
 
 // errnoName turns an error into "EROFS"-style text so tests can match the kernel's answer.

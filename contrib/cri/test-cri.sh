@@ -143,14 +143,23 @@ cgroup_mounts() { awk '$0 ~ / - cgroup2? / { print $5 }' /proc/self/mountinfo; }
 # the same for every runtime tested and changes nothing else.
 cat >"$tmp/bin/runtime" <<EOF
 #!/bin/sh
-prev=
+prev= log= bundle=
 for a in "\$@"; do
 	if [ "\$prev" = --bundle ] && [ -f "\$a/config.json" ]; then
 		sed -i 's|"cgroupsPath":"/test.slice/|"cgroupsPath":"$cgparent/test.slice/|' "\$a/config.json"
+		bundle=\$a
 	fi
+	[ "\$prev" = --log ] && log=\$a
 	prev=\$a
 done
-exec "$rt" "\$@"
+"$rt" "\$@"
+rc=\$?
+# A failed call's argv and log are kept for the report.
+if [ \$rc != 0 ]; then
+	{ echo "== exit \$rc: \$*"; [ -n "\$log" ] && tail -n 5 "\$log"; } >>"$tmp/runtime-failures.log" 2>/dev/null
+	[ -n "\$bundle" ] && cp "\$bundle/config.json" "$tmp/failed-\$(basename "\$bundle").json"
+fi
+exit \$rc
 EOF
 chmod 0755 "$tmp/bin/runtime"
 
@@ -192,6 +201,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   enable_selinux = false
+  # Sandboxes ask for oom_score_adj -998: lowering it needs CAP_SYS_RESOURCE,
+  # which root lacks on CI's machine; clamp to containerd's own value.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"

@@ -6,7 +6,8 @@
 # critest names from busybox-static and serves them on 127.0.0.1, and the CRI
 # plugin uses it as the mirror of every registry host.
 #
-# Everything runs in a network and mount namespace of its own (loopback up,
+# Everything runs in a network, IPC and mount namespace of its own (the
+# HostIpc test's segment, made by critest with ipcmk, goes with it; loopback up,
 # pods on a bridge CNI that exists only there, portmap rules only there), with
 # containerd's root, state, socket, CNI state and /run/netns under a temp dir,
 # and every container's cgroup below this script's own cgroup.
@@ -255,7 +256,7 @@ echo "runtime: $rt ($("$rt" --version 2>/dev/null | head -n 1))"
 echo "containerd: $(containerd --version)"
 echo "critest: $critools_version; cgroups under: $cgparent"
 start=$(date +%s)
-unshare -m -n --propagation private "$0" --inside "$tmp" || harness_error "the run in the private namespaces failed"
+unshare -m -n -i --propagation private "$0" --inside "$tmp" || harness_error "the run in the private namespaces failed"
 echo "critest ran in $(($(date +%s) - start))s"
 teardown
 [ -f "$tmp/report.json" ] || { tail -n 30 "$tmp/critest.log" >&2; harness_error "critest wrote no report"; }

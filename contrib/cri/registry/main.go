@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -30,6 +31,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // epoch keeps every blob byte-identical across runs.
@@ -63,8 +66,10 @@ type image struct {
 
 // webCmd serves /www on port with busybox httpd; sh is PID 1 and exits on
 // SIGTERM, as the real images' servers do.
+// The security-context tests read nginx's /var/run/nginx.pid and look for
+// "master process" in PID 1's command line: this one has both.
 func webCmd(port int, banner string) []string {
-	return []string{"/bin/sh", "-c", fmt.Sprintf("trap 'exit 0' TERM INT; echo %s; httpd -f -p %d -h /www & wait", banner, port)}
+	return []string{"/bin/sh", "-c", fmt.Sprintf("trap 'exit 0' TERM INT; echo $$ >/var/run/nginx.pid; echo %s; httpd -f -p %d -h /www & wait # nginx: master process", banner, port)}
 }
 
 var www = file{"www/index.html", 0o644, []byte("<html><body>ocirun cri test</body></html>\n")}
@@ -73,8 +78,10 @@ func images() []image {
 	marker := func(n string) []file { return []file{{n, 0o644, []byte(n + "\n")}} }
 	return []image{
 		{refs: []string{"e2e-test-images/busybox:1.29-2"}, cmd: []string{"sh"}},
-		// The sandbox image: sleeps until it is told to stop.
-		{refs: []string{"pause:3.9"}, cmd: []string{"/bin/sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait; done"}},
+		// The sandbox image: this binary as "pause", waiting for a signal
+		// (a shell's `sleep` would show in `pgrep sleep` of a shared PID
+		// namespace).
+		{refs: []string{"pause:3.9"}, cmd: []string{"/pause"}},
 		{refs: []string{"e2e-test-images/nginx:1.14-2"}, cmd: webCmd(80, "nginx"), files: []file{www}},
 		// The multi-container test looks for "httpd" in its log.
 		{refs: []string{"e2e-test-images/httpd:2.4.39-4"}, cmd: webCmd(80, "httpd"), files: []file{www}},
@@ -116,12 +123,12 @@ func (r *registry) add(data []byte) descriptor {
 	return descriptor{Digest: d, Size: int64(len(data))}
 }
 
-func (r *registry) build(busybox, self string) error {
+func (r *registry) build(busybox, selfPath string) error {
 	base, err := baseLayer(busybox)
 	if err != nil {
 		return err
 	}
-	nnp, err := os.ReadFile(self)
+	self, err := os.ReadFile(selfPath)
 	if err != nil {
 		return err
 	}
@@ -130,8 +137,11 @@ func (r *registry) build(busybox, self string) error {
 	for _, img := range images() {
 		layers := []descriptor{baseDesc}
 		files := img.files
-		if img.cmd[0] == "/nnp" {
-			files = append(files, file{"nnp", 0o4755, nnp})
+		switch img.cmd[0] {
+		case "/nnp":
+			files = append(files, file{"nnp", 0o4755, self})
+		case "/pause":
+			files = append(files, file{"pause", 0o755, self})
 		}
 		if len(files) > 0 {
 			l, err := layer(nil, files)
@@ -221,8 +231,14 @@ func (r *registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 func main() {
-	if filepath.Base(os.Args[0]) == "nnp" {
+	switch filepath.Base(os.Args[0]) {
+	case "nnp":
 		fmt.Printf("Effective uid: %d\n", os.Geteuid())
+		return
+	case "pause":
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, unix.SIGTERM, unix.SIGINT)
+		<-sig
 		return
 	}
 	busybox := flag.String("busybox", "/bin/busybox", "static busybox binary the images hold")
@@ -286,16 +302,38 @@ func baseLayer(busybox string) ([]byte, error) {
 		{"bin/busybox", 0o755, bin},
 		{"etc/passwd", 0o644, []byte(basePasswd)},
 		{"etc/group", 0o644, []byte(baseGroup)},
+		{"usr/bin/pgrep", 0o755, []byte(pgrep)},
+		{"usr/bin/ipcs", 0o755, []byte(ipcs)},
 	})
 }
 
+// Debian's busybox-static has neither pgrep nor ipcs, which the tests run.
+const (
+	pgrep = `#!/bin/sh
+# pgrep NAME: the pids of the processes whose name holds NAME.
+st=1
+for d in /proc/[0-9]*; do
+	read -r comm <"$d/comm" 2>/dev/null || continue
+	case $comm in *"$1"*) echo "${d#/proc/}"; st=0 ;; esac
+done
+exit $st
+`
+	ipcs = `#!/bin/sh
+# ipcs -m: the System V shared memory segments of this IPC namespace.
+echo "------ Shared Memory Segments --------"
+echo "key        shmid      perms      bytes"
+sed 1d /proc/sysvipc/shm | while read -r key id perms size _; do echo "$key $id $perms $size"; done
+`
+)
+
 // layer writes an uncompressed layer: the directories its files need, the
-// files, and symlinks to /bin/busybox.
+// files, and hard links to /bin/busybox (as in the busybox image: a masked
+// /bin/ls must not mask busybox itself, as a symlink's target would be).
 func layer(links []string, files []file) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	dirs := map[string]bool{}
-	want := []string{"bin", "dev", "etc", "home", "proc", "root", "sbin", "sys", "tmp", "usr", "usr/bin", "usr/sbin", "var"}
+	want := []string{"bin", "dev", "etc", "home", "proc", "root", "sbin", "sys", "tmp", "usr", "usr/bin", "usr/sbin", "var", "var/run"}
 	if links == nil {
 		want = nil
 	}
@@ -328,7 +366,7 @@ func layer(links []string, files []file) ([]byte, error) {
 		}
 	}
 	for _, l := range links {
-		h := &tar.Header{Typeflag: tar.TypeSymlink, Name: l, Linkname: "/bin/busybox", Mode: 0o777, ModTime: epoch, Format: tar.FormatPAX}
+		h := &tar.Header{Typeflag: tar.TypeLink, Name: l, Linkname: "bin/busybox", ModTime: epoch, Format: tar.FormatPAX}
 		if err := tw.WriteHeader(h); err != nil {
 			return nil, err
 		}

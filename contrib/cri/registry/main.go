@@ -366,7 +366,8 @@ func layer(links []string, files []file) ([]byte, error) {
 		}
 	}
 	for _, l := range links {
-		h := &tar.Header{Typeflag: tar.TypeLink, Name: l, Linkname: "bin/busybox", ModTime: epoch, Format: tar.FormatPAX}
+		// A hard link's mode is applied to the inode it shares: keep busybox 0755.
+		h := &tar.Header{Typeflag: tar.TypeLink, Name: l, Linkname: "bin/busybox", Mode: 0o755, ModTime: epoch, Format: tar.FormatPAX}
 		if err := tw.WriteHeader(h); err != nil {
 			return nil, err
 		}

@@ -121,7 +121,7 @@ if [ ! -x "$critest" ]; then
 	echo "building critest $critools_version"
 	moddir=$(cd "$repo" && go mod download -json "sigs.k8s.io/cri-tools@$critools_version" | jq -r .Dir) ||
 		harness_error "go mod download sigs.k8s.io/cri-tools@$critools_version failed"
-	(cd "$moddir" && CGO_ENABLED=0 GOFLAGS=-mod=mod go test -c -o "$critest.new" ./cmd/critest) ||
+	(cd "$moddir" && CGO_ENABLED=0 go test -c -o "$critest.new" ./cmd/critest) ||
 		harness_error "building critest failed"
 	mv "$critest.new" "$critest"
 fi

@@ -64,8 +64,9 @@ if [ "${1:-}" = --inside ]; then
 		${CRITEST_SKIP:+-ginkgo.skip "$CRITEST_SKIP"} ${CRITEST_FOCUS:+-ginkgo.focus "$CRITEST_FOCUS"} \
 		>"$tmp/critest.log" 2>&1
 	echo "critest exit status $?" >>"$tmp/critest.log"
-	# Remove what critest left (it removes its pods itself when it passes).
-	crictl_rm() {
+	# Stop and remove what critest left (it removes its pods itself when a
+	# spec passes), so that containerd stops with no task running.
+	remove_leftovers() {
 		local ids
 		ids=$(ctr --address "$tmp/containerd.sock" -n k8s.io containers ls -q 2>/dev/null)
 		for id in $ids; do
@@ -77,7 +78,7 @@ if [ "${1:-}" = --inside ]; then
 			ctr --address "$tmp/containerd.sock" -n k8s.io containers rm "$id" >/dev/null 2>&1
 		done
 	}
-	crictl_rm
+	remove_leftovers
 	kill "$(cat "$tmp/containerd.pid")"
 	for _ in $(seq 50); do kill -0 "$(cat "$tmp/containerd.pid")" 2>/dev/null || break; sleep 0.1; done
 	kill %1 2>/dev/null
@@ -105,7 +106,9 @@ command -v jq >/dev/null || need+=(jq)
 command -v unshare >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "installing ${need[*]} (Debian packages)"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null ||
+	# A fresh machine has no package lists yet: update once and retry.
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 ||
+		{ apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; } ||
 		harness_error "apt-get install ${need[*]} failed"
 fi
 command -v go >/dev/null || harness_error "go is not in \$PATH (needed to build critest and the test images)"

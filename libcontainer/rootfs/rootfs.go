@@ -140,7 +140,12 @@ func (p *preparer) close() {
 }
 
 // parentMountPrivate makes the mount holding the rootfs's parent private when it
-// is shared: pivot_root(2) and MS_MOVE refuse a shared parent mount.
+// is shared: pivot_root(2) and MS_MOVE refuse a shared parent mount. So does
+// the rootfs itself when it is a shared mount point: pivot_root(".", ".")
+// refuses a shared new root (EINVAL). containerd's CRI asks for
+// rootfsPropagation "rshared" when a volume is bidirectional, and the rshared
+// "/" made above has made its overlay rootfs shared; runc makes the same mount
+// private. The container's "/" is made rshared again after the pivot.
 func parentMountPrivate(rootPath string) error {
 	// thread-self: a parent thread in the container's mount namespace reads
 	// its own view, not the process leader's (the host's).
@@ -162,11 +167,22 @@ func parentMountPrivate(rootPath string) error {
 			}
 		}
 	}
-	if best == nil || !strings.Contains(best.Optional, "shared:") {
+	if best != nil && strings.Contains(best.Optional, "shared:") {
+		if err := sys.Mount("", best.Mountpoint, "", unix.MS_PRIVATE, ""); err != nil {
+			return fmt.Errorf("make rootfs parent mount private: %w", err)
+		}
+	}
+	for _, m := range mounts {
+		// The last one listed at the path is the one on top.
+		if m.Mountpoint == rootPath {
+			best = m
+		}
+	}
+	if best == nil || best.Mountpoint != rootPath || !strings.Contains(best.Optional, "shared:") {
 		return nil
 	}
-	if err := sys.Mount("", best.Mountpoint, "", unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make rootfs parent mount private: %w", err)
+	if err := sys.Mount("", rootPath, "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make rootfs mount private: %w", err)
 	}
 	return nil
 }

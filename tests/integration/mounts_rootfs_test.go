@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ocirun/ocirun/tests/internal/bundle"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -257,5 +259,31 @@ func TestSysctl(t *testing.T) {
 			}))
 			mustFailCreate(t, b, tc.key, tc.want)
 		})
+	}
+}
+
+// TestRootfsSharedMountPoint: containerd's CRI mounts each container's
+// overlay rootfs and asks for rootfsPropagation "rshared" when a volume is
+// bidirectional. Making "/" rshared makes that rootfs mount shared too, and
+// pivot_root(".", ".") refuses a shared new root (EINVAL): the runtime must
+// make it private first, as runc does, and "/" ends up shared inside.
+func TestRootfsSharedMountPoint(t *testing.T) {
+	t.Parallel()
+	b := bundle.New(t, bundle.WithSpec(func(s *specs.Spec) { s.Linux.RootfsPropagation = "rshared" }))
+	if err := unix.Mount(b.Rootfs, b.Rootfs, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(b.Rootfs, unix.MNT_DETACH) })
+	if err := unix.Mount("", b.Rootfs, "", unix.MS_SHARED, ""); err != nil {
+		t.Fatal(err)
+	}
+	rep := b.Report(t)
+	root := mountAt(t, rep, "/")
+	if root == nil {
+		t.Fatal("no / in the container's mountinfo")
+	}
+	// runc 1.1.5 starts it but loses "shared" (see TestRootfsPropagation).
+	if peerGroup(root.Optional, "shared") == "" && !bundle.IsRunc(t) {
+		t.Errorf("/ optional %q, want shared:N", root.Optional)
 	}
 }

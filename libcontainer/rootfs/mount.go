@@ -373,19 +373,21 @@ func keepLocked(mnt *os.File, a *unix.MountAttr) error {
 }
 
 // recursiveAttrs applies m's r* attributes ("rro", "rnosuid"...) to every
-// mount of the tree, and makes a read-only rbind read-only all the way down.
+// mount of the tree, and makes a read-only rbind of the kernel's own trees
+// (sysfs, procfs) read-only all the way down.
 //
-// mount(2) makes "rbind,ro" read-only at the top only, and runc keeps that
-// meaning (it offers "rro" for the rest). But the submounts of a host tree are
-// invisible in the bundle: `spec --rootless` binds /sys "rbind,ro", which
-// left /sys/fs/cgroup/<controller> writable, and the container could make
-// cgroups on the host. A tree asked to be read-only is read-only as a whole,
-// as moby (since v25) makes its read-only binds with "rro"; an explicit "rrw"
-// on the same entry still wins, and mounts later entries place inside the tree
-// keep their own flags.
+// mount(2) makes "rbind,ro" read-only at the top only; runc keeps that
+// meaning (it offers "rro" for the rest), and so do Kubernetes' read-only
+// volumes, whose submounts (a tmpfs mounted inside, say) stay writable. But
+// the submounts of /sys are the host's kernel interfaces: `spec --rootless`
+// binds /sys "rbind,ro", which would leave /sys/fs/cgroup/<controller>
+// writable, and the container could make cgroups on the host. So a
+// read-only rbind whose source is sysfs or procfs is read-only as a whole;
+// an explicit "rrw" on the same entry still wins, and mounts later entries
+// place inside the tree keep their own flags.
 func recursiveAttrs(mnt *os.File, m *configs.Mount) error {
 	set, clr := m.RecAttrSet, m.RecAttrClr
-	if m.IsBind() && m.Flags&unix.MS_REC != 0 && m.Flags&unix.MS_RDONLY != 0 && clr&unix.MOUNT_ATTR_RDONLY == 0 {
+	if m.IsBind() && m.Flags&unix.MS_REC != 0 && m.Flags&unix.MS_RDONLY != 0 && clr&unix.MOUNT_ATTR_RDONLY == 0 && kernelTree(mnt) {
 		set |= unix.MOUNT_ATTR_RDONLY
 	}
 	if set == 0 && clr == 0 {
@@ -395,6 +397,17 @@ func recursiveAttrs(mnt *os.File, m *configs.Mount) error {
 		return fmt.Errorf("recursive attributes: %w", err)
 	}
 	return nil
+}
+
+// kernelTree reports whether the mount at mnt is sysfs or procfs, whose
+// submounts are the host kernel's interfaces. Unknown counts as one: a
+// stricter mount is the safe mistake.
+func kernelTree(mnt *os.File) bool {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(mnt.Fd()), &st); err != nil {
+		return true
+	}
+	return st.Type == unix.SYSFS_MAGIC || st.Type == unix.PROC_SUPER_MAGIC
 }
 
 // propagate applies each propagation flag after the mount is attached.

@@ -64,6 +64,18 @@ func LockDir(dir string) (*Lock, error) {
 		f.Close()
 		return nil, &os.PathError{Op: "flock", Path: dir, Err: err}
 	}
+	// Whoever held the lock before us may have removed the dir (delete),
+	// and a create may have made a new one of the same id: the lock is
+	// only ours if dir is still the directory we locked.
+	var locked, now unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &locked); err != nil {
+		f.Close()
+		return nil, &os.PathError{Op: "fstat", Path: dir, Err: err}
+	}
+	if err := unix.Stat(dir, &now); err != nil || now.Dev != locked.Dev || now.Ino != locked.Ino {
+		f.Close()
+		return nil, fmt.Errorf("%w: %q", ErrNotExist, filepath.Base(dir))
+	}
 	return &Lock{f: f}, nil
 }
 

@@ -104,6 +104,7 @@ func (c *Container) Update(r *configs.Resources) error {
 	if err := m.Set(apply); err != nil {
 		return err
 	}
+	c.trace.Mark("cgroup-limits")
 	c.state.Config.Cgroups.Resources = merged
 	return state.Save(c.dir, c.state, true)
 }

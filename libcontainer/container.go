@@ -25,6 +25,7 @@ type Container struct {
 	ID    string
 	dir   string
 	state *State
+	trace *trace.Tracer // Root.Trace
 }
 
 // Root is a state root (--root): one directory per container.
@@ -58,28 +59,60 @@ func (r *Root) Load(id string) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.state.Config, err = state.LoadConfig(c.dir); err != nil {
-		return nil, fmt.Errorf("container %q: %w", id, err)
+	if err := c.loadConfig(); err != nil {
+		return nil, err
 	}
 	return c, nil
+}
+
+// loadConfig reads config.json. A container whose creator was killed before
+// it wrote one (state.json never recorded an init) has none: it gets an
+// empty config, enough to delete it.
+func (c *Container) loadConfig() error {
+	cfg, err := state.LoadConfig(c.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		if c.state.InitPid == 0 {
+			cfg, err = &configs.Config{}, nil
+		} else if _, serr := os.Stat(filepath.Join(c.dir, state.StateFile)); errors.Is(serr, os.ErrNotExist) {
+			// A delete removed the container since we read its state.
+			return fmt.Errorf("%w: %q", ErrNotExist, c.ID)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("container %q: %w", c.ID, err)
+	}
+	c.state.Config = cfg
+	return nil
 }
 
 // LoadState opens an existing container without its config: enough for
 // its status, `state` and `list`.
 func (r *Root) LoadState(id string) (*Container, error) {
 	dir := r.dir(id)
-	st, err := state.Load(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %q", ErrNotExist, id)
-	}
+	st, err := loadState(dir, id)
 	if err != nil {
 		return nil, err
 	}
-	return &Container{ID: id, dir: dir, state: st}, nil
+	return &Container{ID: id, dir: dir, state: st, trace: r.Trace}, nil
+}
+
+// loadState reads state.json of the container dir. A dir without one is
+// what a creator killed before its first write leaves (state.Create makes
+// the dir, then writes it): a stopped container with nothing recorded, which
+// delete removes. No dir: ErrNotExist.
+func loadState(dir, id string) (*State, error) {
+	st, err := state.Load(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		if fi, serr := os.Stat(dir); serr == nil && fi.IsDir() {
+			return &State{ID: id}, nil
+		}
+		return nil, fmt.Errorf("%w: %q", ErrNotExist, id)
+	}
+	return st, err
 }
 
 // List loads every container under the root, sorted by id. Directories
-// without a readable state (a create in progress) are skipped.
+// whose state does not decode are skipped.
 func (r *Root) List() ([]*Container, error) {
 	ents, err := os.ReadDir(r.Path)
 	if err != nil {
@@ -124,6 +157,22 @@ func (c *Container) lock() (*state.Lock, Status, error) {
 	if err != nil {
 		return nil, Stopped, err
 	}
+	// What we loaded may predate the lock: a create that was still making
+	// the container, a delete or start that ran meanwhile. Read it again.
+	st, err := loadState(c.dir, c.ID)
+	if err != nil {
+		lock.Unlock()
+		return nil, Stopped, err
+	}
+	withConfig := c.state.Config != nil
+	c.state = st
+	if withConfig {
+		if err := c.loadConfig(); err != nil {
+			lock.Unlock()
+			return nil, Stopped, err
+		}
+	}
+	c.trace.Mark("lock")
 	return lock, c.Status(), nil
 }
 
@@ -232,6 +281,7 @@ func (c *Container) Delete(force bool, log *slog.Logger) error {
 	deadline := time.Now().Add(5 * time.Second)
 	if st != Stopped {
 		c.killInit(deadline)
+		c.trace.Mark("kill")
 	}
 	// A stopped container sharing a pid namespace may still have processes
 	// in its cgroup, which would keep the cgroup busy: teardown kills them.

@@ -176,6 +176,12 @@ func initMain(conn *proto.Conn, log *slog.Logger) error {
 	if err := conn.Send(proto.Ready{Spans: spans}); err != nil {
 		return err
 	}
+	// Only once state.json records us may we wait on exec.fifo: EOF here
+	// means the creator was killed, and an init nobody knows of must not
+	// live on (proto's "commit").
+	if _, _, err := conn.Recv(); err != nil {
+		os.Exit(1)
+	}
 	unix.Close(conn.Fd())
 
 	// Blocks until `ocirun start` opens the fifo for reading.

@@ -27,14 +27,19 @@ import (
 // createInit (parent_create.go) and restorer (restore.go).
 type initBuilder interface {
 	// build starts the init in dir and brings it as far as the call goes
-	// (create: waiting on exec.fifo; restore: running).
-	build(dir string) (built, error)
+	// (create: waiting on exec.fifo; restore: running). It calls placed
+	// with the container's cgroup once it is decided, before anything of
+	// it is made, so that state.json names it if we are killed meanwhile.
+	build(dir string, placed func(cgroups.Manager) error) (built, error)
 	// cgroup is the container's cgroup so far: what teardown removes after
 	// a failure. nil when none was made, or the one found is someone
 	// else's (checkCgroupFit).
 	cgroup() cgroups.Manager
 	// abort kills and reaps what build started, before teardown.
 	abort()
+	// commit tells the init that state.json records it (proto's "commit"):
+	// until then, our death makes it exit.
+	commit() error
 }
 
 // built is what build tells about the new init.
@@ -66,24 +71,40 @@ func (r *Root) newContainer(id string, cfg *configs.Config, bundle string, b ini
 			}
 		}
 	}()
+	// state.json is written first with us as its creator, and again with
+	// the cgroup before that is made: a later delete finds whatever we
+	// leave if we are killed (State.CreatorPid).
+	st := &State{
+		ID:          id,
+		Bundle:      bundle,
+		Rootfs:      cfg.Rootfs,
+		Annotations: cfg.Annotations,
+		Created:     time.Now().UTC(),
+		Config:      cfg,
+	}
+	if err := st.RecordCreator(); err != nil {
+		return nil, err
+	}
+	if err := state.Save(dir, st, false); err != nil {
+		return nil, err
+	}
 	r.Trace.Mark("state-dir")
-	made, err := b.build(dir)
+	made, err := b.build(dir, func(cg cgroups.Manager) error {
+		st.CgroupPaths, st.SystemdUnit = cg.Paths(), cgroups.SystemdUnit(cg)
+		return state.Save(dir, st, false)
+	})
 	if made.op != "" {
 		op = made.op
 	}
 	if err != nil {
 		return nil, err
 	}
-	st := &State{
-		ID:          id,
-		Bundle:      bundle,
-		Rootfs:      cfg.Rootfs,
-		Annotations: cfg.Annotations,
-		Created:     made.created,
-		Config:      cfg,
-	}
+	st.Created = made.created
+	st.CreatorPid, st.CreatorStart = 0, 0
 	if cg := b.cgroup(); cg != nil {
 		st.CgroupPaths, st.SystemdUnit = cg.Paths(), cgroups.SystemdUnit(cg)
+	} else {
+		st.CgroupPaths, st.SystemdUnit = nil, ""
 	}
 	if err := st.RecordInit(made.pid); err != nil {
 		return nil, fmt.Errorf("init exited during %s: %w", op, err)
@@ -102,7 +123,11 @@ func (r *Root) newContainer(id string, cfg *configs.Config, bundle string, b ini
 			return nil, err
 		}
 	}
-	return &Container{ID: id, dir: dir, state: st}, nil
+	if err := b.commit(); err != nil {
+		return nil, err
+	}
+	r.Trace.Mark("commit")
+	return &Container{ID: id, dir: dir, state: st, trace: r.Trace}, nil
 }
 
 // newCgroup makes the manager of a new container's cgroup, nothing on the
@@ -171,6 +196,7 @@ func killCgroup(cg cgroups.Manager, deadline time.Time) {
 // teardown's.
 func (c *Container) destroy(kill bool, deadline time.Time, log *slog.Logger) error {
 	return teardown(c.cgroup(), c.dir, kill, deadline, func() {
+		c.trace.Mark("cgroup-removed")
 		// A poststop failure is only a warning: the container is gone anyway.
 		_ = c.runHooks(Stopped, log, hooks.Poststop)
 	})

@@ -78,11 +78,17 @@ type failingBuilder struct {
 	aborted bool
 }
 
-func (b *failingBuilder) build(dir string) (built, error) {
+func (b *failingBuilder) build(dir string, placed func(cgroups.Manager) error) (built, error) {
+	if b.cg != nil {
+		if err := placed(b.cg); err != nil {
+			return built{}, err
+		}
+	}
 	return built{op: "create"}, errors.New("init failed")
 }
 func (b *failingBuilder) cgroup() cgroups.Manager { return b.cg }
 func (b *failingBuilder) abort()                  { b.aborted = true }
+func (b *failingBuilder) commit() error           { return nil }
 
 // TestNewContainerLeavesNothing: a build that fails leaves no state dir and
 // its cgroup removed; an id already taken is ErrExist, and the dir that has

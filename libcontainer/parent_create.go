@@ -42,6 +42,8 @@ type createInit struct {
 	configSaved bool
 	// rootless: a cgroup we may not make is skipped (Root.RootlessCgroups).
 	rootless bool
+	// placed records the cgroup before it is made (initBuilder.build).
+	placed func(cgroups.Manager) error
 }
 
 // envGoInit forces the Go init for every container: a way to tell whether a
@@ -65,8 +67,8 @@ func (p *createInit) cgroupPaths() map[string]string {
 
 // build makes a new container in its state dir dir, up to init waiting on
 // exec.fifo (newContainer).
-func (p *createInit) build(dir string) (built, error) {
-	p.dir = dir
+func (p *createInit) build(dir string, placed func(cgroups.Manager) error) (built, error) {
+	p.dir, p.placed = dir, placed
 	if p.cfg.NotifySocket != "" {
 		if err := os.Mkdir(filepath.Join(dir, notifyDir), 0o755); err != nil {
 			return built{}, err
@@ -91,6 +93,14 @@ func (p *createInit) abort() {
 	}
 }
 
+// commit lets the init wait on exec.fifo, state.json written.
+func (p *createInit) commit() error {
+	if err := p.conn.Send(proto.Commit{}); err != nil {
+		return p.initError(fmt.Errorf("send commit: %w", err))
+	}
+	return nil
+}
+
 // start prepares the cgroup, exec.fifo and sealed binary, and starts
 // `ocirun init` from the sealed copy.
 func (p *createInit) start() error {
@@ -100,6 +110,9 @@ func (p *createInit) start() error {
 		return err
 	}
 	p.cg = cg
+	if err := p.placed(cg); err != nil {
+		return err
+	}
 	if w, ok := cg.(interface{ SetWarn(func(string)) }); ok {
 		w.SetWarn(func(msg string) { p.log.Warn("systemd cgroup: " + msg) })
 	}

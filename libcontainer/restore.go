@@ -70,17 +70,21 @@ type restorer struct {
 	cg      cgroups.Manager
 	rootDir string // criu-root, to remove
 	pid     int
+	placed  func(cgroups.Manager) error
 }
 
 // build restores the container's processes in its state dir dir: they run
 // when it returns (newContainer).
-func (rs *restorer) build(dir string) (built, error) {
-	rs.dir = dir
+func (rs *restorer) build(dir string, placed func(cgroups.Manager) error) (built, error) {
+	rs.dir, rs.placed = dir, placed
 	err := rs.run(rs.links)
 	return built{op: "restore", pid: rs.pid, created: time.Now().UTC(), configSaved: false}, err
 }
 
 func (rs *restorer) cgroup() cgroups.Manager { return rs.cg }
+
+// commit has nothing to tell: the restored tree runs already.
+func (rs *restorer) commit() error { return nil }
 
 // abort kills and reaps the restored init, if criu got that far; the
 // rest of the tree is in the cgroup, which teardown empties. The criu root
@@ -99,6 +103,9 @@ func (rs *restorer) run(links []string) error {
 		return err
 	}
 	rs.cg = cg
+	if err := rs.placed(cg); err != nil {
+		return err
+	}
 	if err := cg.Apply(-1); err != nil {
 		return err
 	}

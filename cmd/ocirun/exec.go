@@ -63,6 +63,7 @@ func runExec(ctx *cli.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	tracer.Mark("load")
 	proc, err := execProcess(ctx, &c.Config().Process)
 	if err != nil {
 		return 0, err

@@ -50,6 +50,7 @@ other option is ignored. Memory sizes accept k, m, g, t suffixes (units of 1024)
 		if err != nil {
 			return err
 		}
+		tracer.Mark("load")
 		var spec *specs.LinuxResources
 		if path := ctx.String("resources"); path != "" {
 			spec, err = readResources(path)
@@ -63,7 +64,9 @@ other option is ignored. Memory sizes accept k, m, g, t suffixes (units of 1024)
 		if err != nil {
 			return err
 		}
-		return c.Update(r)
+		err = c.Update(r)
+		tracer.Mark("update")
+		return err
 	},
 }
 

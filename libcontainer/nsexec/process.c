@@ -30,6 +30,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <termios.h>
@@ -997,6 +998,27 @@ void ocirun_process(uint32_t mode, uint32_t proc_contexts)
 	static char ready[sizeof(spans) + sizeof(notes) + 64];
 	snprintf(ready, sizeof(ready), "{\"type\":\"ready\",\"spans\":[%s],\"log\":[%.*s]}", spans, (int)notes_len, notes);
 	write_frame(ready);
+	if (mode == PROCESS_CREATE) {
+		// Only once state.json records us may we wait on exec.fifo: EOF
+		// here means the creator was killed, and an init nobody knows of
+		// must not live on (proto's "commit").
+		// Quietly: nobody is left to tell, and the container's stderr
+		// is not the place for the runtime's death.
+		char c;
+		ssize_t n;
+		do
+			n = recv(sync_fd, &c, 1, MSG_PEEK);
+		while (n < 0 && errno == EINTR);
+		if (n <= 0)
+			_exit(1);
+		uint32_t len;
+		char *buf = read_frame(&len, 4096, NULL, NULL, 0);
+		if (!strstr(buf, "\"type\":\"commit\"")) {
+			errno = 0;
+			bail("expected commit from parent, got %.200s", buf);
+		}
+		free(buf);
+	}
 	close(sync_fd);
 	sync_fd = -1;
 

@@ -1,5 +1,9 @@
 // Package trace records per-phase timings of one ocirun command as JSON lines
 // (--trace FILE or OCIRUN_TRACE=FILE), so anyone can see where the time goes.
+//
+// With tracing on, OCIRUN_TRACE_STOP=PHASE makes the command stop itself
+// (SIGSTOP) right after it records PHASE: the crash-consistency tests kill
+// it there, at a point they can name, and check that nothing is left.
 package trace
 
 import (
@@ -7,7 +11,12 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
+
+// EnvStop names the phase at which a traced command stops itself.
+const EnvStop = "OCIRUN_TRACE_STOP"
 
 // Span is one timed phase. In is "" for the runtime itself, "init" for the
 // phases that build the container's init in its namespaces: measured inside
@@ -28,6 +37,7 @@ type Tracer struct {
 	cmd  string
 	t0   time.Time
 	last time.Time
+	stop string // EnvStop
 }
 
 // Open appends to path; it returns nil (tracing off) for an empty path.
@@ -40,7 +50,7 @@ func Open(path, cmd string) (*Tracer, error) {
 		return nil, err
 	}
 	now := time.Now()
-	return &Tracer{f: f, cmd: cmd, t0: now, last: now}, nil
+	return &Tracer{f: f, cmd: cmd, t0: now, last: now, stop: os.Getenv(EnvStop)}, nil
 }
 
 // Mark ends the phase that began at the previous Mark (or at Open).
@@ -57,6 +67,11 @@ func (t *Tracer) MarkIn(phase, in string) {
 	t.last = now
 	t.mu.Unlock()
 	t.write(Span{Phase: phase, In: in, StartMS: ms(start.Sub(t.t0)), DurMS: ms(now.Sub(start))})
+	if phase == t.stop {
+		// The whole process stops, every thread: whoever set EnvStop
+		// sees the span in the file and the process stopped, and kills it.
+		_ = unix.Kill(os.Getpid(), unix.SIGSTOP)
+	}
 }
 
 // Add records spans measured elsewhere (init's), relative to their own start.

@@ -55,6 +55,7 @@ var routes = map[Route][]edge{
 		{"built", KindReady, false, "ready"},
 		{"console", KindReady, false, "ready"},
 		{"seccomp", KindReady, false, "ready"},
+		{"ready", KindCommit, true, "committed"},
 	},
 	CCreate: {
 		{"new", KindBootstrap, true, "boot"},
@@ -64,6 +65,7 @@ var routes = map[Route][]edge{
 		{"planned", KindSeccompFd, false, "seccomp"},
 		{"planned", KindReady, false, "ready"},
 		{"seccomp", KindReady, false, "ready"},
+		{"ready", KindCommit, true, "committed"},
 	},
 	GoExec: execRoute(KindConfig),
 	CExec:  execRoute(KindPlan),
@@ -108,7 +110,7 @@ func GoInit(fd int) *Conn {
 func (c *Conn) Fd() int { return c.fd }
 
 // Done reports whether init said ready.
-func (c *Conn) Done() bool { return c.state == "ready" }
+func (c *Conn) Done() bool { return c.state == "ready" || c.state == "committed" }
 
 func (c *Conn) step(kind Kind, toInit bool) error {
 	if c.state == "failed" {

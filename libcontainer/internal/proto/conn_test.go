@@ -45,11 +45,11 @@ var script = map[Route][]step{
 		{Bootstrap{1}, true, 0}, {IdmapPlease{}, false, 0}, {IdmapDone{}, true, 0}, {Child{Pid: 7}, false, 0},
 		// Two idmapped mounts' clones ride with the config.
 		{Config{Config: &configs.Config{Rootfs: "/r"}, IDMapped: []int{0, 3}}, true, 2}, {HooksPlease{}, false, 0}, {HooksDone{}, true, 0},
-		{Console{}, false, 1}, {SeccompFd{}, false, 1}, {Ready{}, false, 0},
+		{Console{}, false, 1}, {SeccompFd{}, false, 1}, {Ready{}, false, 0}, {Commit{}, true, 0},
 	},
 	CCreate: {
 		{Bootstrap{1}, true, 0}, {Child{}, false, 0}, {Procfs{}, false, 2}, {Plan{1, 2}, true, 1},
-		{SeccompFd{}, false, 1}, {Ready{}, false, 0},
+		{SeccompFd{}, false, 1}, {Ready{}, false, 0}, {Commit{}, true, 0},
 	},
 	GoExec: {
 		{Bootstrap{1}, true, 0}, {Child{Pid: 9}, false, 0}, {Config{}, true, 0},
@@ -147,6 +147,10 @@ func TestWrongOrder(t *testing.T) {
 		{CExec, []step{{Bootstrap{1}, true, 0}, {IdmapPlease{}, false, 0}}, 1, `expected ["child"], got "idmap-please"`},
 		// twice ready
 		{CExec, []step{{Bootstrap{1}, true, 0}, {Child{}, false, 0}, {Plan{1}, true, 0}, {Ready{}, false, 0}, {Ready{}, false, 0}}, 4, `unexpected "ready" in state ready`},
+		// an exec has nothing to commit: its process runs already
+		{CExec, []step{{Bootstrap{1}, true, 0}, {Child{}, false, 0}, {Plan{1}, true, 0}, {Ready{}, false, 0}, {Commit{}, true, 0}}, 4, `unexpected "commit" in state ready`},
+		// commit before ready
+		{CCreate, []step{{Bootstrap{1}, true, 0}, {Child{}, false, 0}, {Procfs{}, false, 0}, {Plan{1}, true, 0}, {Commit{}, true, 0}}, 4, `unexpected "commit" in state planned`},
 		// the listener fd missing
 		{CExec, []step{{Bootstrap{1}, true, 0}, {Child{}, false, 0}, {Plan{1}, true, 0}, {SeccompFd{}, false, 0}}, 3, "seccomp-fd with 0 fds, want 1"},
 	} {

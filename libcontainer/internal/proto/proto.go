@@ -20,8 +20,15 @@
 //	 ◀──── hooks-please ──   rootfs built      ── plan (+ fds) ──────▶
 //	 ── hooks-done ───────▶                    ◀── seccomp-fd + fd ───   NOTIFY profile
 //	 ◀─── console + fd ───   terminal          ◀────────────── ready ──
-//	 ◀─ seccomp-fd + fd ──   NOTIFY profile
-//	 ◀─────────── ready ──
+//	 ◀─ seccomp-fd + fd ──   NOTIFY profile     (state.json written)
+//	 ◀─────────── ready ──                     ── commit ────────────▶   then exec.fifo
+//	 (state.json written)
+//	 ── commit ───────────▶   then exec.fifo
+//
+//	A create's init waits on exec.fifo only after "commit", which the
+//	parent sends once state.json records it: EOF instead (the parent was
+//	killed) makes init exit, so a creator that died never leaves an init
+//	that no state dir knows of and that would finish the create later.
 //
 //	exec, C init: bootstrap ▶, ◀ child, plan ▶, ◀ console + fd (terminal),
 //	◀ seccomp-fd + fd, ◀ ready. (GoExec, with a config instead of the plan,
@@ -55,6 +62,7 @@ const (
 	KindConsole     Kind = "console"      // init → parent, with the pty master
 	KindSeccompFd   Kind = "seccomp-fd"   // init → parent, with the listener
 	KindReady       Kind = "ready"        // init → parent
+	KindCommit      Kind = "commit"       // parent → create's init
 	KindError       Kind = "error"        // init → parent
 )
 
@@ -129,6 +137,10 @@ type Ready struct {
 	Log   []LogLine    `json:"log,omitempty"`
 }
 
+// Commit tells a create's init that state.json records it: it may now
+// wait on exec.fifo.
+type Commit struct{}
+
 // LogLine is one line for the parent's log: a level ("debug", "warning")
 // and the message.
 type LogLine struct {
@@ -159,6 +171,7 @@ func (HooksDone) Kind() Kind   { return KindHooksDone }
 func (Console) Kind() Kind     { return KindConsole }
 func (SeccompFd) Kind() Kind   { return KindSeccompFd }
 func (Ready) Kind() Kind       { return KindReady }
+func (Commit) Kind() Kind      { return KindCommit }
 func (*Error) Kind() Kind      { return KindError }
 
 func (e *Error) Error() string {
@@ -221,6 +234,8 @@ func Decode(b []byte) (Msg, error) {
 		m = &SeccompFd{}
 	case KindReady:
 		m = &Ready{}
+	case KindCommit:
+		m = &Commit{}
 	case KindError:
 		m = &Error{}
 	default:
@@ -255,6 +270,8 @@ func deref(m Msg) Msg {
 	case *SeccompFd:
 		return *m
 	case *Ready:
+		return *m
+	case *Commit:
 		return *m
 	}
 	return m

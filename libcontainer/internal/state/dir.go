@@ -51,6 +51,10 @@ type Lock struct{ f *os.File }
 // LockDir takes the lock of the container dir, waiting for it.
 func LockDir(dir string) (*Lock, error) {
 	f, err := os.Open(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		// Removed since it was loaded: a delete came first.
+		return nil, fmt.Errorf("%w: %q", ErrNotExist, filepath.Base(dir))
+	}
 	if err != nil {
 		return nil, err
 	}

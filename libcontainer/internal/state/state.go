@@ -28,6 +28,12 @@ type State struct {
 	// SystemdUnit is the container's unit when it was created with
 	// --systemd-cgroup: later commands (update, delete) go through systemd.
 	SystemdUnit string `json:"systemdUnit,omitempty"`
+	// CreatorPid and CreatorStart name the `ocirun create` (or restore)
+	// still making the container: state.json is first written before
+	// anything else is made, so that whatever a killed creator leaves
+	// (cgroup, state dir) is known to `delete`. The final save clears them.
+	CreatorPid   int    `json:"creatorPid,omitempty"`
+	CreatorStart uint64 `json:"creatorStartTime,omitempty"`
 	// Config is config.json, loaded on demand (LoadConfig).
 	Config *configs.Config `json:"-"`
 }

@@ -125,3 +125,25 @@ func TestProcStatParsesOddComm(t *testing.T) {
 		t.Fatalf("start %d state %q err %v", start, state, err)
 	}
 }
+
+// TestCreatorDerivesCreating: a state.json that records no init yet is
+// creating while its creator runs, and stopped once the creator died (killed
+// mid-create: delete then removes what it left).
+func TestCreatorDerivesCreating(t *testing.T) {
+	dir := t.TempDir()
+	st := &State{ID: "c"}
+	if err := st.RecordCreator(); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Derive(dir, nil); got != Creating {
+		t.Fatalf("creator alive: %v, want creating", got)
+	}
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	st.CreatorPid = cmd.Process.Pid
+	if got := st.Derive(dir, nil); got != Stopped {
+		t.Fatalf("creator dead: %v, want stopped", got)
+	}
+}

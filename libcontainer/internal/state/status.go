@@ -54,6 +54,9 @@ func (s Status) CanDelete() bool { return s == Stopped || s == Created }
 // the container has no cgroup); anything else is stopped.
 func (st *State) Derive(dir string, frozen func() bool) Status {
 	if !st.InitAlive() {
+		if st.InitPid == 0 && st.creatorAlive() {
+			return Creating
+		}
 		return Stopped
 	}
 	if _, err := os.Lstat(filepath.Join(dir, FifoName)); err == nil {
@@ -74,6 +77,29 @@ func (st *State) RecordInit(pid int) error {
 	}
 	st.InitPid, st.InitStart = pid, start
 	return nil
+}
+
+// RecordCreator records the calling process as the one making the
+// container (State.CreatorPid).
+func (st *State) RecordCreator() error {
+	pid := os.Getpid()
+	start, _, err := ProcStat(pid)
+	if err != nil {
+		return err
+	}
+	st.CreatorPid, st.CreatorStart = pid, start
+	return nil
+}
+
+// creatorAlive reports whether the recorded creator still runs. One that
+// died (killed mid-create) leaves a container that is stopped: delete
+// removes what it made.
+func (st *State) creatorAlive() bool {
+	if st.CreatorPid <= 0 {
+		return false
+	}
+	start, state, err := ProcStat(st.CreatorPid)
+	return err == nil && start == st.CreatorStart && state != 'Z' && state != 'X'
 }
 
 // InitAlive reports whether the recorded init still runs: the same pid with

@@ -102,7 +102,7 @@ test-podman: ocirun
 # a pure cgroup v2 qemu VM (../shared/vm/run-in-vm.sh; skipped when that is
 # absent). Software emulation is ~10x slower: the mount and security suites,
 # which do not depend on the cgroup version, run on the host only.
-CGROUPV2_TESTS ?= ^Test(Cgroup|Lifecycle|Exec|RunExitCode|RunDetached|NewNamespaces|JoinNamespaces|UserNamespace|Rootless|SecurityCVE2023_25809|TimeNamespace|Seccomp|Devices|ProcessDefaults|ProcessSettings|KillAll|Hooks|Terminal|Checkpoint|Restore|Systemd)
+CGROUPV2_TESTS ?= ^Test(Cgroup|Lifecycle|Exec|RunExitCode|RunDetached|NewNamespaces|JoinNamespaces|UserNamespace|Rootless|SecurityCVE2023_25809|TimeNamespace|Seccomp|Devices|ProcessDefaults|ProcessSettings|KillAll|Hooks|Terminal|Checkpoint|Restore|Systemd|CrashConsistency)
 test-cgroupv2:
 	contrib/test-cgroupv2.sh -test.run '$(CGROUPV2_TESTS)'
 

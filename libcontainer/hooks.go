@@ -2,6 +2,7 @@ package libcontainer
 
 import (
 	"log/slog"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -63,4 +64,17 @@ func runHooks(id string, pid int, status Status, bundle string, cfg *configs.Con
 // runHooks runs the container's hooks of phases with its state as status.
 func (c *Container) runHooks(status Status, log *slog.Logger, phases ...hooks.Phase) error {
 	return runHooks(c.ID, c.state.InitPid, status, c.state.Bundle, c.state.Config, log, phases...)
+}
+
+// startHooks gives the startContainer hooks without env of their own the
+// process's, as runc 1.4 does (its init runs them with the process's
+// environment already in place).
+func startHooks(cfg *configs.Config) []configs.Hook {
+	hs := slices.Clone(cfg.Hooks.StartContainer)
+	for i := range hs {
+		if len(hs[i].Env) == 0 {
+			hs[i].Env = cfg.Process.Env
+		}
+	}
+	return hs
 }

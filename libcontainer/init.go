@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -207,19 +206,6 @@ func initMain(conn *proto.Conn, log *slog.Logger) error {
 		os.Exit(1)
 	}
 	return execUser(path, cfg, preserve)
-}
-
-// startHooks gives the startContainer hooks without env of their own the
-// process's, as runc 1.4 does (its init runs them with the process's
-// environment already in place).
-func startHooks(cfg *configs.Config) []configs.Hook {
-	hs := slices.Clone(cfg.Hooks.StartContainer)
-	for i := range hs {
-		if len(hs[i].Env) == 0 {
-			hs[i].Env = cfg.Process.Env
-		}
-	}
-	return hs
 }
 
 // buildContainer sets up what a new container has and an exec joins: the

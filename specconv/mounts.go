@@ -284,23 +284,10 @@ func convertMounts(in []specs.Mount, bundle string, c *configs.Config, ps *probl
 	}
 }
 
-var rootPropagation = sync.OnceValue(func() map[string]int {
-	return map[string]int{
-		"private":     unix.MS_PRIVATE,
-		"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
-		"slave":       unix.MS_SLAVE,
-		"rslave":      unix.MS_SLAVE | unix.MS_REC,
-		"shared":      unix.MS_SHARED,
-		"rshared":     unix.MS_SHARED | unix.MS_REC,
-		"unbindable":  unix.MS_UNBINDABLE,
-		"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
-	}
-})
-
 // convertLinuxPaths handles the rootfs-related linux.* fields.
 func convertLinuxPaths(l *specs.Linux, opts Options, c *configs.Config, ps *problem.List) {
 	if p := l.RootfsPropagation; p != "" {
-		flag, ok := rootPropagation()[p]
+		flag, ok := propagationFlags()[p] // the same words as a mount's options
 		switch {
 		case !ok:
 			ps.Errorf("linux.rootfsPropagation", p, "want one of [r]private, [r]slave, [r]shared, [r]unbindable", "unknown mode %s, want one of [r]private, [r]slave, [r]shared, [r]unbindable", problem.Q(p))

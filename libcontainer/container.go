@@ -26,6 +26,8 @@ type Container struct {
 	dir   string
 	state *State
 	trace *trace.Tracer // Root.Trace
+	// seccompCache is Root.SeccompCache, for exec.
+	seccompCache string
 }
 
 // Root is a state root (--root): one directory per container.
@@ -36,6 +38,9 @@ type Root struct {
 	// RootlessCgroups (--rootless): a cgroup the runtime may not make is
 	// skipped, unless the config sets limits (rootless.go).
 	RootlessCgroups bool
+	// SeccompCache is the directory of compiled seccomp programs
+	// (seccomp.Cache); "" compiles every profile afresh.
+	SeccompCache string
 }
 
 func (r *Root) dir(id string) string { return filepath.Join(r.Path, id) }
@@ -93,7 +98,7 @@ func (r *Root) LoadState(id string) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Container{ID: id, dir: dir, state: st, trace: r.Trace}, nil
+	return &Container{ID: id, dir: dir, state: st, trace: r.Trace, seccompCache: r.SeccompCache}, nil
 }
 
 // loadState reads state.json of the container dir. A dir without one is

@@ -41,7 +41,7 @@ func (r *Root) Create(id string, cfg *configs.Config, opts *CreateOpts) (c *Cont
 		initProcess: initProcess{
 			id: id, bundle: opts.Bundle, annotations: cfg.Annotations, proc: &cfg.Process,
 			consoleSocket: opts.ConsoleSocket, preserveFDs: opts.PreserveFDs,
-			log: r.Log, trace: r.Trace, lsm: lsm, sealDir: sealLayer(r.Path),
+			log: r.Log, trace: r.Trace, lsm: lsm, sealDir: sealLayer(r.Path), seccompCache: r.SeccompCache,
 		},
 		cfg: cfg, opts: opts, rootless: r.RootlessCgroups,
 	}

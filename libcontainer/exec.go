@@ -94,7 +94,7 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 			id: c.ID, bundle: c.state.Bundle, annotations: c.state.Annotations, proc: &proc,
 			consoleSocket: opts.ConsoleSocket, preserveFDs: opts.PreserveFDs,
 			log: opts.log(), trace: opts.Trace, lsm: lsm, running: true,
-			sealDir: sealLayer(filepath.Dir(c.dir)),
+			sealDir: sealLayer(filepath.Dir(c.dir)), seccompCache: c.seccompCache,
 		},
 		cg:           cg,
 		joins:        newExecJoins(c.state.Config.Namespaces, c.state.InitPid),

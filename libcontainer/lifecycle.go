@@ -127,7 +127,7 @@ func (r *Root) newContainer(id string, cfg *configs.Config, bundle string, b ini
 		return nil, err
 	}
 	r.Trace.Mark("commit")
-	return &Container{ID: id, dir: dir, state: st, trace: r.Trace}, nil
+	return &Container{ID: id, dir: dir, state: st, trace: r.Trace, seccompCache: r.SeccompCache}, nil
 }
 
 // newCgroup makes the manager of a new container's cgroup, nothing on the

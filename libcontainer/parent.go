@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -33,6 +34,9 @@ const (
 	envFifoFd   = "_OCIRUN_FIFOFD"
 	envPreserve = "_OCIRUN_PRESERVE_FDS"
 	envExeFd    = "_OCIRUN_EXEFD"
+	// envCgroupTasks lists the fds of the v1 `tasks` files init writes "0"
+	// to (initProcess.selfJoin).
+	envCgroupTasks = "_OCIRUN_CGROUP_TASKS"
 )
 
 // initProcess is the parent's end of one starting `ocirun init`, whatever it
@@ -53,6 +57,7 @@ type initProcess struct {
 	lsm           hostLSM // decided on the host before init starts
 	running       bool    // what the seccomp agent is told: an exec joins a running container
 	sealDir       string  // exeseal's second layer: the state root
+	seccompCache  string  // Root.SeccompCache
 
 	conn    *proto.Conn
 	sock    int // parent end of the socketpair
@@ -117,6 +122,19 @@ func (p *initProcess) spawn(cg cgroups.Manager, fifo *os.File, route proto.Route
 		p.fifoFd = base + 3
 		env = append(env, envFifoFd+"="+strconv.Itoa(p.fifoFd))
 	}
+	join, err := p.selfJoin(cg)
+	if err != nil {
+		return err
+	}
+	if join != nil {
+		defer join.Close()
+		var fds []string
+		for _, f := range join.Tasks {
+			extra = append(extra, f)
+			fds = append(fds, strconv.Itoa(3+len(extra)-1))
+		}
+		env = append(env, envCgroupTasks+"="+strings.Join(fds, ","))
+	}
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/fd/" + strconv.Itoa(base+2),
 		Args:        []string{"ocirun", "init"},
@@ -127,7 +145,12 @@ func (p *initProcess) spawn(cg cgroups.Manager, fifo *os.File, route proto.Route
 		ExtraFiles:  extra,
 		SysProcAttr: &unix.SysProcAttr{},
 	}
-	if cgfd, err := cg.CgroupFD(); err == nil {
+	if join != nil {
+		if join.Dir != nil {
+			cmd.SysProcAttr.UseCgroupFD = true
+			cmd.SysProcAttr.CgroupFD = int(join.Dir.Fd())
+		}
+	} else if cgfd, err := cg.CgroupFD(); err == nil {
 		// cgroup v2: born in its cgroup (CLONE_INTO_CGROUP), no window outside it.
 		defer cgfd.Close()
 		cmd.SysProcAttr.UseCgroupFD = true
@@ -144,13 +167,34 @@ func (p *initProcess) spawn(cg cgroups.Manager, fifo *os.File, route proto.Route
 	if err := setInitialAffinity(cmd.Process.Pid, p.proc.Attrs); err != nil {
 		return err
 	}
-	if !cmd.SysProcAttr.UseCgroupFD {
+	if join == nil && !cmd.SysProcAttr.UseCgroupFD {
 		if err := cg.Apply(cmd.Process.Pid); err != nil {
 			return err
 		}
 	}
 	resetAffinity(cmd.Process.Pid, p.proc.Attrs, p.log)
 	return nil
+}
+
+// selfJoin returns the files with which init joins cg's v1 hierarchies by
+// itself, in its first C code (nsexec.c), or nil when the parent moves it
+// by pid: a cgroup that is not v1 (CLONE_INTO_CGROUP or systemd places
+// init there), or an initial CPU affinity, which must be set before the move
+// and not race with it.
+func (p *initProcess) selfJoin(cg cgroups.Manager) (*cgroups.SelfJoin, error) {
+	j, ok := cg.(cgroups.SelfJoiner)
+	if !ok {
+		return nil, nil
+	}
+	if a := p.proc.Attrs; a != nil && a.CPUAffinity != nil && a.CPUAffinity.Initial != nil {
+		return nil, nil
+	}
+	join, err := j.SelfJoin()
+	if err != nil || len(join.Tasks) > 0 {
+		return join, err
+	}
+	join.Close()
+	return nil, nil
 }
 
 // sendBootstrap starts the namespace stage. What the parent does from here
@@ -211,15 +255,22 @@ func (p *initProcess) seccompProgram() ([]byte, error) {
 	if sc == nil {
 		return nil, nil
 	}
-	for _, name := range seccomp.UnknownSyscalls(sc) {
-		p.log.Debug("seccomp: syscall unknown to libseccomp, rule skipped", "syscall", name)
+	if p.log.Enabled(context.Background(), slog.LevelDebug) { // a libseccomp lookup per rule
+		for _, name := range seccomp.UnknownSyscalls(sc) {
+			p.log.Debug("seccomp: syscall unknown to libseccomp, rule skipped", "syscall", name)
+		}
 	}
-	prog, err := seccomp.Compile(sc)
+	cache := seccomp.Cache{Dir: p.seccompCache, Debug: p.log.Debug}
+	bpf, hit, err := cache.Compile(sc)
 	if err != nil {
 		return nil, fmt.Errorf("linux.seccomp: %w", err)
 	}
-	p.trace.Mark("seccomp-compile")
-	return seccomp.EncodeBPF(prog), nil
+	if hit {
+		p.trace.Mark("seccomp-cached")
+	} else {
+		p.trace.Mark("seccomp-compile")
+	}
+	return bpf, nil
 }
 
 // finish reads what every route ends with: a pty master (exec with a

@@ -229,5 +229,22 @@ func (e *exitError) Error() string {
 }
 
 func root(ctx *cli.Context) *libcontainer.Root {
-	return &libcontainer.Root{Path: ctx.String("root"), Log: logger, Trace: tracer, RootlessCgroups: rootlessCgroups(ctx)}
+	return &libcontainer.Root{Path: ctx.String("root"), Log: logger, Trace: tracer, RootlessCgroups: rootlessCgroups(ctx),
+		SeccompCache: seccompCacheDir()}
+}
+
+// seccompCacheDir is where compiled seccomp programs are kept:
+// $OCIRUN_SECCOMP_CACHE ("off" or empty: nowhere), else beside the default
+// state root, on the same tmpfs, shared by every --root of this user.
+func seccompCacheDir() string {
+	if dir, ok := os.LookupEnv("OCIRUN_SECCOMP_CACHE"); ok {
+		if dir == "off" {
+			return ""
+		}
+		return dir
+	}
+	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" && honorXDGRuntimeDir() {
+		return dir + "/ocirun-cache/seccomp"
+	}
+	return "/run/ocirun-cache/seccomp"
 }

@@ -48,6 +48,31 @@ type Manager interface {
 	NotifyOOM(stop <-chan struct{}) (<-chan struct{}, error)
 }
 
+// SelfJoin is what a child still running one thread needs to place itself
+// in a manager's cgroups: a task that moves itself ("0" into a v1 `tasks`
+// file) skips the kernel's global threadgroup lock, whose first writer
+// after a quiet spell waits out an RCU grace period (1–7 ms measured) when
+// a parent moves the child by pid.
+type SelfJoin struct {
+	Tasks []*os.File // each v1 hierarchy's `tasks`, opened for writing
+	Dir   *os.File   // the cgroup2 dir of a hybrid host, for CLONE_INTO_CGROUP; or nil
+}
+
+// Close closes every file of j.
+func (j *SelfJoin) Close() {
+	for _, f := range j.Tasks {
+		f.Close()
+	}
+	if j.Dir != nil {
+		j.Dir.Close()
+	}
+}
+
+// SelfJoiner is a Manager whose cgroups a child can join by itself.
+type SelfJoiner interface {
+	SelfJoin() (*SelfJoin, error)
+}
+
 // Dir is the container's cgroup dir in one hierarchy.
 type Dir struct {
 	Mountpoint  string

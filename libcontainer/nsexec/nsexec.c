@@ -77,6 +77,27 @@ static void join_namespaces(struct nspath *ns, int n)
 	}
 }
 
+// join_cgroups moves us into the container's cgroup v1 hierarchies: fds is a
+// list of `tasks` files the parent opened. Writing "0" moves only the
+// calling thread, so the kernel skips the global threadgroup lock that a
+// move by pid takes, whose first writer after a quiet spell waits out an RCU
+// grace period (1-7 ms). We are still single-threaded: the thread is the
+// process, and whatever we fork from here on is born inside.
+static void join_cgroups(const char *fds)
+{
+	const char *p = fds;
+	while (*p) {
+		char *end;
+		long fd = strtol(p, &end, 10);
+		if (end == p || fd < 3 || (*end && *end != ','))
+			bail("bad _OCIRUN_CGROUP_TASKS %s", fds);
+		if (write(fd, "0", 1) != 1)
+			bail("join the container's cgroup (tasks fd %ld)", fd);
+		close(fd);
+		p = *end ? end + 1 : end;
+	}
+}
+
 void ocirun_nsexec(void)
 {
 	// A process that only holds a user namespace for an idmapped mount
@@ -98,6 +119,9 @@ void ocirun_nsexec(void)
 	sync_fd = atoi(env);
 	if (sync_fd < 3)
 		bail("bad _OCIRUN_INITPIPE %s", env);
+	const char *tasks = getenv("_OCIRUN_CGROUP_TASKS");
+	if (tasks)
+		join_cgroups(tasks);
 
 	uint32_t len;
 	char *boot = read_frame(&len, BOOT_MAX, NULL, NULL, 0);

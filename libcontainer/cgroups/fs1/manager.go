@@ -118,6 +118,31 @@ func inheritCpuset(parent, dir string) error {
 	return nil
 }
 
+// SelfJoin opens what the child needs to join the dirs made by Apply(-1):
+// `tasks` of each v1 hierarchy, and the hybrid host's cgroup2 dir (entered
+// with CLONE_INTO_CGROUP, as cgroup2 has no per-thread file for a process).
+func (m *Manager) SelfJoin() (*cgroups.SelfJoin, error) {
+	j := &cgroups.SelfJoin{}
+	for _, d := range m.dirs {
+		var f *os.File
+		var err error
+		if d.V2 {
+			f, err = os.OpenFile(d.Path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			j.Dir = f
+		} else {
+			f, err = os.OpenFile(filepath.Join(d.Path, "tasks"), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+			if err == nil {
+				j.Tasks = append(j.Tasks, f)
+			}
+		}
+		if err != nil {
+			j.Close()
+			return nil, fmt.Errorf("open cgroup %s: %w", d.Path, err)
+		}
+	}
+	return j, nil
+}
+
 // CgroupFD is for CLONE_INTO_CGROUP, which only places a task in the v2
 // tree; on v1 every controller's cgroup.procs must be written instead.
 func (m *Manager) CgroupFD() (*os.File, error) {

@@ -202,13 +202,28 @@ var (
 )
 
 // Main is for TestMain: it runs the tests and removes the probe build afterwards.
+// The runtime's compiled seccomp programs go to a directory of this run's
+// (removed after it), not the host's default cache.
 func Main(m *testing.M) {
+	var cache string
+	if _, ok := os.LookupEnv(SeccompCacheEnv); !ok {
+		if dir, err := os.MkdirTemp("", "ocirun-it-seccomp-"); err == nil {
+			cache = dir
+			os.Setenv(SeccompCacheEnv, filepath.Join(dir, "cache"))
+		}
+	}
 	code := m.Run()
 	if theAssets.dir != "" {
 		os.RemoveAll(theAssets.dir)
 	}
+	if cache != "" {
+		os.RemoveAll(cache)
+	}
 	os.Exit(code)
 }
+
+// SeccompCacheEnv is ocirun's directory of compiled seccomp programs.
+const SeccompCacheEnv = "OCIRUN_SECCOMP_CACHE"
 
 func buildAssets(t testing.TB) *assets {
 	t.Helper()

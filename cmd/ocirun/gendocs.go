@@ -86,6 +86,11 @@ var manSections = []clidoc.Section{
 $XDG_RUNTIME_DIR/ocirun otherwise): state.json, the normalized config.json and,
 while the container is created but not started, exec.fifo. "ocirun delete"
 removes it; "ocirun delete --force" also kills a running container first.`},
+		{Term: "/run/ocirun-cache/seccomp/", Text: `Compiled seccomp programs ($XDG_RUNTIME_DIR/ocirun-cache/seccomp without root),
+one per profile, binary and kernel, so that containers after the first skip
+libseccomp. $OCIRUN_SECCOMP_CACHE names another directory, or "off". An entry
+or a directory that is not the user's alone is not used; removing it is
+always safe.`},
 	}},
 	{Title: "Exit status", Items: []clidoc.Item{
 		{Text: `0 on success and 1 on an error, reported on stderr and, with --log, as one

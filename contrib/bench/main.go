@@ -231,6 +231,10 @@ func innerMain(o *options) (err error) {
 	if err := e.setup(); err != nil {
 		return err
 	}
+	// ocirun's compiled seccomp programs stay in the bench's tmpfs.
+	if _, ok := os.LookupEnv("OCIRUN_SECCOMP_CACHE"); !ok {
+		os.Setenv("OCIRUN_SECCOMP_CACHE", filepath.Join(e.work, "seccomp-cache"))
+	}
 	if err := e.runPhases(); err != nil {
 		return err
 	}

@@ -26,15 +26,16 @@ type params struct {
 	Scale      []int `json:"scale"`       // created containers per `list` point
 	ScaleReps  int   `json:"scale_reps"`  // `list` samples per point
 	GrowP      int   `json:"grow_p"`      // parallel untimed creates/deletes
+	Seccomp    int   `json:"seccomp"`     // `run` samples with a seccomp profile
 }
 
 func defaultParams(quick bool) params {
 	if quick {
 		return params{Warm: 2, Run: 10, Life: 8, Exec: 8, Conc: 50, ConcP: 8, ConcRounds: 1,
-			Held: 10, Scale: []int{100}, ScaleReps: 5, GrowP: 4}
+			Held: 10, Scale: []int{100}, ScaleReps: 5, GrowP: 4, Seccomp: 5}
 	}
 	return params{Warm: 3, Run: 60, Life: 30, Exec: 30, Conc: 50, ConcP: 8, ConcRounds: 3,
-		Held: 20, Scale: []int{100, 500}, ScaleReps: 10, GrowP: 4}
+		Held: 20, Scale: []int{100, 500}, ScaleReps: 10, GrowP: 4, Seccomp: 20}
 }
 
 // phaseErrors remembers failures per runtime within one phase: the first
@@ -76,6 +77,7 @@ func (e *benchEnv) runPhases() error {
 		f    func() error
 	}{
 		{"run", e.phaseRun},
+		{"seccomp", e.phaseSeccomp},
 		{"life", e.phaseLife},
 		{"exec", e.phaseExec},
 		{"conc", e.phaseConc},

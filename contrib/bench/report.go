@@ -92,6 +92,7 @@ func metrics(p params) []metric {
 		{"run.median", "run.wall", median, "ms", "`run` busybox true: wall, median"},
 		{"run.p95", "run.wall", p95, "ms", "`run` busybox true: wall, p95"},
 		{"run.cpu", "run.cpu", mean, "ms", "`run` busybox true: CPU user+sys (rusage of children), mean"},
+		{"seccomp", "seccomp.wall", median, "ms", "`run` busybox true with a default-size seccomp profile: wall, median"},
 		{"create", "life.create", median, "ms", "`create --pid-file`, median"},
 		{"start", "life.start", median, "ms", "`start`, median"},
 		{"delete", "life.delete", median, "ms", "`delete` of the exited container, median"},

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -137,5 +138,31 @@ func TestRollupField(t *testing.T) {
 	}
 	if _, err := rollupField(s, "Swap:"); err == nil {
 		t.Fatal("missing field: want an error")
+	}
+}
+
+// TestSeccompProfile: the generated profile allows the host's syscalls but
+// the denied ones, and lands in linux.seccomp.
+func TestSeccompProfile(t *testing.T) {
+	p, err := seccompProfile()
+	if err != nil {
+		t.Skipf("no profile on this host: %v", err)
+	}
+	rules := p["syscalls"].([]any)
+	names := rules[0].(map[string]any)["names"].([]string)
+	if !slices.Contains(names, "read") || slices.Contains(names, "mount") || slices.Contains(names, "clone") {
+		t.Errorf("allowlist of %d names: read in %v, mount in %v, clone in %v", len(names),
+			slices.Contains(names, "read"), slices.Contains(names, "mount"), slices.Contains(names, "clone"))
+	}
+	cfg, err := makeConfig(map[string]any{"process": map[string]any{}, "linux": map[string]any{}}, "/rootfs", "/cg", []string{"true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := withSeccomp(cfg, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `"defaultAction": "SCMP_ACT_ERRNO"`) {
+		t.Errorf("config without the profile: %.300s", out)
 	}
 }

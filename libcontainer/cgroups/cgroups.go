@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
 
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
@@ -96,14 +97,46 @@ var v1MountOptions = map[string]bool{
 	"favordynmods": true,
 }
 
-// Hierarchies parses /proc/self/mountinfo. A hierarchy mounted more than
-// once is listed once, preferring the mount of its root.
+// Hierarchies parses the calling thread's mountinfo. A hierarchy mounted
+// more than once is listed once, preferring the mount of its root. The
+// answer is kept per mount namespace: a create asks several times, and a
+// node with hundreds of mounts makes each read cost a millisecond.
 func Hierarchies() ([]Hierarchy, error) {
+	var ns unix.Stat_t
+	known := unix.Stat("/proc/thread-self/ns/mnt", &ns) == nil
+	if known {
+		hierMu.Lock()
+		hs, ok := hierCache[ns.Ino]
+		hierMu.Unlock()
+		if ok {
+			return cloneHierarchies(hs), nil
+		}
+	}
 	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
 	if err != nil {
 		return nil, fmt.Errorf("read cgroup mounts: %w", err)
 	}
-	return hierarchiesFrom(mounts), nil
+	hs := hierarchiesFrom(mounts)
+	if known {
+		hierMu.Lock()
+		hierCache[ns.Ino] = hs
+		hierMu.Unlock()
+	}
+	return cloneHierarchies(hs), nil
+}
+
+var (
+	hierMu    sync.Mutex
+	hierCache = map[uint64][]Hierarchy{}
+)
+
+// cloneHierarchies keeps the cache safe from callers that edit their copy.
+func cloneHierarchies(hs []Hierarchy) []Hierarchy {
+	out := slices.Clone(hs)
+	for i := range out {
+		out[i].Controllers = slices.Clone(out[i].Controllers)
+	}
+	return out
 }
 
 func hierarchiesFrom(mounts []*mountinfo.Info) []Hierarchy {

@@ -10,9 +10,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/checkpoint-restore/go-criu/v7/rpc"
-	"google.golang.org/protobuf/proto"
-
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/criu"
 )
@@ -55,33 +52,33 @@ func (c *Container) Checkpoint(o *criu.Opts, log *slog.Logger) error {
 		return err
 	}
 	logName := "dump.log"
-	reqType := rpc.CriuReqType_DUMP
+	reqType := criu.ReqDump
 	if o.PreDump {
-		logName, reqType = "pre-dump.log", rpc.CriuReqType_PRE_DUMP
+		logName, reqType = "pre-dump.log", criu.ReqPreDump
 	}
 	opts := o.RPC(int(images.Fd()), int(work.Fd()), logName)
-	opts.Pid = proto.Int32(int32(pid))
-	opts.LeaveRunning = proto.Bool(o.LeaveRunning || o.PreDump)
+	opts.Pid = new(int32(pid))
+	opts.LeaveRunning = new(o.LeaveRunning || o.PreDump)
 	// The rootfs as criu must see it for the root mount of the mount namespace.
-	opts.Root = proto.String(cfg.Rootfs)
+	opts.Root = new(cfg.Rootfs)
 	if o.StatusFd >= 0 {
-		opts.StatusFd = proto.Int32(int32(o.StatusFd))
+		opts.StatusFd = new(int32(o.StatusFd))
 	}
 	if o.PreDump || o.ParentImage != "" {
-		opts.TrackMem = proto.Bool(true)
+		opts.TrackMem = new(true)
 	}
 	if o.ParentImage != "" {
-		opts.ParentImg = proto.String(o.ParentImage)
+		opts.ParentImg = new(o.ParentImage)
 	}
 	if o.PageServerAddress != "" {
-		opts.Ps = &rpc.CriuPageServerInfo{Address: proto.String(o.PageServerAddress), Port: proto.Int32(o.PageServerPort)}
+		opts.Ps = &criu.PageServerInfo{Address: o.PageServerAddress, Port: o.PageServerPort}
 	}
 	if m := c.cgroup(); m != nil {
 		// A paused container is already frozen there; criu keeps it so.
 		if cgroups.IsV2() {
-			opts.FreezeCgroup = proto.String(m.Path(""))
+			opts.FreezeCgroup = new(m.Path(""))
 		} else if p := m.Path("freezer"); p != "" {
-			opts.FreezeCgroup = proto.String(p)
+			opts.FreezeCgroup = new(p)
 		}
 	}
 	ext, err := criu.DumpExternals(cfg, pid)
@@ -90,7 +87,7 @@ func (c *Container) Checkpoint(o *criu.Opts, log *slog.Logger) error {
 		return err
 	}
 	opts.External = ext
-	_, callErr := sw.Call(&rpc.CriuReq{Type: reqType.Enum(), Opts: opts}, nil)
+	_, callErr := sw.Call(&criu.Req{Type: reqType, Opts: opts}, nil)
 	waitErr := sw.Close()
 	logPath := filepath.Join(o.WorkDir, logName)
 	if callErr != nil {

@@ -11,9 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	"golang.org/x/sys/unix"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/ocirun/ocirun/libcontainer/cgroups"
 	"github.com/ocirun/ocirun/libcontainer/configs"
@@ -110,7 +108,7 @@ func (rs *restorer) run(links []string) error {
 		return err
 	}
 	var extra []*os.File
-	var inherit []*rpc.InheritFd
+	var inherit []criu.InheritFd
 	if ns, ok := rs.cfg.Namespace(configs.NEWNET); ok && ns.Path != "" {
 		f, err := os.Open(ns.Path)
 		if err != nil {
@@ -119,13 +117,13 @@ func (rs *restorer) run(links []string) error {
 		defer f.Close()
 		extra = append(extra, f)
 		// startCriu puts extra[i] at fd 4+i (3 is the rpc socket).
-		inherit = append(inherit, &rpc.InheritFd{Key: proto.String(criu.ExtNetNSKey), Fd: proto.Int32(int32(4 + len(extra) - 1))})
+		inherit = append(inherit, criu.InheritFd{Key: criu.ExtNetNSKey, Fd: int32(4 + len(extra) - 1)})
 	}
 	// Our stdio become the restored init's where it had pipes or sockets:
 	// the caller (a shim) has connected new ones for us.
 	for i, l := range links {
 		if i < 3 && criu.Inheritable(l) {
-			inherit = append(inherit, &rpc.InheritFd{Key: proto.String(l), Fd: proto.Int32(int32(i))})
+			inherit = append(inherit, criu.InheritFd{Key: l, Fd: int32(i)})
 		}
 	}
 	var cgfd *os.File
@@ -156,18 +154,18 @@ func (rs *restorer) run(links []string) error {
 		}
 	}
 	opts := rs.o.RPC(int(cs.images.Fd()), int(cs.work.Fd()), "restore.log")
-	opts.Root = proto.String(root)
-	opts.RstSibling = proto.Bool(true)
+	opts.Root = new(root)
+	opts.RstSibling = new(true)
 	opts.InheritFd = inherit
 	opts.External = criu.RestoreExternals(rs.cfg)
 	opts.CgRoot = criu.CgroupRoots(restoreRoots(cg))
 	if rs.o.LsmProfile != "" {
-		opts.LsmProfile = proto.String(rs.o.LsmProfile)
+		opts.LsmProfile = new(rs.o.LsmProfile)
 	}
 	if rs.o.LsmMountContext != "" {
-		opts.LsmMountContext = proto.String(rs.o.LsmMountContext)
+		opts.LsmMountContext = new(rs.o.LsmMountContext)
 	}
-	_, callErr := sw.Call(&rpc.CriuReq{Type: rpc.CriuReqType_RESTORE.Enum(), Opts: opts}, func(script string, pid int32) error {
+	_, callErr := sw.Call(&criu.Req{Type: criu.ReqRestore, Opts: opts}, func(script string, pid int32) error {
 		switch script {
 		case "setup-namespaces":
 			return rs.setupNamespaces(int(pid))

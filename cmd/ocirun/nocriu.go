@@ -8,7 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// A build with the nocriu tag leaves CRIU out (no go-criu, no protobuf):
+// A build with the nocriu tag leaves CRIU out (no RPC codec, no protowire):
 // checkpoint and restore say so instead of disappearing, so a client gets a
 // clear error rather than "unknown command".
 const checkpointBuilt = false

@@ -14,9 +14,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	"golang.org/x/sys/unix"
-	"google.golang.org/protobuf/proto"
 )
 
 // CRIU is driven through `criu swrk`, its RPC over a SOCK_SEQPACKET socket
@@ -59,11 +57,11 @@ type Opts struct {
 	LsmMountContext string
 }
 
-var cgModes = map[string]rpc.CriuCgMode{
-	"soft":   rpc.CriuCgMode_SOFT,
-	"full":   rpc.CriuCgMode_FULL,
-	"strict": rpc.CriuCgMode_STRICT,
-	"ignore": rpc.CriuCgMode_IGNORE,
+var cgModes = map[string]CgMode{
+	"soft":   CgSoft,
+	"full":   CgFull,
+	"strict": CgStrict,
+	"ignore": CgIgnore,
 }
 
 // ParseCgroupsMode checks a cgroups mode of criu's.
@@ -87,31 +85,31 @@ func EmptyNsFlag(ns string) (uint32, error) {
 // of the two directories in OUR fd table: criu opens /proc/<peer>/fd/<n> of
 // the process at the other end of the socket (and so for status_fd), while
 // inherit_fd numbers are criu's own.
-func (o *Opts) RPC(images, work int, log string) *rpc.CriuOpts {
-	r := &rpc.CriuOpts{
-		ImagesDirFd:    proto.Int32(int32(images)),
-		WorkDirFd:      proto.Int32(int32(work)),
-		LogLevel:       proto.Int32(4),
-		LogFile:        proto.String(log),
-		ShellJob:       proto.Bool(o.ShellJob),
-		TcpEstablished: proto.Bool(o.TCPEstablished),
-		ExtUnixSk:      proto.Bool(o.ExtUnixSk),
-		FileLocks:      proto.Bool(o.FileLocks),
-		AutoDedup:      proto.Bool(o.AutoDedup),
-		LazyPages:      proto.Bool(o.LazyPages),
-		ManageCgroups:  proto.Bool(true),
-		NotifyScripts:  proto.Bool(true),
-		EmptyNs:        proto.Uint32(o.EmptyNs),
+func (o *Opts) RPC(images, work int, log string) *RPCOpts {
+	r := &RPCOpts{
+		ImagesDirFd:    int32(images),
+		WorkDirFd:      new(int32(work)),
+		LogLevel:       new(int32(4)),
+		LogFile:        new(log),
+		ShellJob:       new(o.ShellJob),
+		TCPEstablished: new(o.TCPEstablished),
+		ExtUnixSk:      new(o.ExtUnixSk),
+		FileLocks:      new(o.FileLocks),
+		AutoDedup:      new(o.AutoDedup),
+		LazyPages:      new(o.LazyPages),
+		ManageCgroups:  new(true),
+		NotifyScripts:  new(true),
+		EmptyNs:        new(o.EmptyNs),
 	}
 	if m, ok := cgModes[o.ManageCgroupsMode]; ok {
-		r.ManageCgroupsMode = m.Enum()
+		r.ManageCgroupsMode = new(m)
 	}
 	// criu locks the network of a namespace it dumps or restores (even an
 	// empty one) with iptables-restore by default, as runc leaves it. Where
 	// there is none (minimal hosts, nft-only distributions) criu would fail:
 	// use its nftables method (libnftables, criu >= 3.16) instead.
 	if _, err := exec.LookPath("iptables-restore"); err != nil {
-		r.NetworkLock = rpc.CriuNetworkLockMethod_NFTABLES.Enum()
+		r.NetworkLock = new(NetworkLockNftables)
 	}
 	return r
 }
@@ -187,55 +185,49 @@ func Start(path string, extra []*os.File, stdio [3]*os.File, cgroupFD *os.File) 
 
 // Call sends req and answers criu's notifications with notify until the
 // final response. A failed notify is reported to criu, which then aborts.
-func (s *Swrk) Call(req *rpc.CriuReq, notify func(script string, pid int32) error) (*rpc.CriuResp, error) {
-	want := req.GetType()
+func (s *Swrk) Call(req *Req, notify func(script string, pid int32) error) (*Resp, error) {
+	want := req.Type
 	buf := make([]byte, 64<<10)
 	for {
-		b, err := proto.Marshal(req)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := s.sock.Write(b); err != nil {
+		if _, err := s.sock.Write(req.Marshal()); err != nil {
 			return nil, fmt.Errorf("criu rpc send: %w", err)
 		}
 		n, err := s.sock.Read(buf)
 		if err != nil {
 			return nil, fmt.Errorf("criu rpc receive (criu died?): %w", err)
 		}
-		resp := &rpc.CriuResp{}
-		if err := proto.Unmarshal(buf[:n], resp); err != nil {
+		resp := &Resp{}
+		if err := resp.Unmarshal(buf[:n]); err != nil {
 			return nil, fmt.Errorf("criu rpc decode: %w", err)
 		}
-		if !resp.GetSuccess() {
+		if !resp.Success {
 			return resp, respError(resp)
 		}
-		if resp.GetType() != rpc.CriuReqType_NOTIFY {
-			if resp.GetType() != want {
-				return resp, fmt.Errorf("criu rpc: answer %s to a %s request", resp.GetType(), want)
+		if resp.Type != ReqNotify {
+			if resp.Type != want {
+				return resp, fmt.Errorf("criu rpc: answer %s to a %s request", resp.Type, want)
 			}
 			return resp, nil
 		}
 		nerr := error(nil)
 		if notify != nil {
-			nerr = notify(resp.GetNotify().GetScript(), resp.GetNotify().GetPid())
+			nerr = notify(resp.Notify.Script, resp.Notify.Pid)
 		}
-		req = &rpc.CriuReq{Type: rpc.CriuReqType_NOTIFY.Enum(), NotifySuccess: proto.Bool(nerr == nil)}
+		req = &Req{Type: ReqNotify, NotifySuccess: new(nerr == nil)}
 		if nerr != nil {
 			// Tell criu so it rolls back, then report our reason.
-			if b, err := proto.Marshal(req); err == nil {
-				_, _ = s.sock.Write(b)
-			}
-			return nil, fmt.Errorf("criu notify %q: %w", resp.GetNotify().GetScript(), nerr)
+			_, _ = s.sock.Write(req.Marshal())
+			return nil, fmt.Errorf("criu notify %q: %w", resp.Notify.Script, nerr)
 		}
 	}
 }
 
-func respError(resp *rpc.CriuResp) error {
-	msg := strings.TrimSpace(resp.GetCrErrmsg())
+func respError(resp *Resp) error {
+	msg := strings.TrimSpace(resp.CrErrmsg)
 	if msg == "" {
 		msg = "criu failed"
 	}
-	if e := resp.GetCrErrno(); e != 0 {
+	if e := resp.CrErrno; e != 0 {
 		return fmt.Errorf("%s: %w", msg, unix.Errno(e))
 	}
 	return errors.New(msg)

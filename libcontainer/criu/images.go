@@ -7,9 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	"golang.org/x/sys/unix"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/ocirun/ocirun/libcontainer/configs"
 )
@@ -90,10 +88,10 @@ func ReadDescriptors(dir string) ([]string, error) {
 
 // CgroupRoots tells criu, on cgroup v1, where each hierarchy's dumped root
 // cgroup now is: controllers (as "cpu,cpuacct") to the new container's dir.
-func CgroupRoots(roots map[string]string) []*rpc.CgroupRoot {
-	var out []*rpc.CgroupRoot
+func CgroupRoots(roots map[string]string) []CgroupRoot {
+	var out []CgroupRoot
 	for ctrl, path := range roots {
-		out = append(out, &rpc.CgroupRoot{Ctrl: proto.String(ctrl), Path: proto.String(path)})
+		out = append(out, CgroupRoot{Ctrl: ctrl, Path: path})
 	}
 	return out
 }

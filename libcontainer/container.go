@@ -8,8 +8,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -123,19 +127,46 @@ func (r *Root) List() ([]*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []*Container
+	var ids []string
 	for _, e := range ents {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			ids = append(ids, e.Name())
 		}
-		c, err := r.LoadState(e.Name())
-		if err != nil {
-			continue
-		}
-		out = append(out, c)
 	}
+	loaded := make([]*Container, len(ids))
+	forEach(len(ids), func(i int) {
+		if c, err := r.LoadState(ids[i]); err == nil {
+			loaded[i] = c
+		}
+	})
+	out := slices.DeleteFunc(loaded, func(c *Container) bool { return c == nil })
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// OCIStates is OCIState of each container, in order.
+func OCIStates(cs []*Container) []*OCIState {
+	out := make([]*OCIState, len(cs))
+	forEach(len(cs), func(i int) { out[i] = cs[i].OCIState() })
+	return out
+}
+
+// forEach runs f for 0..n-1 on every CPU: list reads a state file and /proc
+// for each container, 60 µs apiece, and a node holds hundreds.
+func forEach(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/32+1)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // State returns the saved state.

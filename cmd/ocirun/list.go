@@ -39,10 +39,7 @@ var listCommand = &cli.Command{
 			}
 			return nil
 		}
-		states := make([]*libcontainer.OCIState, 0, len(cs))
-		for _, c := range cs {
-			states = append(states, c.OCIState())
-		}
+		states := libcontainer.OCIStates(cs)
 		switch ctx.String("format") {
 		case "table":
 			w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)

@@ -281,15 +281,17 @@ rootless_cases() {
 		chown "$uid:$gid" "$cg" "$cg/cgroup.procs" "$cg/cgroup.subtree_control" "$cg/cgroup.threads" \
 			"$cg/session" "$cg/session/cgroup.procs" "$cg/session/cgroup.threads"
 	fi
-	# rp ARGS: podman as the user, in its delegated cgroup if any.
+	# rp ARGS: podman as the user, in its delegated cgroup if any, from its
+	# home: podman chdirs back to its cwd in the user namespace, and the
+	# clone this runs from may sit below a directory only root may enter.
 	rp() {
 		local enter=":"
 		[ -n "$cg" ] && enter="echo \$\$ >$cg/session/cgroup.procs"
-		timeout 60 sh -c "$enter"' && exec "$@"' sh setpriv --reuid="$uid" --regid="$gid" --init-groups \
+		(cd "$home" && timeout 60 sh -c "$enter"' && exec "$@"' sh setpriv --reuid="$uid" --regid="$gid" --init-groups \
 			env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$home" USER="$u" XDG_RUNTIME_DIR="$home/xdg" \
 			CONTAINERS_CONF="$home/containers.conf" \
 			podman --root "$home/xdg/storage" --runroot "$home/xdg/run" --tmpdir "$home/xdg/tmp" \
-			--storage-driver overlay --runtime "$home/bin/$rtname" "$@"
+			--storage-driver overlay --runtime "$home/bin/$rtname" "$@")
 	}
 	rp pull -q "oci-archive:$tmp/busybox.oci.tar" >/dev/null 2>"$tmp/err" ||
 		harness_error "rootless podman pull failed: $(tr '\n' ' ' <"$tmp/err")"

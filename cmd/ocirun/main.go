@@ -243,8 +243,5 @@ func seccompCacheDir() string {
 		}
 		return dir
 	}
-	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" && honorXDGRuntimeDir() {
-		return dir + "/ocirun-cache/seccomp"
-	}
-	return "/run/ocirun-cache/seccomp"
+	return defaultRoot() + "-cache/seccomp"
 }

@@ -46,21 +46,8 @@ type Cache struct {
 // Compile returns c's program encoded as EncodeBPF does, from the cache when
 // it holds it (hit), compiled and stored otherwise.
 func (k Cache) Compile(c *configs.Seccomp) (bpf []byte, hit bool, err error) {
-	if k.Dir == "" {
-		prog, err := Compile(c)
-		if err != nil {
-			return nil, false, err
-		}
-		return EncodeBPF(prog), false, nil
-	}
-	key, kerr := cacheKey(c)
-	var dir *os.File
-	if kerr == nil {
-		dir, kerr = k.openDir()
-	}
-	if kerr != nil {
-		k.debug("seccomp cache not used", "dir", k.Dir, "reason", kerr)
-	} else {
+	dir, key := k.open(c)
+	if dir != nil {
 		defer dir.Close()
 		if bpf, err := readEntry(dir, key); err == nil {
 			return bpf, true, nil
@@ -79,6 +66,24 @@ func (k Cache) Compile(c *configs.Seccomp) (bpf []byte, hit bool, err error) {
 		}
 	}
 	return bpf, false, nil
+}
+
+// open returns the cache directory and c's key in it; nil when there is no
+// cache or it cannot be used.
+func (k Cache) open(c *configs.Seccomp) (*os.File, string) {
+	if k.Dir == "" {
+		return nil, ""
+	}
+	key, err := cacheKey(c)
+	var dir *os.File
+	if err == nil {
+		dir, err = k.openDir()
+	}
+	if err != nil {
+		k.debug("seccomp cache not used", "dir", k.Dir, "reason", err)
+		return nil, ""
+	}
+	return dir, key
 }
 
 func (k Cache) debug(msg string, args ...any) {
@@ -204,7 +209,7 @@ func writeEntry(dir *os.File, key string, bpf []byte) error {
 }
 
 func evict(dir *os.File) error {
-	names, err := readDirNames(dir)
+	names, err := dir.Readdirnames(-1)
 	if err != nil || len(names) <= cacheMax {
 		return err
 	}
@@ -224,13 +229,4 @@ func evict(dir *os.File) error {
 		_ = unix.Unlinkat(int(dir.Fd()), e.name, 0)
 	}
 	return nil
-}
-
-func readDirNames(dir *os.File) ([]string, error) {
-	d, err := os.Open("/proc/self/fd/" + strconv.Itoa(int(dir.Fd())))
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	return d.Readdirnames(-1)
 }

@@ -1011,13 +1011,7 @@ void ocirun_process(uint32_t mode, uint32_t proc_contexts)
 		while (n < 0 && errno == EINTR);
 		if (n <= 0)
 			_exit(1);
-		uint32_t len;
-		char *buf = read_frame(&len, 4096, NULL, NULL, 0);
-		if (!strstr(buf, "\"type\":\"commit\"")) {
-			errno = 0;
-			bail("expected commit from parent, got %.200s", buf);
-		}
-		free(buf);
+		expect_frame("commit");
 	}
 	close(sync_fd);
 	sync_fd = -1;

@@ -43,13 +43,5 @@ func TestCgroupJoinedEverywhere(t *testing.T) {
 	b.Start(t)
 	pidFile := filepath.Join(b.Dir, "exec.pid")
 	b.MustRun(t, "exec", "-d", "--pid-file", pidFile, b.ID, "/bin/sleep", "60")
-	data, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in("exec'd process", pid)
+	in("exec'd process", waitPidFile(t, pidFile))
 }

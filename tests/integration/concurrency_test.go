@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -215,20 +214,9 @@ func stateOf(rt string, b *bundle.Bundle) (specs.State, error) {
 // mountPoints is the set of mount points in our mount namespace.
 func mountPoints(t *testing.T) map[string]bool {
 	t.Helper()
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	out := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if fields := strings.Fields(sc.Text()); len(fields) > 4 {
-			out[fields[4]] = true
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+	for _, m := range hostMounts(t) {
+		out[m.mountpoint] = true
 	}
 	return out
 }

@@ -160,10 +160,6 @@ type benchEnv struct {
 	res     *results
 }
 
-func (e *benchEnv) config(cgroupRel string, args []string) ([]byte, error) {
-	return makeConfig(e.tmpl, e.rootfs, cgroupRel, args)
-}
-
 // active returns the runtimes still measured, in a fresh random order: a
 // fixed order would always give a runtime the same predecessor, whose
 // asynchronous teardown then biases it.

@@ -100,8 +100,17 @@ func (e *benchEnv) runPhases() error {
 
 // phaseRun: `run` of busybox true, foreground; warm-up rounds are discarded.
 func (e *benchEnv) phaseRun() error {
-	pe := e.phaseErrors("run")
-	for i := 0; i < e.p.Warm+e.p.Run; i++ {
+	return e.timeRuns("run", "run", e.tmpl, e.p.Warm, e.p.Run, func(rt *runtime, res result) {
+		e.res.add("run.wall", rt.Name, ms(res.Wall))
+		e.res.add("run.cpu", rt.Name, ms(res.CPU))
+	})
+}
+
+// timeRuns runs busybox true in the foreground from configs made of tmpl,
+// warm+n rounds of every runtime, and hands record the results of the last n.
+func (e *benchEnv) timeRuns(phase, idPrefix string, tmpl map[string]any, warm, n int, record func(*runtime, result)) error {
+	pe := e.phaseErrors(phase)
+	for i := 0; i < warm+n; i++ {
 		for _, rt := range e.active() {
 			if err := e.ctx.Err(); err != nil {
 				return err
@@ -109,17 +118,16 @@ func (e *benchEnv) phaseRun() error {
 			if pe.out(rt) {
 				continue
 			}
-			id := fmt.Sprintf("run-%d", i)
-			b, err := rt.prepare(id, "true")
+			id := fmt.Sprintf("%s-%d", idPrefix, i)
+			b, err := rt.prepareFrom(tmpl, id, "true")
 			if err != nil {
 				return err
 			}
 			res, err := rt.run("run", "--bundle", b, id)
 			if err != nil {
 				pe.add(rt, err)
-			} else if i >= e.p.Warm {
-				e.res.add("run.wall", rt.Name, ms(res.Wall))
-				e.res.add("run.cpu", rt.Name, ms(res.CPU))
+			} else if i >= warm {
+				record(rt, res)
 			}
 			if rt.exists(id) {
 				_, _ = rt.run("delete", "-f", id)

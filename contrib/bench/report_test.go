@@ -154,13 +154,13 @@ func TestSeccompProfile(t *testing.T) {
 		t.Errorf("allowlist of %d names: read in %v, mount in %v, clone in %v", len(names),
 			slices.Contains(names, "read"), slices.Contains(names, "mount"), slices.Contains(names, "clone"))
 	}
-	cfg, err := makeConfig(map[string]any{"process": map[string]any{}, "linux": map[string]any{}}, "/rootfs", "/cg", []string{"true"})
+	tmpl := map[string]any{"process": map[string]any{}, "linux": map[string]any{}}
+	out, err := makeConfig(withSeccomp(tmpl, p), "/rootfs", "/cg", []string{"true"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := withSeccomp(cfg, p)
-	if err != nil {
-		t.Fatal(err)
+	if _, ok := tmpl["linux"].(map[string]any)["seccomp"]; ok {
+		t.Errorf("withSeccomp changed the template it was given")
 	}
 	if !strings.Contains(string(out), `"defaultAction": "SCMP_ACT_ERRNO"`) {
 		t.Errorf("config without the profile: %.300s", out)

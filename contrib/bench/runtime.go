@@ -107,11 +107,16 @@ func (r *runtime) bundle(id string) string {
 // prepare writes the bundle (config.json only; the rootfs is shared) for
 // container id running args.
 func (r *runtime) prepare(id string, args ...string) (string, error) {
+	return r.prepareFrom(r.env.tmpl, id, args...)
+}
+
+// prepareFrom is prepare with another config template than the bench's.
+func (r *runtime) prepareFrom(tmpl map[string]any, id string, args ...string) (string, error) {
 	dir := r.bundle(id)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	b, err := r.env.config(r.cgroupRel(id), args)
+	b, err := makeConfig(tmpl, r.env.rootfs, r.cgroupRel(id), args)
 	if err != nil {
 		return "", err
 	}

@@ -2,11 +2,10 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -86,18 +85,18 @@ func seccompProfile() (map[string]any, error) {
 	}, nil
 }
 
-// withSeccomp adds the profile to a config made by makeConfig.
-func withSeccomp(config []byte, profile map[string]any) ([]byte, error) {
-	var m map[string]any
-	if err := json.Unmarshal(config, &m); err != nil {
-		return nil, err
-	}
-	linux, _ := m["linux"].(map[string]any)
+// withSeccomp is tmpl with the profile as linux.seccomp; makeConfig copies
+// what it is given, so only the maps changed here are new.
+func withSeccomp(tmpl, profile map[string]any) map[string]any {
+	linux, _ := tmpl["linux"].(map[string]any)
+	linux = maps.Clone(linux)
 	if linux == nil {
-		return nil, errors.New("config: no linux object")
+		linux = map[string]any{}
 	}
 	linux["seccomp"] = profile
-	return json.MarshalIndent(m, "", "\t")
+	out := maps.Clone(tmpl)
+	out["linux"] = linux
+	return out
 }
 
 // phaseSeccomp: `run` of busybox true with the profile. The first run of
@@ -110,40 +109,6 @@ func (e *benchEnv) phaseSeccomp() error {
 		e.res.note("seccomp phase skipped: %v", err)
 		return nil
 	}
-	pe := e.phaseErrors("run with seccomp")
-	for i := 0; i < 1+e.p.Seccomp; i++ {
-		for _, rt := range e.active() {
-			if err := e.ctx.Err(); err != nil {
-				return err
-			}
-			if pe.out(rt) {
-				continue
-			}
-			id := fmt.Sprintf("seccomp-%d", i)
-			b, err := rt.prepare(id, "true")
-			if err != nil {
-				return err
-			}
-			cfg, err := os.ReadFile(filepath.Join(b, "config.json"))
-			if err == nil {
-				cfg, err = withSeccomp(cfg, profile)
-			}
-			if err == nil {
-				err = os.WriteFile(filepath.Join(b, "config.json"), cfg, 0o644)
-			}
-			if err != nil {
-				return err
-			}
-			res, err := rt.run("run", "--bundle", b, id)
-			if err != nil {
-				pe.add(rt, err)
-			} else if i >= 1 {
-				e.res.add("seccomp.wall", rt.Name, ms(res.Wall))
-			}
-			if rt.exists(id) {
-				_, _ = rt.run("delete", "-f", id)
-			}
-		}
-	}
-	return nil
+	return e.timeRuns("run with seccomp", "seccomp", withSeccomp(e.tmpl, profile), 1, e.p.Seccomp,
+		func(rt *runtime, res result) { e.res.add("seccomp.wall", rt.Name, ms(res.Wall)) })
 }

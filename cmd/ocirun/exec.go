@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/ocirun/ocirun/internal/sigrelay"
 	"github.com/ocirun/ocirun/libcontainer"
 	"github.com/ocirun/ocirun/libcontainer/configs"
 	"github.com/ocirun/ocirun/libcontainer/console"
@@ -70,13 +71,14 @@ func runExec(ctx *cli.Context) (int, error) {
 	}
 	logger.Debug("exec: process validated", "id", c.ID, "args", proc.Args, "uid", proc.UID, "cwd", proc.Cwd)
 	detach := ctx.Bool("detach")
-	sigs := make(chan os.Signal, 128)
-	notified := func() {}
+	var sigs *sigrelay.Relay
 	if !detach {
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 			return 0, os.NewSyscallError("prctl(PR_SET_CHILD_SUBREAPER)", err)
 		}
-		notified = notifyAll(sigs)
+		if sigs, err = sigrelay.Install(); err != nil {
+			return 0, err
+		}
 	}
 	sub, err := parseSubCgroups(ctx.StringSlice("cgroup"))
 	if err != nil {
@@ -107,7 +109,6 @@ func runExec(ctx *cli.Context) (int, error) {
 		}
 		defer stop()
 	}
-	notified()
 	return waitInit(pid, sigs), nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/ocirun/ocirun/internal/sigrelay"
 	"github.com/ocirun/ocirun/libcontainer"
 )
 
@@ -69,10 +70,11 @@ set up from outside are the caller's to recreate, e.g. from those hooks.`,
 				return os.NewSyscallError("prctl(PR_SET_CHILD_SUBREAPER)", err)
 			}
 		}
-		sigs := make(chan os.Signal, 128)
-		notified := func() {}
+		var sigs *sigrelay.Relay
 		if !detach {
-			notified = notifyAll(sigs)
+			if sigs, err = sigrelay.Install(); err != nil {
+				return err
+			}
 		}
 		c, err := root(ctx).Restore(id, cfg, &libcontainer.RestoreOpts{
 			Opts:          *co,
@@ -86,7 +88,6 @@ set up from outside are the caller's to recreate, e.g. from those hooks.`,
 		if detach {
 			return nil
 		}
-		notified()
 		status := waitInit(c.State().InitPid, sigs)
 		if err := c.Delete(true, logger); err != nil {
 			logger.Warn("delete after restore: " + err.Error())

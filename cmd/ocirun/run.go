@@ -3,11 +3,11 @@ package main
 import (
 	"errors"
 	"os"
-	"os/signal"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/ocirun/ocirun/internal/sigrelay"
 	"github.com/ocirun/ocirun/libcontainer/console"
 )
 
@@ -37,10 +37,12 @@ foreground it forwards signals to the container and exits with its status
 			}
 		}
 		// Signals that arrive between create and wait must not be lost.
-		sigs := make(chan os.Signal, 128)
-		notified := func() {}
+		var sigs *sigrelay.Relay
 		if !detach {
-			notified = notifyAll(sigs)
+			var err error
+			if sigs, err = sigrelay.Install(); err != nil {
+				return err
+			}
 		}
 		c, master, err := createContainer(ctx, !detach)
 		if err != nil {
@@ -66,7 +68,6 @@ foreground it forwards signals to the container and exits with its status
 			}
 			stopConsole = stop
 		}
-		notified()
 		status := waitInit(c.State().InitPid, sigs)
 		tracer.Mark("wait")
 		if stopConsole != nil {
@@ -85,35 +86,39 @@ foreground it forwards signals to the container and exits with its status
 	},
 }
 
-// notifyAll relays every signal to ch, enabled in the background: Go turns
-// them on one at a time through its signal-mask thread, 1-4 ms of round
-// trips measured here, which would otherwise hold up the container's start.
-// The returned func waits until they are all on; call it before reading ch.
-// A signal in the first milliseconds has its default effect on us, as it
-// has before any runtime gets to install its handlers.
-func notifyAll(ch chan os.Signal) (wait func()) {
-	done := make(chan struct{})
-	go func() {
-		signal.Notify(ch)
-		close(done)
-	}()
-	return func() { <-done }
-}
-
 // waitInit forwards signals to the init and reaps every child that comes to
 // us, until the init itself exits; it returns the init's exit status.
-func waitInit(pid int, sigs chan os.Signal) int {
+func waitInit(pid int, sigs *sigrelay.Relay) int {
 	for {
 		if status, done := reap(pid); done {
 			return status
 		}
-		s := <-sigs
-		switch s {
-		case unix.SIGCHLD, unix.SIGURG, unix.SIGWINCH:
-			// SIGURG is the Go runtime's preemption signal; SIGWINCH is the console's.
-		default:
-			_ = unix.Kill(pid, s.(unix.Signal))
+		s, err := sigs.Next()
+		if err != nil {
+			// Not expected of a pipe we hold both ends of; still wait.
+			return waitBlocking(pid)
 		}
+		if s != unix.SIGCHLD {
+			_ = unix.Kill(pid, s)
+		}
+	}
+}
+
+// waitBlocking waits for the init alone, forwarding nothing.
+func waitBlocking(pid int) int {
+	for {
+		var ws unix.WaitStatus
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return 255
+		}
+		if ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ws.ExitStatus()
 	}
 }
 

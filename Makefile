@@ -26,8 +26,8 @@ all: ocirun
 # the container could interpose. urfave_cli_no_docs drops the man-page
 # generator (0.5 ms of package init per process); -s -w drops DWARF, not
 # stack traces.
-# Add nocriu to leave checkpoint/restore out (the CRIU RPC codec and
-# protowire: ~100 KB smaller, 4 fewer package inits at every start).
+# Add nocriu to leave checkpoint/restore out (the CRIU client and its RPC
+# codec: ~100 KB smaller, one package init fewer at every start).
 BUILDTAGS ?= urfave_cli_no_docs netgo osusergo
 ocirun: $(SOURCES)
 	CGO_ENABLED=1 $(GO) build -trimpath -tags "$(BUILDTAGS)" -ldflags "-s -w -extldflags -static $(LDFLAGS)" -o $@ ./cmd/ocirun

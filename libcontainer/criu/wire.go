@@ -4,12 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-
-	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // The messages of CRIU's RPC (rpc.proto, proto2), with only the fields we
-// send or read, coded by hand with protowire: go-criu's generated types
+// send or read, coded by hand (pbwire.go): go-criu's generated types
 // would link the protobuf runtime (registry, reflection, their package
 // inits) into every ocirun command for the sake of two of them. Field
 // numbers are rpc.proto's; wire_test.go checks both directions against
@@ -190,37 +188,37 @@ func (o *RPCOpts) marshal() []byte {
 	return b
 }
 
-func appendVarint(b []byte, num protowire.Number, v uint64) []byte {
-	b = protowire.AppendTag(b, num, protowire.VarintType)
-	return protowire.AppendVarint(b, v)
+func appendVarint(b []byte, num number, v uint64) []byte {
+	b = appendTag(b, num, varintType)
+	return appendRawVarint(b, v)
 }
 
 // appendInt32 sign-extends, as protobuf encodes a negative int32 (or enum).
-func appendInt32(b []byte, num protowire.Number, v *int32) []byte {
+func appendInt32(b []byte, num number, v *int32) []byte {
 	if v == nil {
 		return b
 	}
 	return appendVarint(b, num, uint64(int64(*v)))
 }
 
-func appendBool(b []byte, num protowire.Number, v *bool) []byte {
+func appendBool(b []byte, num number, v *bool) []byte {
 	if v == nil {
 		return b
 	}
-	return appendVarint(b, num, protowire.EncodeBool(*v))
+	return appendVarint(b, num, boolVarint(*v))
 }
 
-func appendString(b []byte, num protowire.Number, v *string) []byte {
+func appendString(b []byte, num number, v *string) []byte {
 	if v == nil {
 		return b
 	}
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendString(b, *v)
+	b = appendTag(b, num, bytesType)
+	return appendRawBytes(b, []byte(*v))
 }
 
-func appendMessage(b []byte, num protowire.Number, m []byte) []byte {
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendBytes(b, m)
+func appendMessage(b []byte, num number, m []byte) []byte {
+	b = appendTag(b, num, bytesType)
+	return appendRawBytes(b, m)
 }
 
 var errRequired = errors.New("required field type or success missing")
@@ -231,32 +229,32 @@ var errRequired = errors.New("required field type or success missing")
 func (r *Resp) Unmarshal(b []byte) error {
 	*r = Resp{}
 	var haveType, haveSuccess bool
-	err := walk(b, func(num protowire.Number, typ protowire.Type, b []byte) (int, error) {
+	err := walk(b, func(num number, typ wireType, b []byte) (int, error) {
 		switch {
-		case num == 1 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
+		case num == 1 && typ == varintType:
+			v, n := consumeVarint(b)
 			r.Type, haveType = ReqType(v), true
 			return n, nil
-		case num == 2 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			r.Success, haveSuccess = protowire.DecodeBool(v), true
+		case num == 2 && typ == varintType:
+			v, n := consumeVarint(b)
+			r.Success, haveSuccess = v != 0, true
 			return n, nil
-		case num == 5 && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
+		case num == 5 && typ == bytesType:
+			v, n := consumeBytes(b)
 			if n < 0 {
 				return n, nil
 			}
 			return n, r.Notify.unmarshal(v)
-		case num == 7 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
+		case num == 7 && typ == varintType:
+			v, n := consumeVarint(b)
 			r.CrErrno = int32(v)
 			return n, nil
-		case num == 9 && typ == protowire.BytesType:
-			v, n := protowire.ConsumeString(b)
-			r.CrErrmsg = v
+		case num == 9 && typ == bytesType:
+			v, n := consumeBytes(b)
+			r.CrErrmsg = string(v)
 			return n, nil
 		}
-		return protowire.ConsumeFieldValue(num, typ, b), nil
+		return consumeFieldValue(num, typ, b), nil
 	})
 	if err != nil {
 		return fmt.Errorf("criu_resp: %w", err)
@@ -268,18 +266,18 @@ func (r *Resp) Unmarshal(b []byte) error {
 }
 
 func (m *Notify) unmarshal(b []byte) error {
-	err := walk(b, func(num protowire.Number, typ protowire.Type, b []byte) (int, error) {
+	err := walk(b, func(num number, typ wireType, b []byte) (int, error) {
 		switch {
-		case num == 1 && typ == protowire.BytesType:
-			v, n := protowire.ConsumeString(b)
-			m.Script = v
+		case num == 1 && typ == bytesType:
+			v, n := consumeBytes(b)
+			m.Script = string(v)
 			return n, nil
-		case num == 2 && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
+		case num == 2 && typ == varintType:
+			v, n := consumeVarint(b)
 			m.Pid = int32(v)
 			return n, nil
 		}
-		return protowire.ConsumeFieldValue(num, typ, b), nil
+		return consumeFieldValue(num, typ, b), nil
 	})
 	if err != nil {
 		return fmt.Errorf("notify: %w", err)
@@ -288,14 +286,14 @@ func (m *Notify) unmarshal(b []byte) error {
 }
 
 // walk calls field for each field of message b with the bytes after its
-// tag; field returns how many it consumed (negative: protowire's error).
-func walk(b []byte, field func(protowire.Number, protowire.Type, []byte) (int, error)) error {
+// tag; field returns how many it consumed (negative: malformed).
+func walk(b []byte, field func(number, wireType, []byte) (int, error)) error {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
-			return protowire.ParseError(n)
+			return errMalformed
 		}
-		if num > protowire.MaxValidNumber {
+		if num > maxValidNumber {
 			return fmt.Errorf("invalid field number %d", num)
 		}
 		b = b[n:]
@@ -304,9 +302,16 @@ func walk(b []byte, field func(protowire.Number, protowire.Type, []byte) (int, e
 			return err
 		}
 		if n < 0 {
-			return protowire.ParseError(n)
+			return errMalformed
 		}
 		b = b[n:]
 	}
 	return nil
+}
+
+func boolVarint(v bool) uint64 {
+	if v {
+		return 1
+	}
+	return 0
 }

@@ -106,5 +106,10 @@ func (c *Container) Update(r *configs.Resources) error {
 	}
 	c.trace.Mark("cgroup-limits")
 	c.state.Config.Cgroups.Resources = merged
-	return state.Save(c.dir, c.state, true)
+	raw, err := state.SaveConfig(c.dir, c.state.Config)
+	if err != nil {
+		return err
+	}
+	c.configRaw = raw
+	return state.Save(c.dir, c.state)
 }

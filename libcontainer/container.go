@@ -32,6 +32,9 @@ type Container struct {
 	trace *trace.Tracer // Root.Trace
 	// seccompCache is Root.SeccompCache, for exec.
 	seccompCache string
+	// configRaw is config.json as last read or written: lock decodes it
+	// again only when it changed.
+	configRaw []byte
 }
 
 // Root is a state root (--root): one directory per container.
@@ -68,17 +71,22 @@ func (r *Root) Load(id string) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.loadConfig(); err != nil {
+	if err := c.loadConfig(nil); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// loadConfig reads config.json. A container whose creator was killed before
-// it wrote one (state.json never recorded an init) has none: it gets an
-// empty config, enough to delete it.
-func (c *Container) loadConfig() error {
-	cfg, err := state.LoadConfig(c.dir)
+// loadConfig reads config.json; prev is the config already loaded, kept
+// when the file is still what it was decoded from. A container whose
+// creator was killed before it wrote one (state.json never recorded an
+// init) has none: it gets an empty config, enough to delete it.
+func (c *Container) loadConfig(prev *configs.Config) error {
+	known := c.configRaw
+	if prev == nil {
+		known = nil
+	}
+	cfg, raw, err := state.LoadConfig(c.dir, known)
 	if errors.Is(err, os.ErrNotExist) {
 		if c.state.InitPid == 0 {
 			cfg, err = &configs.Config{}, nil
@@ -90,7 +98,10 @@ func (c *Container) loadConfig() error {
 	if err != nil {
 		return fmt.Errorf("container %q: %w", c.ID, err)
 	}
-	c.state.Config = cfg
+	if cfg == nil {
+		cfg = prev
+	}
+	c.state.Config, c.configRaw = cfg, raw
 	return nil
 }
 
@@ -200,10 +211,10 @@ func (c *Container) lock() (*state.Lock, Status, error) {
 		lock.Unlock()
 		return nil, Stopped, err
 	}
-	withConfig := c.state.Config != nil
+	prev := c.state.Config
 	c.state = st
-	if withConfig {
-		if err := c.loadConfig(); err != nil {
+	if prev != nil {
+		if err := c.loadConfig(prev); err != nil {
 			lock.Unlock()
 			return nil, Stopped, err
 		}

@@ -44,10 +44,10 @@ type initBuilder interface {
 
 // built is what build tells about the new init.
 type built struct {
-	op          string // "create", "restore": for the errors
-	pid         int
-	created     time.Time
-	configSaved bool // config.json is already written
+	op      string // "create", "restore": for the errors
+	pid     int
+	created time.Time
+	config  []byte // config.json as written already; nil: not yet
 }
 
 // newContainer is create's and restore's start and end around b: it makes
@@ -85,13 +85,13 @@ func (r *Root) newContainer(id string, cfg *configs.Config, bundle string, b ini
 	if err := st.RecordCreator(); err != nil {
 		return nil, err
 	}
-	if err := state.Save(dir, st, false); err != nil {
+	if err := state.Save(dir, st); err != nil {
 		return nil, err
 	}
 	r.Trace.Mark("state-dir")
 	made, err := b.build(dir, func(cg cgroups.Manager) error {
 		st.CgroupPaths, st.SystemdUnit = cg.Paths(), cgroups.SystemdUnit(cg)
-		return state.Save(dir, st, false)
+		return state.Save(dir, st)
 	})
 	if made.op != "" {
 		op = made.op
@@ -109,7 +109,13 @@ func (r *Root) newContainer(id string, cfg *configs.Config, bundle string, b ini
 	if err := st.RecordInit(made.pid); err != nil {
 		return nil, fmt.Errorf("init exited during %s: %w", op, err)
 	}
-	if err := state.Save(dir, st, !made.configSaved); err != nil {
+	raw := made.config
+	if raw == nil {
+		if raw, err = state.SaveConfig(dir, cfg); err != nil {
+			return nil, err
+		}
+	}
+	if err := state.Save(dir, st); err != nil {
 		return nil, err
 	}
 	r.Trace.Mark("save-state")
@@ -127,7 +133,7 @@ func (r *Root) newContainer(id string, cfg *configs.Config, bundle string, b ini
 		return nil, err
 	}
 	r.Trace.Mark("commit")
-	return &Container{ID: id, dir: dir, state: st, trace: r.Trace, seccompCache: r.SeccompCache}, nil
+	return &Container{ID: id, dir: dir, state: st, trace: r.Trace, seccompCache: r.SeccompCache, configRaw: raw}, nil
 }
 
 // newCgroup makes the manager of a new container's cgroup, nothing on the

@@ -38,8 +38,8 @@ type createInit struct {
 	created time.Time
 	// master is the pty master for a caller in the foreground.
 	master *os.File
-	// configSaved: config.json is written (while init made its namespaces).
-	configSaved bool
+	// config: config.json as written (while init made its namespaces).
+	config []byte
 	// rootless: a cgroup we may not make is skipped (Root.RootlessCgroups).
 	rootless bool
 	// placed records the cgroup before it is made (initBuilder.build).
@@ -78,7 +78,7 @@ func (p *createInit) build(dir string, placed func(cgroups.Manager) error) (buil
 	if err == nil {
 		p.master, err = p.drive()
 	}
-	return built{op: "create", pid: p.initPid, created: p.created, configSaved: p.configSaved}, err
+	return built{op: "create", pid: p.initPid, created: p.created, config: p.config}, err
 }
 
 func (p *createInit) cgroup() cgroups.Manager { return p.cg }
@@ -225,10 +225,9 @@ func (p *createInit) driveC() (*os.File, error) {
 		return nil, err
 	}
 	cgm := p.cgroupMount()
-	if err := state.SaveConfig(p.dir, p.cfg); err != nil {
+	if p.config, err = state.SaveConfig(p.dir, p.cfg); err != nil {
 		return nil, err
 	}
-	p.configSaved = true
 	p.trace.Mark("plan")
 	if err := p.awaitChild(p.cfg); err != nil {
 		return nil, err

@@ -76,7 +76,7 @@ type restorer struct {
 func (rs *restorer) build(dir string, placed func(cgroups.Manager) error) (built, error) {
 	rs.dir, rs.placed = dir, placed
 	err := rs.run(rs.links)
-	return built{op: "restore", pid: rs.pid, created: time.Now().UTC(), configSaved: false}, err
+	return built{op: "restore", pid: rs.pid, created: time.Now().UTC()}, err
 }
 
 func (rs *restorer) cgroup() cgroups.Manager { return rs.cg }

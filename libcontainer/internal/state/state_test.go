@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,7 +49,7 @@ func newState(t *testing.T, pid int) *container {
 		}
 		st.InitStart = start
 	}
-	if err := Save(dir, st, true); err != nil {
+	if err := Save(dir, st); err != nil {
 		t.Fatal(err)
 	}
 	loaded, err := Load(dir)
@@ -96,11 +97,13 @@ func TestStatusIsDerived(t *testing.T) {
 
 func TestSaveStateIsAtomic(t *testing.T) {
 	dir := t.TempDir()
-	if err := Save(dir, &State{ID: "a", Config: &configs.Config{}}, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := Save(dir, &State{ID: "b", Config: &configs.Config{}}, true); err != nil {
-		t.Fatal(err)
+	for _, id := range []string{"a", "b"} {
+		if _, err := SaveConfig(dir, &configs.Config{Hostname: id}); err != nil {
+			t.Fatal(err)
+		}
+		if err := Save(dir, &State{ID: id}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 2 {
@@ -109,6 +112,30 @@ func TestSaveStateIsAtomic(t *testing.T) {
 	st, err := Load(dir)
 	if err != nil || st.ID != "b" {
 		t.Fatalf("loaded %+v, %v", st, err)
+	}
+}
+
+// TestLoadConfigKnown checks that config.json is decoded again only when
+// its bytes differ from the known ones.
+func TestLoadConfigKnown(t *testing.T) {
+	dir := t.TempDir()
+	raw, err := SaveConfig(dir, &configs.Config{Hostname: "one"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, got, err := LoadConfig(dir, raw)
+	if err != nil || cfg != nil || !bytes.Equal(got, raw) {
+		t.Fatalf("unchanged: cfg %v, same bytes %v, %v; want no decode", cfg, bytes.Equal(got, raw), err)
+	}
+	if cfg, _, err = LoadConfig(dir, nil); err != nil || cfg == nil || cfg.Hostname != "one" {
+		t.Fatalf("nothing known: %+v, %v", cfg, err)
+	}
+	// `update` rewrites it: the old bytes no longer match.
+	if _, err := SaveConfig(dir, &configs.Config{Hostname: "two"}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, _, err = LoadConfig(dir, raw); err != nil || cfg == nil || cfg.Hostname != "two" {
+		t.Fatalf("changed: %+v, %v", cfg, err)
 	}
 }
 

@@ -118,6 +118,12 @@ func (r *Root) newContainer(id string, cfg *configs.Config, bundle string, b ini
 	if err := state.Save(dir, st); err != nil {
 		return nil, err
 	}
+	// What else start does: poststart hooks, the notify socket's relay.
+	if len(cfg.Hooks.Poststart) == 0 && cfg.NotifySocket == "" {
+		if err := state.SaveStartPlan(dir, st); err != nil {
+			return nil, err
+		}
+	}
 	r.Trace.Mark("save-state")
 	if pidfdSocket != "" {
 		if err := sendPidfd(pidfdSocket, made.pid, "standard"); err != nil {

@@ -1,12 +1,18 @@
 // Package nsexec holds the C stages of `ocirun init` (joining and creating
 // namespaces before the Go runtime starts; with a plan, the whole process
-// setup and execve without it) and the encoding of their frames.
+// setup and execve without it) and the encoding of their frames; and
+// `ocirun start` of a plain container, also before the Go runtime.
 package nsexec
 
 /*
 #cgo CFLAGS: -Wall -O2
 #include "nsexec.h"
-__attribute__((constructor)) static void init_nsexec(void) { ocirun_nsexec(); }
+// glibc passes a constructor main's arguments.
+__attribute__((constructor)) static void init_nsexec(int argc, char **argv, char **envp)
+{
+	ocirun_nsexec();
+	ocirun_fast_start(argc, argv);
+}
 */
 import "C"
 

@@ -90,4 +90,11 @@ void expect_frame(const char *type);
 // process.c
 void ocirun_process(uint32_t mode, uint32_t proc_contexts) __attribute__((noreturn));
 
+// start.plan in a container's state dir: "<init pid> <start time>\n", left
+// by create when `start` is only its fifo (faststart.c); keep in sync with
+// state.StartPlan.
+#define START_PLAN "start.plan"
+
+void ocirun_fast_start(int argc, char **argv);
+
 #endif

@@ -18,6 +18,9 @@ const (
 	// FifoName is exec.fifo: init blocks opening it until `start` reads;
 	// while it exists the container is created, not yet started.
 	FifoName = "exec.fifo"
+	// StartPlan tells `start` that it only has to open exec.fifo, which
+	// it then does before the Go runtime starts (nsexec's faststart.c).
+	StartPlan = "start.plan"
 )
 
 // Create makes the state dir of a new container id under root (the root

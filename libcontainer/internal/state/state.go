@@ -93,3 +93,10 @@ func LoadConfig(dir string, known []byte) (cfg *configs.Config, raw []byte, err 
 	}
 	return cfg, b, nil
 }
+
+// SaveStartPlan writes StartPlan for the recorded init: its pid and start
+// time, which `start` checks /proc against, as InitAlive does.
+func SaveStartPlan(dir string, st *State) error {
+	b := fmt.Appendf(nil, "%d %d\n", st.InitPid, st.InitStart)
+	return WriteFileAtomic(filepath.Join(dir, StartPlan), b, 0o600)
+}

@@ -39,6 +39,23 @@ static int flag_is(const char *name, size_t n, const char *want)
 	return strlen(want) == n && strncmp(name, want, n) == 0;
 }
 
+// clean_root: a --root that Go's filepath.Join would not change in meaning.
+// Join removes "." and ".." lexically, where the kernel follows a symlink
+// before "..": such a root is left to Go.
+static int clean_root(const char *root)
+{
+	if (!*root)
+		return 0;
+	for (const char *p = root; *p;) {
+		const char *end = strchrnul(p, '/');
+		size_t n = end - p;
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		p = *end ? end + 1 : end;
+	}
+	return 1;
+}
+
 // parse_start accepts `[global flags] start ID` with the global flags that
 // do not change what start does; 0 when it is that command.
 static int parse_start(int argc, char **argv, struct start_opts *o)
@@ -76,7 +93,7 @@ static int parse_start(int argc, char **argv, struct start_opts *o)
 	o->id = argv[i + 1];
 	if (strcmp(o->format, "text") && strcmp(o->format, "json"))
 		return -1;
-	if (o->root && !*o->root)
+	if (o->root && !clean_root(o->root))
 		return -1;
 	// specconv.ValidateID's rule.
 	size_t len = strlen(o->id);

@@ -72,14 +72,18 @@ func TestStartFastPath(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		opts   []bundle.Option
-		flags  []string
+		flags  func(t *testing.T, b *bundle.Bundle) []string
 		noPlan bool
 	}{
 		{name: "poststart-hook", noPlan: true, opts: []bundle.Option{bundle.WithSpec(func(s *specs.Spec) {
 			s.Hooks = &specs.Hooks{Poststart: []specs.Hook{shHook("true")}}
 		})}},
-		{name: "debug", flags: []string{"--debug"}},
-		{name: "trace", flags: []string{"--trace", ""}},
+		{name: "debug", flags: func(*testing.T, *bundle.Bundle) []string { return []string{"--debug"} }},
+		{name: "trace", flags: func(t *testing.T, _ *bundle.Bundle) []string {
+			return []string{"--trace", filepath.Join(t.TempDir(), "trace.jsonl")}
+		}},
+		// Go cleans a root lexically; the kernel would follow a symlink first.
+		{name: "dotted-root", flags: func(_ *testing.T, b *bundle.Bundle) []string { return []string{"--root", b.Root + "/."} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -89,9 +93,9 @@ func TestStartFastPath(t *testing.T) {
 			if tc.noPlan != os.IsNotExist(err) {
 				t.Errorf("start.plan: %v, want one: %v", err, !tc.noPlan)
 			}
-			flags := tc.flags
-			if tc.name == "trace" {
-				flags = []string{"--trace", filepath.Join(t.TempDir(), "trace.jsonl")}
+			var flags []string
+			if tc.flags != nil {
+				flags = tc.flags(t, b)
 			}
 			r := b.RunWith(t, inittrace, append(flags, "start", b.ID)...)
 			if r.Code != 0 || !goStarted(r) {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/internal/sys"
 )
 
 // ErrV1NoUnified refuses linux.resources.unified where there is no cgroup v2
@@ -251,7 +252,7 @@ func resolve(hs []Hierarchy, own map[string]string, p string) ([]Dir, error) {
 // OwnCgroups parses /proc/<pid>/cgroup into "controller list" → path; the
 // v2 entry has key "".
 func OwnCgroups(file string) (map[string]string, error) {
-	b, err := os.ReadFile(file)
+	b, err := sys.ReadFile(file)
 	if err != nil {
 		return nil, err
 	}

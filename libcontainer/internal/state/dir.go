@@ -49,48 +49,52 @@ func Create(root, id string) (string, *Lock, error) {
 // changes a container holds it, so concurrent kill/delete/start from a
 // shim cannot interleave. The lock dies with its fd, also when the
 // process does.
-type Lock struct{ f *os.File }
+type Lock struct{ fd int }
 
 // LockDir takes the lock of the container dir, waiting for it.
 func LockDir(dir string) (*Lock, error) {
-	f, err := os.Open(dir)
-	if errors.Is(err, os.ErrNotExist) {
+	var fd int
+	var err error = unix.EINTR
+	for errors.Is(err, unix.EINTR) {
+		fd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	}
+	if errors.Is(err, unix.ENOENT) {
 		// Removed since it was loaded: a delete came first.
 		return nil, fmt.Errorf("%w: %q", ErrNotExist, filepath.Base(dir))
 	}
 	if err != nil {
-		return nil, err
+		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
 	}
 	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		err = unix.Flock(fd, unix.LOCK_EX)
 		if !errors.Is(err, unix.EINTR) {
 			break
 		}
 	}
 	if err != nil {
-		f.Close()
+		unix.Close(fd)
 		return nil, &os.PathError{Op: "flock", Path: dir, Err: err}
 	}
 	// Whoever held the lock before us may have removed the dir (delete),
 	// and a create may have made a new one of the same id: the lock is
 	// only ours if dir is still the directory we locked.
 	var locked, now unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &locked); err != nil {
-		f.Close()
+	if err := unix.Fstat(fd, &locked); err != nil {
+		unix.Close(fd)
 		return nil, &os.PathError{Op: "fstat", Path: dir, Err: err}
 	}
 	if err := unix.Stat(dir, &now); err != nil || now.Dev != locked.Dev || now.Ino != locked.Ino {
-		f.Close()
+		unix.Close(fd)
 		return nil, fmt.Errorf("%w: %q", ErrNotExist, filepath.Base(dir))
 	}
-	return &Lock{f: f}, nil
+	return &Lock{fd: fd}, nil
 }
 
 // Unlock releases the lock; a second call does nothing.
 func (l *Lock) Unlock() {
-	if l.f != nil {
-		l.f.Close()
-		l.f = nil
+	if l.fd >= 0 {
+		unix.Close(l.fd)
+		l.fd = -1
 	}
 }
 

@@ -3,12 +3,12 @@ package state
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/ocirun/ocirun/internal/plainjson"
 	"github.com/ocirun/ocirun/libcontainer/configs"
+	"github.com/ocirun/ocirun/libcontainer/internal/sys"
 )
 
 // State is what `ocirun create` leaves in <root>/<id>/state.json: only what
@@ -63,7 +63,7 @@ func SaveConfig(dir string, cfg *configs.Config) ([]byte, error) {
 // missing file is os.ErrNotExist; one that does not decode is an error
 // naming it.
 func Load(dir string) (*State, error) {
-	b, err := os.ReadFile(filepath.Join(dir, StateFile))
+	b, err := sys.ReadFile(filepath.Join(dir, StateFile))
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +80,7 @@ func Load(dir string) (*State, error) {
 // did twice (before and after taking the lock), costs ~0.2 ms.
 func LoadConfig(dir string, known []byte) (cfg *configs.Config, raw []byte, err error) {
 	path := filepath.Join(dir, ConfigFile)
-	b, err := os.ReadFile(path)
+	b, err := sys.ReadFile(path)
 	if err != nil {
 		return nil, nil, err
 	}

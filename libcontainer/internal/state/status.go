@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/ocirun/ocirun/libcontainer/internal/sys"
 )
 
 // Status is the derived lifecycle state of a container.
@@ -120,7 +122,7 @@ func (st *State) InitAlive() bool {
 // /proc/<pid>/stat. The comm field may contain spaces and parens: parse from
 // the last ')'.
 func ProcStat(pid int) (start uint64, state byte, err error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	b, err := sys.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, 0, err
 	}

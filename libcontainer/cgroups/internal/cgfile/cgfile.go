@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/internal/sys"
 )
 
 // WriteFile writes value to dir/name. The file must already exist: cgroupfs
@@ -22,26 +24,19 @@ import (
 // this knob) is not there, which callers turn into a field-named error.
 func WriteFile(dir, name, value string) error {
 	p := filepath.Join(dir, name)
-	f, err := os.OpenFile(p, unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
 	// cgroupfs parses one value per write(2); a short write cannot happen,
 	// and the kernel's error (EINVAL, EBUSY, ...) comes back from write.
-	if _, err := f.WriteString(value); err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
+	err := sys.WriteOnce(p, unix.O_WRONLY|unix.O_TRUNC|unix.O_NOFOLLOW, value)
+	var pe *os.PathError
+	if err != nil && !errors.As(err, &pe) {
 		return fmt.Errorf("write %q to %s: %w", value, p, err)
 	}
-	return nil
+	return err
 }
 
 // ReadFile returns the content of dir/name without the trailing newline.
 func ReadFile(dir, name string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, name))
+	b, err := sys.ReadFile(filepath.Join(dir, name))
 	if err != nil {
 		return "", err
 	}
@@ -89,7 +84,7 @@ func Procs(dir string) ([]int, error) {
 		if !d.IsDir() {
 			return nil
 		}
-		b, err := os.ReadFile(filepath.Join(p, "cgroup.procs"))
+		b, err := sys.ReadFile(filepath.Join(p, "cgroup.procs"))
 		if err != nil {
 			if errors.Is(err, unix.ENOENT) {
 				return nil

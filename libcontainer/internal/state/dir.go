@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ocirun/ocirun/libcontainer/internal/sys"
 )
 
 // The files of a container's state dir.
@@ -53,17 +55,13 @@ type Lock struct{ fd int }
 
 // LockDir takes the lock of the container dir, waiting for it.
 func LockDir(dir string) (*Lock, error) {
-	var fd int
-	var err error = unix.EINTR
-	for errors.Is(err, unix.EINTR) {
-		fd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	}
+	fd, err := sys.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY)
 	if errors.Is(err, unix.ENOENT) {
 		// Removed since it was loaded: a delete came first.
 		return nil, fmt.Errorf("%w: %q", ErrNotExist, filepath.Base(dir))
 	}
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
+		return nil, err
 	}
 	for {
 		err = unix.Flock(fd, unix.LOCK_EX)

@@ -13,21 +13,23 @@ import (
 // open cost an epoll_ctl and an fcntl more and its close another epoll_ctl
 // (~40 files per `run`; list does it for every container).
 
-func open(path string, flags int) (int, error) {
-	for {
-		fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0)
-		if !errors.Is(err, unix.EINTR) {
-			if err != nil {
-				return -1, &os.PathError{Op: "open", Path: path, Err: err}
-			}
-			return fd, nil
-		}
+// Open is open(2) with O_CLOEXEC and EINTR retry, for a plain fd; the
+// error is an open *os.PathError.
+func Open(path string, flags int) (int, error) {
+	var fd int
+	err := retry(func() (err error) {
+		fd, err = unix.Open(path, flags|unix.O_CLOEXEC, 0)
+		return err
+	})
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: path, Err: err}
 	}
+	return fd, nil
 }
 
 // ReadFile is os.ReadFile without the poller.
 func ReadFile(path string) ([]byte, error) {
-	fd, err := open(path, unix.O_RDONLY)
+	fd, err := Open(path, unix.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}
@@ -55,15 +57,13 @@ func ReadFile(path string) ([]byte, error) {
 // one write(2), as cgroupfs and procfs knobs want. An open failure is a
 // *os.PathError; a write failure is the bare errno, for the caller to word.
 func WriteOnce(path string, flags int, s string) error {
-	fd, err := open(path, flags)
+	fd, err := Open(path, flags)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
-	for {
+	return retry(func() error {
 		_, err := unix.Write(fd, []byte(s))
-		if !errors.Is(err, unix.EINTR) {
-			return err
-		}
-	}
+		return err
+	})
 }

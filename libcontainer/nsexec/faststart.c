@@ -146,25 +146,6 @@ static unsigned long long proc_start(int pid)
 static int log_fd = -1;
 static const char *log_format;
 
-// quote escapes s for a JSON string, which also reads as a quoted value of
-// slog's text format: the message may hold the --root the caller gave.
-static void quote(char *out, size_t size, const char *s)
-{
-	size_t n = 0;
-	for (; *s && n + 7 < size; s++) {
-		unsigned char c = *s;
-		if (c == '"' || c == '\\') {
-			out[n++] = '\\';
-			out[n++] = c;
-		} else if (c < 0x20) {
-			n += snprintf(out + n, size - n, "\\u%04x", c);
-		} else {
-			out[n++] = c;
-		}
-	}
-	out[n] = 0;
-}
-
 // start_fail reports msg as the Go CLI's fail does: on stderr, and as one
 // error line in the log file in its format; then exits 1.
 static void start_fail(const char *fmt, ...)
@@ -182,7 +163,9 @@ static void start_fail(const char *fmt, ...)
 		gmtime_r(&now.tv_sec, &tm);
 		size_t k = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 		snprintf(ts + k, sizeof(ts) - k, ".%09ldZ", now.tv_nsec);
-		quote(quoted, sizeof(quoted), msg);
+		// JSON's escapes also read as a quoted value of slog's text format;
+		// the message may hold the --root the caller gave.
+		json_escape(quoted, sizeof(quoted), msg);
 		if (!strcmp(log_format, "json"))
 			snprintf(line, sizeof(line), "{\"time\":\"%s\",\"level\":\"error\",\"msg\":\"%s\"}\n", ts, quoted);
 		else

@@ -86,6 +86,9 @@ void write_frame_fds(const char *json, const int *fds, int nfds);
 void write_frame(const char *json);
 char *read_frame(uint32_t *lenp, uint32_t max, int *fds, int *nfds, int maxfds);
 void expect_frame(const char *type);
+// json_escape writes s into out (at most outlen-1 bytes) as the inside of a
+// JSON string.
+void json_escape(char *out, size_t outlen, const char *s);
 
 // process.c
 void ocirun_process(uint32_t mode, uint32_t proc_contexts) __attribute__((noreturn));

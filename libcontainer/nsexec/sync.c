@@ -16,9 +16,7 @@
 
 int sync_fd = -1;
 
-// json_escape writes s into out (at most outlen-1 bytes) as the inside of a
-// JSON string.
-static void json_escape(char *out, size_t outlen, const char *s)
+void json_escape(char *out, size_t outlen, const char *s)
 {
 	size_t j = 0;
 	for (size_t i = 0; s[i] && j + 7 < outlen; i++) {

@@ -115,11 +115,16 @@ func waitBlocking(pid int) int {
 		if err != nil {
 			return 255
 		}
-		if ws.Signaled() {
-			return 128 + int(ws.Signal())
-		}
-		return ws.ExitStatus()
+		return exitStatus(ws)
 	}
+}
+
+// exitStatus is a status as a shell reports it: 128+N for signal N.
+func exitStatus(ws unix.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
 }
 
 // reap collects exited children without blocking; done reports the init's exit.
@@ -134,10 +139,7 @@ func reap(pid int) (int, bool) {
 			return 0, errors.Is(err, unix.ECHILD)
 		}
 		if p == pid {
-			if ws.Signaled() {
-				return 128 + int(ws.Signal()), true
-			}
-			return ws.ExitStatus(), true
+			return exitStatus(ws), true
 		}
 	}
 }

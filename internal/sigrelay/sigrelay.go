@@ -66,8 +66,9 @@ var Relayed = func() []unix.Signal {
 	return sigs
 }()
 
-// Relay is the read end of the pipe the handler writes to.
-type Relay struct{ r, w int }
+// Relay is the read end of the pipe the handler writes to; the write end
+// stays open, held by the handler, for the life of the process.
+type Relay struct{ r int }
 
 // Install takes over the Relayed signals for the rest of the process.
 //
@@ -94,7 +95,7 @@ func Install() (*Relay, error) {
 			return nil, fmt.Errorf("sigaction %d: %w", int(s), err)
 		}
 	}
-	return &Relay{r: p[0], w: p[1]}, nil
+	return &Relay{r: p[0]}, nil
 }
 
 // Next blocks until a signal arrives and returns it.

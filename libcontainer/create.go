@@ -18,6 +18,9 @@ type CreateOpts struct {
 	// Foreground: the caller stays (run without -d): it receives the pty master
 	// instead of a console socket, and reaps the init as a subreaper.
 	Foreground bool
+	// StartsHere: the caller starts the container itself (run), so no
+	// separate `start` will read a start.plan.
+	StartsHere bool
 }
 
 // Create builds the container up to the point where its init waits on

@@ -48,6 +48,8 @@ type built struct {
 	pid     int
 	created time.Time
 	config  []byte // config.json as written already; nil: not yet
+	// startPlan: a later `start` only has to open exec.fifo (state.StartPlan).
+	startPlan bool
 }
 
 // newContainer is create's and restore's start and end around b: it makes
@@ -118,8 +120,7 @@ func (r *Root) newContainer(id string, cfg *configs.Config, bundle string, b ini
 	if err := state.Save(dir, st); err != nil {
 		return nil, err
 	}
-	// What else start does: poststart hooks, the notify socket's relay.
-	if len(cfg.Hooks.Poststart) == 0 && cfg.NotifySocket == "" {
+	if made.startPlan {
 		if err := state.SaveStartPlan(dir, st); err != nil {
 			return nil, err
 		}

@@ -129,5 +129,7 @@ func createContainer(ctx *cli.Context, foreground bool) (*libcontainer.Container
 	}
 	tracer.Mark("validate")
 	logger.Debug("config.json validated", "id", id, "bundle", bundle)
-	return root(ctx).Create(id, cfg, createOpts(ctx, bundle, foreground))
+	opts := createOpts(ctx, bundle, foreground)
+	opts.StartsHere = ctx.Command.Name == "run"
+	return root(ctx).Create(id, cfg, opts)
 }

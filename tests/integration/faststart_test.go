@@ -55,6 +55,15 @@ func TestStartFastPath(t *testing.T) {
 			t.Errorf("second start: %v", r)
 		}
 	})
+	t.Run("run", func(t *testing.T) {
+		t.Parallel()
+		// run starts the container itself: nothing will read a plan.
+		b := bundle.New(t, bundle.WithProbe("sleep", "60"))
+		b.RunDetached(t)
+		if _, err := os.Stat(filepath.Join(b.Root, b.ID, "start.plan")); !os.IsNotExist(err) {
+			t.Errorf("run -d left start.plan: %v", err)
+		}
+	})
 	t.Run("exited-init", func(t *testing.T) {
 		t.Parallel()
 		b := bundle.New(t, bundle.WithProbe("sleep", "60"))

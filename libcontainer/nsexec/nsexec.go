@@ -8,8 +8,15 @@ package nsexec
 #cgo CFLAGS: -Wall -O2
 #include "nsexec.h"
 // glibc passes a constructor main's arguments.
+#include <malloc.h>
 __attribute__((constructor)) static void init_nsexec(int argc, char **argv, char **envp)
 {
+	// One malloc arena: cgo's thread start calls malloc on each new thread,
+	// and glibc would map, trim and protect a 64 MiB arena for every one
+	// (~16 syscalls and 7 page faults per `run`, and each munmap of a
+	// multithreaded process is a TLB shootdown). Nothing here mallocs in
+	// parallel enough to need more.
+	mallopt(M_ARENA_MAX, 1);
 	ocirun_nsexec();
 	ocirun_fast_start(argc, argv);
 }

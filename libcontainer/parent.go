@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -59,9 +59,11 @@ type initProcess struct {
 	sealDir       string  // exeseal's second layer: the state root
 	seccompCache  string  // Root.SeccompCache
 
-	conn    *proto.Conn
-	sock    int // parent end of the socketpair
-	cmd     *exec.Cmd
+	conn *proto.Conn
+	sock int // parent end of the socketpair
+	// started is the process spawn started (the C stage; init itself unless
+	// it forked), 0 once reaped or before.
+	started int
 	logR    *os.File
 	logDone chan struct{}
 	initPid int
@@ -135,45 +137,58 @@ func (p *initProcess) spawn(cg cgroups.Manager, fifo *os.File, route proto.Route
 		}
 		env = append(env, envCgroupTasks+"="+strings.Join(fds, ","))
 	}
-	cmd := &exec.Cmd{
-		Path:        "/proc/self/fd/" + strconv.Itoa(base+2),
-		Args:        []string{"ocirun", "init"},
-		Env:         env,
-		Stdin:       os.Stdin,
-		Stdout:      os.Stdout,
-		Stderr:      os.Stderr,
-		ExtraFiles:  extra,
-		SysProcAttr: &unix.SysProcAttr{},
-	}
+	sysAttr := &unix.SysProcAttr{}
 	if join != nil {
 		if join.Dir != nil {
-			cmd.SysProcAttr.UseCgroupFD = true
-			cmd.SysProcAttr.CgroupFD = int(join.Dir.Fd())
+			sysAttr.UseCgroupFD = true
+			sysAttr.CgroupFD = int(join.Dir.Fd())
 		}
 	} else if cgfd, err := cg.CgroupFD(); err == nil {
 		// cgroup v2: born in its cgroup (CLONE_INTO_CGROUP), no window outside it.
 		defer cgfd.Close()
-		cmd.SysProcAttr.UseCgroupFD = true
-		cmd.SysProcAttr.CgroupFD = int(cgfd.Fd())
+		sysAttr.UseCgroupFD = true
+		sysAttr.CgroupFD = int(cgfd.Fd())
 	}
-	if err := cmd.Start(); err != nil {
+	// syscall.ForkExec, not os/exec: the first os.StartProcess of a process
+	// probes pidfd support by forking a child that exits at once, and init
+	// is waited for by pid anyway.
+	files := []uintptr{0, 1, 2}
+	for _, f := range extra {
+		files = append(files, f.Fd())
+	}
+	pid, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(base+2), []string{"ocirun", "init"},
+		&syscall.ProcAttr{Env: env, Files: files, Sys: sysAttr})
+	if err != nil {
 		return fmt.Errorf("start init: %w", err)
 	}
-	p.cmd = cmd
+	p.started = pid
 	p.trace.Mark("clone")
-	p.log.Debug("init started from the sealed binary", "pid", cmd.Process.Pid, "route", route.String())
+	p.log.Debug("init started from the sealed binary", "pid", pid, "route", route.String())
 	p.logDone = make(chan struct{})
 	go forwardLogs(logR, p.log, p.logDone)
-	if err := setInitialAffinity(cmd.Process.Pid, p.proc.Attrs); err != nil {
+	if err := setInitialAffinity(pid, p.proc.Attrs); err != nil {
 		return err
 	}
-	if join == nil && !cmd.SysProcAttr.UseCgroupFD {
-		if err := cg.Apply(cmd.Process.Pid); err != nil {
+	if join == nil && !sysAttr.UseCgroupFD {
+		if err := cg.Apply(pid); err != nil {
 			return err
 		}
 	}
-	resetAffinity(cmd.Process.Pid, p.proc.Attrs, p.log)
+	resetAffinity(pid, p.proc.Attrs, p.log)
 	return nil
+}
+
+// reapStarted waits for the process spawn started, once.
+func (p *initProcess) reapStarted() {
+	if p.started <= 0 {
+		return
+	}
+	for {
+		if _, err := unix.Wait4(p.started, nil, 0, nil); err != unix.EINTR {
+			break
+		}
+	}
+	p.started = 0
 }
 
 // selfJoin returns the files with which init joins cg's v1 hierarchies by
@@ -222,7 +237,7 @@ func (p *initProcess) awaitChild(idmaps *configs.Config) error {
 		return p.initError(err)
 	}
 	if _, ok := m.(proto.IdmapPlease); ok {
-		if err := writeIDMaps(p.cmd.Process.Pid, idmaps); err != nil {
+		if err := writeIDMaps(p.started, idmaps); err != nil {
 			return err
 		}
 		if err := p.conn.Send(proto.IdmapDone{}); err != nil {
@@ -233,12 +248,12 @@ func (p *initProcess) awaitChild(idmaps *configs.Config) error {
 		}
 	}
 	p.trace.Mark("namespace-stage")
-	p.initPid = p.cmd.Process.Pid
+	p.initPid = p.started
 	defer func() { p.log.Debug("init's namespace stage done", "init", p.initPid, "forked", p.forked) }()
 	if child := m.(proto.Child); child.Pid > 0 {
 		// The C stage forked the real init (new pid/time namespace) and exits.
 		p.initPid, p.forked = child.Pid, true
-		_ = p.cmd.Wait()
+		p.reapStarted()
 	}
 	if adj := p.proc.OOMScoreAdj; adj != nil {
 		if err := setOOMScoreAdj(p.initPid, *adj); err != nil {
@@ -346,11 +361,9 @@ func (p *initProcess) initError(err error) error {
 
 // kill ends a failed init and reaps it.
 func (p *initProcess) kill() {
-	if p.cmd != nil && p.cmd.Process != nil {
-		_ = p.cmd.Process.Kill()
-		if !p.forked {
-			_ = p.cmd.Wait()
-		}
+	if p.started > 0 {
+		_ = unix.Kill(p.started, unix.SIGKILL)
+		p.reapStarted()
 	}
 	if p.initPid > 0 && p.forked {
 		// CLONE_PARENT made the forked init our child: reap it too.

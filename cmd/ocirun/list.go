@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,12 +43,18 @@ var listCommand = &cli.Command{
 		states := libcontainer.OCIStates(cs)
 		switch ctx.String("format") {
 		case "table":
-			w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
+			// tabwriter writes each cell and its padding on its own: one
+			// write(2) per cell without the buffer.
+			out := bufio.NewWriterSize(os.Stdout, 64<<10)
+			w := tabwriter.NewWriter(out, 12, 1, 3, ' ', 0)
 			fmt.Fprint(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n")
 			for _, s := range states {
 				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", s.ID, s.Pid, s.Status, s.Bundle, s.Created.Format(time.RFC3339Nano), s.Owner)
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			return out.Flush()
 		case "json":
 			return json.NewEncoder(os.Stdout).Encode(states)
 		default:

@@ -100,6 +100,9 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 		joins:        newExecJoins(c.state.Config.Namespaces, c.state.InitPid),
 		containerPid: c.state.InitPid,
 	}
+	if !c.state.NoNewKeyring {
+		p.keyring = "_ses." + c.ID
+	}
 	defer func() {
 		if err != nil {
 			p.kill()

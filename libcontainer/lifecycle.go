@@ -50,6 +50,9 @@ type built struct {
 	config  []byte // config.json as written already; nil: not yet
 	// startPlan: a later `start` only has to open exec.fifo (state.StartPlan).
 	startPlan bool
+	// noNewKeyring: the init kept its caller's session keyring
+	// (--no-new-keyring), and so do the processes exec starts.
+	noNewKeyring bool
 }
 
 // newContainer is create's and restore's start and end around b: it makes
@@ -102,6 +105,7 @@ func (r *Root) newContainer(id string, cfg *configs.Config, bundle string, b ini
 		return nil, err
 	}
 	st.Created = made.created
+	st.NoNewKeyring = made.noNewKeyring
 	st.CreatorPid, st.CreatorStart = 0, 0
 	if cg := b.cgroup(); cg != nil {
 		st.CgroupPaths, st.SystemdUnit = cg.Paths(), cgroups.SystemdUnit(cg)

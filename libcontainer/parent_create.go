@@ -80,7 +80,7 @@ func (p *createInit) build(dir string, placed func(cgroups.Manager) error) (buil
 	}
 	// What else start does: poststart hooks, the notify socket's relay.
 	plan := !p.opts.StartsHere && len(p.cfg.Hooks.Poststart) == 0 && p.cfg.NotifySocket == ""
-	return built{op: "create", pid: p.initPid, created: p.created, config: p.config, startPlan: plan}, err
+	return built{op: "create", pid: p.initPid, created: p.created, config: p.config, startPlan: plan, noNewKeyring: p.opts.NoNewKeyring}, err
 }
 
 func (p *createInit) cgroup() cgroups.Manager { return p.cg }

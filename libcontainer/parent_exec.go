@@ -20,6 +20,9 @@ type execInit struct {
 	joins []nsexec.NSPath
 	// containerPid is the container's init, whose root holds /etc/passwd.
 	containerPid int
+	// keyring is the session keyring the process joins: the container's
+	// ("" with --no-new-keyring).
+	keyring string
 }
 
 // newExecJoins lists the namespaces of the container's init, by pid,
@@ -59,6 +62,7 @@ func (p *execInit) run() (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	plan.Keyring = p.keyring
 	if home.Needed(plan.Env) {
 		// The container's root as its init sees it, from the host.
 		plan.Env = home.Set(plan.Env, p.lookupHome(fmt.Sprintf("/proc/%d/root", p.containerPid), p.proc.UID))

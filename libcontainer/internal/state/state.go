@@ -29,6 +29,10 @@ type State struct {
 	// SystemdUnit is the container's unit when it was created with
 	// --systemd-cgroup: later commands (update, delete) go through systemd.
 	SystemdUnit string `json:"systemdUnit,omitempty"`
+	// NoNewKeyring: created with --no-new-keyring. Otherwise every process
+	// exec starts joins the container's session keyring ("_ses.<id>"), as
+	// runc's do, and never keeps the one of whoever ran exec.
+	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
 	// CreatorPid and CreatorStart name the `ocirun create` (or restore)
 	// still making the container: state.json is first written before
 	// anything else is made, so that whatever a killed creator leaves

@@ -103,6 +103,7 @@ func collect(stats, cats []string) *report.Report {
 	r.Setgroups = strings.TrimSpace(readString("/proc/self/setgroups", fail))
 	r.Cgroup = readString("/proc/self/cgroup", fail)
 	r.OOMScoreAdj = strings.TrimSpace(readString("/proc/self/oom_score_adj", fail))
+	r.SessionKeyring = sessionKeyring(fail)
 
 	r.Mounts, err = readMountinfo()
 	fail("mountinfo", err)
@@ -315,4 +316,21 @@ func inheritedNofile() (report.Rlimit, error) {
 		}
 	}
 	return report.Rlimit{Soft: vals[0], Hard: vals[1]}, nil
+}
+
+// sessionKeyring reads the session keyring without creating one: a process
+// without any gets its user's session keyring ("_uid_ses.N") from the kernel.
+func sessionKeyring(fail func(string, error)) report.Keyring {
+	id, err := unix.KeyctlGetKeyringID(unix.KEY_SPEC_SESSION_KEYRING, false)
+	if err != nil {
+		fail("sessionKeyring", err)
+		return report.Keyring{}
+	}
+	desc, err := unix.KeyctlString(unix.KEYCTL_DESCRIBE, id)
+	fail("sessionKeyring", err)
+	// type;uid;gid;perm;description
+	if i := strings.LastIndexByte(desc, ';'); i >= 0 {
+		desc = desc[i+1:]
+	}
+	return report.Keyring{ID: id, Description: desc}
 }

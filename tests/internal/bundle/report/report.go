@@ -44,6 +44,10 @@ type Report struct {
 
 	OOMScoreAdj string `json:"oomScoreAdj"`
 
+	// SessionKeyring is the serial and description ("_ses.<id>") of the
+	// process's session keyring, from keyctl(2).
+	SessionKeyring Keyring `json:"sessionKeyring"`
+
 	Stdin TTY `json:"stdin"`
 
 	Stat map[string]Stat   `json:"stat,omitempty"`
@@ -51,6 +55,12 @@ type Report struct {
 
 	// Errors collects what could not be read, keyed by item, so a test sees why a field is empty.
 	Errors map[string]string `json:"errors,omitempty"`
+}
+
+// Keyring names one keyring.
+type Keyring struct {
+	ID          int    `json:"id"`
+	Description string `json:"description"`
 }
 
 // Rlimit is one getrlimit(2) answer; ^uint64(0) is unlimited.

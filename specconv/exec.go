@@ -119,7 +119,7 @@ func DecodeExecProcess(b []byte, base *configs.Process) (*configs.Process, error
 
 // inheritProcess fills in what an exec'd process leaves out with the
 // container's own settings, field by field as runc does: capabilities,
-// AppArmor profile, SELinux label and rlimits when omitted, always the
+// AppArmor profile, SELinux label, rlimits and oomScoreAdj when omitted, always the
 // container's seccomp filter, and the attributes of execAttrs. A client
 // sending a bare process.json must not get the runtime's full capability
 // set and no LSM; a value it does give wins.
@@ -135,6 +135,11 @@ func inheritProcess(p, container *configs.Process) {
 	}
 	if len(p.Rlimits) == 0 {
 		p.Rlimits = container.Rlimits
+	}
+	// The caller's own score (a shim's is often -998) must not reach the
+	// container: runc's nsexec writes the container's into every process.
+	if p.OOMScoreAdj == nil {
+		p.OOMScoreAdj = container.OOMScoreAdj
 	}
 	if p.Seccomp == nil {
 		p.Seccomp = container.Seccomp

@@ -60,6 +60,7 @@ func TestInheritProcess(t *testing.T) {
 		Rlimits:         []configs.Rlimit{{Type: 7, Name: "RLIMIT_NOFILE", Soft: 10, Hard: 20}},
 		Seccomp:         &configs.Seccomp{},
 		NoNewPrivs:      true,
+		OOMScoreAdj:     ptr(200),
 	}
 	own := configs.Process{
 		Args:            []string{"sh"},
@@ -67,6 +68,7 @@ func TestInheritProcess(t *testing.T) {
 		ApparmorProfile: "own-profile",
 		SelinuxLabel:    "system_u:system_r:other_t:s0",
 		Rlimits:         []configs.Rlimit{{Type: 7, Name: "RLIMIT_NOFILE", Soft: 1, Hard: 2}},
+		OOMScoreAdj:     ptr(-5),
 	}
 
 	bare := configs.Process{Args: []string{"sh"}}

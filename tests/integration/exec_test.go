@@ -114,3 +114,38 @@ func TestExecSubCgroup(t *testing.T) {
 		t.Errorf("exec --cgroup into a missing sub-cgroup succeeded")
 	}
 }
+
+// TestExecOOMScoreAdj: an exec'd process gets the container's
+// process.oomScoreAdj, as runc's do, not the score of whoever ran exec (a
+// shim's is often -998); one its process.json gives wins (in ocirun: the
+// process's own field, as every other one of process.json).
+func TestExecOOMScoreAdj(t *testing.T) {
+	t.Parallel()
+	own, err := os.ReadFile("/proc/self/oom_score_adj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(string(own)) == "200" {
+		t.Fatal("the test's own oom_score_adj is 200: it could not tell the container's from ours")
+	}
+	b := bundle.New(t, bundle.WithProbe("sleep", "60"), bundle.WithSpec(func(s *specs.Spec) {
+		adj := 200
+		s.Process.OOMScoreAdj = &adj
+	}))
+	b.RunDetached(t)
+	rep := bundle.ParseReport(t, b.MustRun(t, "exec", b.ID, "/bin/probe", "report").Stdout)
+	if rep.OOMScoreAdj != "200" {
+		t.Errorf("exec'd process's oom_score_adj %q, want the container's 200 (ours is %s)", rep.OOMScoreAdj, strings.TrimSpace(string(own)))
+	}
+	if !bundle.IsOcirun(t) {
+		return // runc 1.1 ignores a process.json's oomScoreAdj in exec
+	}
+	proc := filepath.Join(t.TempDir(), "process.json")
+	if err := os.WriteFile(proc, []byte(`{"args":["/bin/probe","report"],"cwd":"/","user":{"uid":0,"gid":0},"oomScoreAdj":300}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep = bundle.ParseReport(t, b.MustRun(t, "exec", "--process", proc, b.ID).Stdout)
+	if rep.OOMScoreAdj != "300" {
+		t.Errorf("exec --process with oomScoreAdj 300: oom_score_adj %q", rep.OOMScoreAdj)
+	}
+}

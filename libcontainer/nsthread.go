@@ -80,9 +80,15 @@ func joinNamespaces(pid int, flags int) error {
 
 // Do runs f on the thread and returns its error.
 func (t *nsThread) Do(f func() error) error {
+	return t.Start(f)()
+}
+
+// Start runs f on the thread while the caller goes on; the function it
+// returns waits for f's error.
+func (t *nsThread) Start(f func() error) (wait func() error) {
 	done := make(chan error, 1)
 	t.reqs <- func() { done <- f() }
-	return <-done
+	return func() error { return <-done }
 }
 
 // Close ends the thread.

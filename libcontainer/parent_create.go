@@ -299,11 +299,19 @@ func (p *createInit) buildRootfs(opts rootfs.Options, cgm *rootfs.CgroupMount) (
 	if p.lsm.SELinux {
 		opts.MountLabel = p.cfg.MountLabel
 	}
-	if err := t.Do(func() error { return rootfs.Prepare(p.cfg, cgm, opts) }); err != nil {
+	// The limits go on while the thread mounts: they bind the tasks in the
+	// container's cgroup, and init, the only one, waits for its plan; the
+	// thread doing the work is ours, in our cgroup.
+	prepared := t.Start(func() error { return rootfs.Prepare(p.cfg, cgm, opts) })
+	lerr := p.setLimits()
+	if err := prepared(); err != nil {
 		return b, err
 	}
+	if lerr != nil {
+		return b, lerr
+	}
 	p.trace.MarkIn("mounts", "init")
-	if err := p.limitsAndHooks(); err != nil {
+	if err := p.createHooks(); err != nil {
 		return b, err
 	}
 	p.trace.MarkIn("hooks", "init")
@@ -376,11 +384,11 @@ func checkCgroupFit(cg cgroups.Manager) error {
 	return nil
 }
 
-// limitsAndHooks runs once the rootfs is built: the limits go on now, before
-// the hooks (which may adjust the cgroup) and before init turns into the
-// container's process, as runc does. Not earlier: a tight memory, pids or
-// cpu limit must not starve the runtime's own setup.
-func (p *createInit) limitsAndHooks() error {
+// setLimits puts the cgroup limits on before the hooks (which may adjust
+// the cgroup) and before init turns into the container's process, as runc
+// does. Not before init's namespace stage: a tight memory, pids or cpu limit
+// must not starve the runtime's own work in the cgroup.
+func (p *createInit) setLimits() error {
 	if r := p.cfg.Cgroups.Resources; r != nil {
 		if p.rootless {
 			r = withoutDevices(r)
@@ -390,8 +398,21 @@ func (p *createInit) limitsAndHooks() error {
 		}
 		p.trace.Mark("cgroup-limits")
 	}
-	// Like runc, createContainer hooks run here too, in the runtime's
-	// namespaces, but in the rootfs, where runc's init runs them (runHooks).
+	return nil
+}
+
+// limitsAndHooks is the Go init's turn once its rootfs is built.
+func (p *createInit) limitsAndHooks() error {
+	if err := p.setLimits(); err != nil {
+		return err
+	}
+	return p.createHooks()
+}
+
+// createHooks runs prestart, createRuntime and, like runc, createContainer
+// here too: in the runtime's namespaces, but in the rootfs, where runc's
+// init runs them (runHooks).
+func (p *createInit) createHooks() error {
 	return runHooks(p.id, p.initPid, Created, p.bundle, p.cfg, p.log, hooks.Prestart, hooks.CreateRuntime, hooks.CreateContainer)
 }
 

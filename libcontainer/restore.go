@@ -45,6 +45,11 @@ func (r *Root) Restore(id string, cfg *configs.Config, o *RestoreOpts) (c *Conta
 	if o.ConsoleSocket != "" {
 		return nil, errors.New("a console socket is only for a container with a terminal (process.terminal)")
 	}
+	// As create: a label or profile this host cannot apply is refused, not
+	// dropped; criu would restore the processes unconfined.
+	if err := detectLSM(&cfg.Process, cfg.MountLabel).checkContainer(cfg, r.Log); err != nil {
+		return nil, err
+	}
 	links, err := criu.ReadDescriptors(o.ImagesDir)
 	if err != nil {
 		return nil, err

@@ -55,7 +55,9 @@ func requireCriu(t *testing.T) {
 }
 
 // counterBundle runs a shell that counts in a variable (memory only) and
-// writes each value to /data/count, a bind mount of a host directory. Its
+// writes each value to /data/count, a bind mount of a host directory,
+// through a rename: a task killed mid-write (a failed restore kills them)
+// never leaves the file empty. Its
 // stdio go to the container's /dev/null: the test's stdout file is on a
 // host mount criu cannot dump. With netns false the container shares the
 // host's network and has no /sys: the host's /sys, bound in then, carries a
@@ -65,7 +67,7 @@ func requireCriu(t *testing.T) {
 func counterBundle(t *testing.T, netns bool, opts ...bundle.Option) (*bundle.Bundle, string) {
 	data := t.TempDir()
 	own := []bundle.Option{
-		bundle.WithArgs("/bin/busybox", "setsid", "/bin/sh", "-c", `exec </dev/null >/dev/null 2>&1; i=0; while :; do i=$((i+1)); echo $i >/data/count; sleep 0.1; done`),
+		bundle.WithArgs("/bin/busybox", "setsid", "/bin/sh", "-c", `exec </dev/null >/dev/null 2>&1; i=0; while :; do i=$((i+1)); echo $i >/data/count.new; /bin/busybox mv /data/count.new /data/count; sleep 0.1; done`),
 		bundle.WithSpec(func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: data, Options: []string{"rbind", "rw"}})
 			if netns {

@@ -101,7 +101,7 @@ func (c *Container) Exec(opts *ExecOpts) (pid int, master *os.File, err error) {
 		containerPid: c.state.InitPid,
 	}
 	if !c.state.NoNewKeyring {
-		p.keyring = "_ses." + c.ID
+		p.keyring = sessionKeyring(c.ID)
 	}
 	defer func() {
 		if err != nil {

@@ -598,6 +598,10 @@ type execError struct {
 func (e *execError) Error() string { return "exec " + e.path + ": " + e.err.Error() }
 func (e *execError) Unwrap() error { return e.err }
 
+// sessionKeyring names container id's session keyring, as runc does: its
+// init makes it, and every process exec starts joins it.
+func sessionKeyring(id string) string { return "_ses." + id }
+
 // joinSessionKeyring gives the container a session keyring of its own, so it
 // cannot read or link the keys of the host session it was started from. With
 // a process label (the parent checked SELinux is on) the keyring is created
@@ -609,7 +613,7 @@ func joinSessionKeyring(id, processLabel string) error {
 		}
 		defer func() { _ = label.SetKeyLabel("") }()
 	}
-	key, err := unix.KeyctlJoinSessionKeyring("_ses." + id)
+	key, err := unix.KeyctlJoinSessionKeyring(sessionKeyring(id))
 	if errors.Is(err, unix.ENOSYS) {
 		return nil // kernel without keyrings: nothing to isolate
 	}

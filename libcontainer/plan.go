@@ -91,7 +91,7 @@ func (p *initProcess) compilePlan(bpf []byte) (*nsexec.Plan, error) {
 func (p *createInit) planCreate(plan *nsexec.Plan) error {
 	plan.FifoFd = uint32(p.fifoFd)
 	if !p.opts.NoNewKeyring {
-		plan.Keyring = "_ses." + p.id
+		plan.Keyring = sessionKeyring(p.id)
 	}
 	plan.RootFd = p.cfg.NoPivot
 	if p.cfg.Process.Terminal {

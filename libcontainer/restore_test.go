@@ -14,7 +14,7 @@ import (
 // before it reads the images or makes anything.
 func TestRestoreRefusesLSM(t *testing.T) {
 	if detectLSM(&configs.Process{ApparmorProfile: "p"}, "").AppArmor {
-		t.Skip("AppArmor is enabled on this host: the profile would be applied (the VM's test-lsm covers that side)")
+		t.Skip("AppArmor is enabled on this host: restore has no profile it must refuse here")
 	}
 	root := &Root{Path: t.TempDir()}
 	cfg := &configs.Config{Process: configs.Process{ApparmorProfile: "ocirun-test"}}
